@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs the test servers (cached), checks formatting and
+# vet, runs the unit and end-to-end tests, and builds the shipped binary with the Dockerfile's flags.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export FLEETPUSH_TOOLS=${FLEETPUSH_TOOLS:-$HOME/.cache/fleetpush/tools}
+bash hack/tools.sh
+
+echo "== gofmt" >&2
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './dist/*'))
+if [[ -n "$unformatted" ]]; then
+	echo "gofmt would change these files (run gofmt -w):" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+
+echo "== go vet" >&2
+go vet ./...
+
+echo "== go test" >&2
+go test -count=1 -timeout 30m ./...
+
+if [[ -x hack/build.sh ]] || [[ -f hack/build.sh ]]; then
+	echo "== build (Dockerfile flags)" >&2
+	bash hack/build.sh
+fi

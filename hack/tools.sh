@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs the programs the test suite runs against, at exact versions, into a cache folder that
+# later runs reuse: a cold cache costs a few minutes of builds, a warm one nothing.
+#
+#   FLEETPUSH_TOOLS  cache folder (default: $HOME/.cache/fleetpush/tools); binaries go to $FLEETPUSH_TOOLS/bin
+#
+# Go tools come through the Go module proxy (`go install pkg@version`), system packages through
+# apt-get. A tool is rebuilt only when its version stamp changes.
+set -euo pipefail
+
+FLEETPUSH_TOOLS=${FLEETPUSH_TOOLS:-$HOME/.cache/fleetpush/tools}
+export FLEETPUSH_TOOLS
+mkdir -p "$FLEETPUSH_TOOLS/bin" "$FLEETPUSH_TOOLS/stamps"
+
+# install_go_tool NAME PKG@VERSION: builds PKG into $FLEETPUSH_TOOLS/bin/NAME unless that exact
+# version is already there.
+install_go_tool() {
+	local name=$1 spec=$2
+	local stamp="$FLEETPUSH_TOOLS/stamps/$name"
+	if [[ -x "$FLEETPUSH_TOOLS/bin/$name" && "$(cat "$stamp" 2>/dev/null)" == "$spec" ]]; then
+		return 0
+	fi
+	echo "tools: installing $name ($spec)" >&2
+	GOBIN="$FLEETPUSH_TOOLS/bin" GOFLAGS=-buildvcs=false go install "$spec"
+	echo "$spec" >"$stamp"
+}
+
+# install_apt PACKAGE...: installs Debian packages that are not installed yet.
+install_apt() {
+	local missing=()
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+	done
+	((${#missing[@]})) || return 0
+	echo "tools: apt-get install ${missing[*]}" >&2
+	local sudo=
+	[[ $(id -u) -eq 0 ]] || sudo=sudo
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# The CNCF distribution registry: the end-to-end tests push to it on loopback.
+install_go_tool registry github.com/distribution/distribution/v3/cmd/registry@v3.1.2
