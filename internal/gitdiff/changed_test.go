@@ -1,0 +1,556 @@
+package gitdiff
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const zeros = "0000000000000000000000000000000000000000"
+
+// fixture is a d2-apps style tree: three components and a README outside them.
+func fixture() map[string]string {
+	return map[string]string{
+		"README.md":                                  "# apps\n",
+		"components/a/base/kustomization.yaml":       "resources: [deploy.yaml]\n",
+		"components/a/base/deploy.yaml":              "kind: Deployment\n",
+		"components/b/base/kustomization.yaml":       "resources: [deploy.yaml]\n",
+		"components/b/base/deploy.yaml":              "kind: Deployment\n",
+		"components/c/base/kustomization.yaml":       "resources: [deploy.yaml]\n",
+		"components/c/base/deploy.yaml":              "kind: Deployment\n",
+		"components/c/production/kustomization.yaml": "resources: [../base]\n",
+	}
+}
+
+var roots = map[string]string{"a": "components/a", "b": "components/b", "c": "components/c"}
+
+func changed(t *testing.T, r *Repo, rng Range, defaultBranch string) Result {
+	t.Helper()
+	res, err := r.Changed(context.Background(), rng, defaultBranch)
+	if err != nil {
+		t.Fatalf("Changed(%+v): %v", rng, err)
+	}
+	return res
+}
+
+func wantPaths(t *testing.T, res Result, want ...string) {
+	t.Helper()
+	if res.All {
+		t.Fatalf("Changed gave All (%s), want paths %q", res.Reason, want)
+	}
+	if diff := cmp.Diff(want, res.Paths); diff != "" {
+		t.Errorf("changed paths (-want +got):\n%s", diff)
+	}
+}
+
+func wantAll(t *testing.T, res Result, reason string) {
+	t.Helper()
+	if !res.All {
+		t.Fatalf("Changed gave paths %q, want All because %s", res.Paths, reason)
+	}
+	if !strings.Contains(res.Reason, reason) {
+		t.Errorf("Changed reason = %q, want it to contain %q", res.Reason, reason)
+	}
+}
+
+func TestChangedPush(t *testing.T) {
+	t.Parallel()
+	src := newRepo(t, fixture())
+	c1 := src.git("rev-parse", "HEAD")
+	c2 := src.commit("change a, add d, edit the README", map[string]string{
+		"components/a/base/deploy.yaml":        "kind: Deployment\nspec: {}\n",
+		"components/d/base/kustomization.yaml": "resources: []\n",
+		"README.md":                            "# apps, edited\n",
+	})
+	c3 := src.commit("README only", map[string]string{"README.md": "# apps, again\n"})
+	r, _ := open(t, src.dir)
+	withD := map[string]string{"a": "components/a", "b": "components/b", "c": "components/c", "d": "components/d"}
+
+	res := changed(t, r, Range{Base: c1, Head: c2}, "main")
+	wantPaths(t, res, "README.md", "components/a/base/deploy.yaml", "components/d/base/kustomization.yaml")
+	if diff := cmp.Diff([]string{"a", "d"}, Affected(res.Paths, withD)); diff != "" {
+		t.Errorf("affected (-want +got):\n%s", diff)
+	}
+	if res.Base != c1 || res.Head != c2 {
+		t.Errorf("compared %s..%s, want %s..%s", res.Base, res.Head, c1, c2)
+	}
+
+	// A file outside every component changes nothing, and that is an
+	// answer (not All): the README is not part of any artifact.
+	res = changed(t, r, Range{Base: c2, Head: c3}, "main")
+	wantPaths(t, res, "README.md")
+	if got := Affected(res.Paths, withD); len(got) != 0 {
+		t.Errorf("affected by a README change = %q, want none", got)
+	}
+
+	// Head defaults to HEAD.
+	res = changed(t, r, Range{Base: c2}, "main")
+	wantPaths(t, res, "README.md")
+}
+
+func TestChangedRenameIsDeleteAndAdd(t *testing.T) {
+	t.Parallel()
+	src := newRepo(t, fixture())
+	// The user's own settings must not turn renames back on.
+	src.git("config", "diff.renames", "copies")
+	c1 := src.git("rev-parse", "HEAD")
+	src.git("mv", "components/a/base/deploy.yaml", "components/b/base/moved.yaml")
+	c2 := src.commit("move a file from a to b", nil)
+	r, _ := open(t, src.dir)
+
+	res := changed(t, r, Range{Base: c1, Head: c2}, "main")
+	wantPaths(t, res, "components/a/base/deploy.yaml", "components/b/base/moved.yaml")
+	if diff := cmp.Diff([]string{"a", "b"}, Affected(res.Paths, roots)); diff != "" {
+		t.Errorf("affected (-want +got):\n%s", diff)
+	}
+}
+
+func TestChangedDeletedComponent(t *testing.T) {
+	t.Parallel()
+	src := newRepo(t, fixture())
+	c1 := src.git("rev-parse", "HEAD")
+	c2 := src.commit("delete c", map[string]string{
+		"components/c/base/kustomization.yaml":       "",
+		"components/c/base/deploy.yaml":              "",
+		"components/c/production/kustomization.yaml": "",
+	})
+	r, _ := open(t, src.dir)
+
+	res := changed(t, r, Range{Base: c1, Head: c2}, "main")
+	wantPaths(t, res, "components/c/base/deploy.yaml", "components/c/base/kustomization.yaml", "components/c/production/kustomization.yaml")
+	// Discovery no longer finds c: nothing is left to publish, and the
+	// deletion does not drag the other components in.
+	if got := Affected(res.Paths, map[string]string{"a": "components/a", "b": "components/b"}); len(got) != 0 {
+		t.Errorf("affected with c gone = %q, want none", got)
+	}
+	// With the roots of before the push, c is the one that changed.
+	if diff := cmp.Diff([]string{"c"}, Affected(res.Paths, roots)); diff != "" {
+		t.Errorf("affected (-want +got):\n%s", diff)
+	}
+}
+
+func TestChangedSingleArtifact(t *testing.T) {
+	t.Parallel()
+	src := newRepo(t, map[string]string{
+		"README.md":                           "# fleet\n",
+		"clusters/staging/kustomization.yaml": "resources: []\n",
+	})
+	c1 := src.git("rev-parse", "HEAD")
+	c2 := src.commit("readme", map[string]string{"README.md": "# fleet!\n"})
+	c3 := src.commit("cluster", map[string]string{"clusters/staging/flux.yaml": "kind: Kustomization\n"})
+	r, _ := open(t, src.dir)
+
+	for _, tc := range []struct {
+		name       string
+		root       string
+		base, head string
+		want       []string
+	}{
+		{"whole repo, README", ".", c1, c2, []string{"fleet"}},
+		{"whole repo, cluster", ".", c2, c3, []string{"fleet"}},
+		{"whole repo, nothing", ".", c3, c3, []string{}},
+		{"clusters only, README", "clusters", c1, c2, []string{}},
+		{"clusters only, cluster", "./clusters/", c2, c3, []string{"fleet"}},
+	} {
+		res := changed(t, r, Range{Base: tc.base, Head: tc.head}, "main")
+		got := Affected(res.Paths, map[string]string{"fleet": tc.root})
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%s: affected (-want +got):\n%s", tc.name, diff)
+		}
+	}
+}
+
+func TestChangedShallowPushFetchesBefore(t *testing.T) {
+	t.Parallel()
+	src := newRepo(t, fixture())
+	before := src.commit("b", map[string]string{"components/b/base/deploy.yaml": "kind: Deployment\nb: 1\n"})
+	src.commit("a", map[string]string{"components/a/base/deploy.yaml": "kind: Deployment\na: 1\n"})
+	after := src.commit("c", map[string]string{"components/c/base/deploy.yaml": "kind: Deployment\nc: 1\n"})
+	checkout := cloneShallow(t, src.bare(), "main")
+	if err := exec.Command("git", "-C", checkout, "cat-file", "-e", before).Run(); err == nil {
+		t.Fatal("the shallow clone already has the before commit: the test tests nothing")
+	}
+	r, log := open(t, checkout)
+
+	res := changed(t, r, Range{Base: before, Head: after, Ref: "refs/heads/main"}, "main")
+	wantPaths(t, res, "components/a/base/deploy.yaml", "components/c/base/deploy.yaml")
+	if !strings.Contains(log.String(), "fetching it") {
+		t.Errorf("log does not say the before commit was fetched:\n%s", log)
+	}
+}
+
+// newBranchRemote is main with a feature branch cut from it; both moved on
+// after the cut. It returns the bare remote and the tip of feature.
+func newBranchRemote(t *testing.T, featureCommits int) (remote, feature string) {
+	src := newRepo(t, fixture())
+	src.commit("b on main before the cut", map[string]string{"components/b/base/deploy.yaml": "kind: Deployment\nb: 1\n"})
+	src.git("checkout", "-q", "-b", "feature")
+	feature = src.commits(featureCommits, "components/a/base")
+	src.git("checkout", "-q", "main")
+	src.commit("c on main after the cut", map[string]string{"components/c/base/deploy.yaml": "kind: Deployment\nc: 1\n"})
+	return src.bare(), feature
+}
+
+func TestChangedNewBranch(t *testing.T) {
+	t.Parallel()
+	remote, feature := newBranchRemote(t, 5)
+	checkout := cloneShallow(t, remote, "feature")
+	gitT(t, checkout, nil, "remote", "set-branches", "origin", "feature") // single branch, as actions/checkout
+	r, log := open(t, checkout, WithDeepen(2, 64))
+
+	res := changed(t, r, Range{Base: zeros, Head: feature, Ref: "refs/heads/feature"}, "main")
+	// Only feature's own work: not b (before the cut, already on main), not
+	// c (main after the cut, which a diff against main's tip would show).
+	wantPaths(t, res, "components/a/base/step.txt")
+	for _, want := range []string{`fetching the default branch "main"`, "fetching 2 commits", "fetching 8 commits", "merge base"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log does not contain %q:\n%s", want, log)
+		}
+	}
+}
+
+func TestChangedNewBranchUndecided(t *testing.T) {
+	t.Parallel()
+	remote, feature := newBranchRemote(t, 1)
+	src := filepath.Join(filepath.Dir(remote), "src")
+	mainTip := gitT(t, src, nil, "rev-parse", "main")
+	checkout := cloneFull(t, remote)
+	r, _ := open(t, checkout)
+	gitT(t, checkout, nil, "checkout", "-q", "-b", "feature", "origin/feature")
+
+	for _, tc := range []struct {
+		name          string
+		rng           Range
+		defaultBranch string
+		reason        string
+	}{
+		{"default branch unknown", Range{Base: zeros, Head: feature, Ref: "refs/heads/feature"}, "", "default branch is unknown"},
+		{"first push of the default branch", Range{Base: zeros, Head: mainTip, Ref: "refs/heads/main"}, "main", "first push of the default branch"},
+		{"new branch on a commit of main", Range{Base: zeros, Head: mainTip, Ref: "refs/heads/release"}, "main", "no commits of its own"},
+		{"default branch missing on the remote", Range{Base: zeros, Head: feature, Ref: "refs/heads/feature"}, "trunk", `"trunk" cannot be read`},
+	} {
+		wantAll(t, changed(t, r, tc.rng, tc.defaultBranch), tc.reason)
+	}
+}
+
+func TestChangedForcePush(t *testing.T) {
+	t.Parallel()
+	src := newRepo(t, fixture())
+	c1 := src.git("rev-parse", "HEAD")
+	old := src.commit("a, soon rewritten", map[string]string{"components/a/base/deploy.yaml": "kind: Deployment\na: 1\n"})
+	remote := src.bare()
+	// A clone that saw the old history, as a self-hosted runner's
+	// persistent workspace does.
+	seen := cloneFull(t, remote)
+
+	src.git("reset", "-q", "--hard", c1)
+	rewritten := src.commit("b instead", map[string]string{"components/b/base/deploy.yaml": "kind: Deployment\nb: 1\n"})
+	src.push(remote, true)
+	gitT(t, seen, nil, "fetch", "-q", "origin")
+	gitT(t, seen, nil, "checkout", "-q", "-B", "main", "origin/main")
+	rng := Range{Base: old, Head: rewritten, Ref: "refs/heads/main"}
+
+	t.Run("old commit still readable", func(t *testing.T) {
+		t.Parallel()
+		r, _ := open(t, seen)
+		if ok, err := r.IsAncestor(context.Background(), old, rewritten); err != nil || ok {
+			t.Fatalf("IsAncestor(old, rewritten) = %v, %v; want false: not a force push", ok, err)
+		}
+		// Trees are compared: a is back to its old content, b is new.
+		res := changed(t, r, rng, "main")
+		wantPaths(t, res, "components/a/base/deploy.yaml", "components/b/base/deploy.yaml")
+	})
+
+	t.Run("old commit gone from the remote", func(t *testing.T) {
+		t.Parallel()
+		gone := filepath.Join(t.TempDir(), "gone.git")
+		gitT(t, filepath.Dir(remote), nil, "clone", "-q", "--bare", remote, gone)
+		gitT(t, gone, nil, "gc", "-q", "--prune=now")
+		if err := exec.Command("git", "-C", gone, "cat-file", "-e", old).Run(); err == nil {
+			t.Fatal("the remote still has the old commit: the test tests nothing")
+		}
+		r, log := open(t, cloneShallow(t, gone, "main"))
+		wantAll(t, changed(t, r, rng, "main"), "force push")
+		if !strings.Contains(log.String(), "fetching it") {
+			t.Errorf("log does not say a fetch was tried:\n%s", log)
+		}
+	})
+}
+
+func TestChangedPullRequestThreeDot(t *testing.T) {
+	t.Parallel()
+	src := newRepo(t, fixture())
+	src.git("checkout", "-q", "-b", "feature")
+	head := src.commits(3, "components/a/base")
+	src.git("checkout", "-q", "main")
+	base := src.commit("c on main while the pull request is open", map[string]string{"components/c/base/deploy.yaml": "kind: Deployment\nc: 1\n"})
+	// refs/pull/N/merge, what actions/checkout checks out for a pull request
+	src.git("checkout", "-q", "-b", "pull-1-merge")
+	gitT(t, src.dir, []string{"GIT_AUTHOR_DATE=@1800000000 +0000", "GIT_COMMITTER_DATE=@1800000000 +0000"}, "merge", "-q", "--no-ff", "-m", "merge", "feature")
+	src.git("checkout", "-q", "main")
+	checkout := cloneShallow(t, src.bare(), "pull-1-merge")
+	r, log := open(t, checkout, WithDeepen(1, 64))
+
+	res := changed(t, r, Range{Base: base, Head: head, ThreeDot: true}, "main")
+	wantPaths(t, res, "components/a/base/step.txt")
+	if diff := cmp.Diff([]string{"a"}, Affected(res.Paths, roots)); diff != "" {
+		t.Errorf("affected (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(log.String(), "commits of history") {
+		t.Errorf("log does not say the clone was deepened:\n%s", log)
+	}
+	// The same range two-dot sees main's own change too: the merge base is
+	// what keeps c out.
+	res = changed(t, r, Range{Base: base, Head: head}, "main")
+	wantPaths(t, res, "components/a/base/step.txt", "components/c/base/deploy.yaml")
+}
+
+func TestChangedBoundedDeepening(t *testing.T) {
+	t.Parallel()
+	src := newRepo(t, fixture())
+	src.git("checkout", "-q", "-b", "feature")
+	head := src.commits(12, "components/a/base")
+	src.git("checkout", "-q", "main")
+	base := src.commits(12, "components/b/base")
+	remote := src.bare()
+	rng := Range{Base: base, Head: head, ThreeDot: true}
+
+	t.Run("gives up within the cap", func(t *testing.T) {
+		t.Parallel()
+		r, log := open(t, cloneShallow(t, remote, "main"), WithDeepen(1, 4), WithUnshallow(false))
+		wantAll(t, changed(t, r, rng, "main"), "4 commits of history were not enough and --unshallow is disabled")
+		if got := strings.Count(log.String(), "commits of history behind"); got != 3 { // 1, 2, 4
+			t.Errorf("deepened %d times, want 3:\n%s", got, log)
+		}
+	})
+	t.Run("unshallow as the last resort", func(t *testing.T) {
+		t.Parallel()
+		r, log := open(t, cloneShallow(t, remote, "main"), WithDeepen(1, 4))
+		wantPaths(t, changed(t, r, rng, "main"), "components/a/base/step.txt")
+		if !strings.Contains(log.String(), "--unshallow") {
+			t.Errorf("log does not mention --unshallow:\n%s", log)
+		}
+	})
+}
+
+func TestChangedUndecided(t *testing.T) {
+	t.Parallel()
+	src := newRepo(t, fixture())
+	c1 := src.git("rev-parse", "HEAD")
+	src.git("checkout", "-q", "--orphan", "other")
+	other := src.commit("unrelated", map[string]string{"components/x/kustomization.yaml": "resources: []\n"})
+	src.git("checkout", "-q", "main")
+	r, _ := open(t, src.dir) // no origin remote at all
+
+	for _, tc := range []struct {
+		name   string
+		rng    Range
+		reason string
+	}{
+		{"no base", Range{}, "no base commit"},
+		{"unrelated histories", Range{Base: c1, Head: other, ThreeDot: true}, "unrelated"},
+		{"base missing, no remote to fetch it from", Range{Base: strings.Repeat("ab", 20), Head: c1}, "neither in the checkout nor fetchable"},
+		{"head missing", Range{Base: c1, Head: strings.Repeat("cd", 20)}, "head commit"},
+	} {
+		wantAll(t, changed(t, r, tc.rng, "main"), tc.reason)
+	}
+}
+
+func TestChangedErrors(t *testing.T) {
+	t.Parallel()
+	src := newRepo(t, fixture())
+	c1 := src.git("rev-parse", "HEAD")
+	r, _ := open(t, src.dir)
+
+	if _, err := r.Changed(context.Background(), Range{Base: c1, Head: zeros}, "main"); err == nil {
+		t.Error("Changed with a deleted head: no error")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res, err := r.Changed(ctx, Range{Base: strings.Repeat("ab", 20), Head: c1}, "main")
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Changed with a cancelled context = %+v, %v; want context.Canceled, not a fallback", res, err)
+	}
+}
+
+func TestHeadAndCommitInfo(t *testing.T) {
+	t.Parallel()
+	src := newRepo(t, fixture())
+	c1 := src.git("rev-parse", "HEAD")
+	c2 := src.commit("second", map[string]string{"README.md": "2\n"})
+	r, _ := open(t, src.dir)
+	ctx := context.Background()
+
+	head, err := r.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Commit{SHA: c2, Time: time.Unix(baseTime+3600, 0).UTC(), Branch: "main"}
+	if diff := cmp.Diff(want, head); diff != "" {
+		t.Errorf("Head (-want +got):\n%s", diff)
+	}
+	if loc := head.Time.Location(); loc != time.UTC {
+		t.Errorf("Head time zone = %v, want UTC", loc)
+	}
+
+	for _, tc := range []struct {
+		rev  string
+		want Commit
+	}{
+		{c1, Commit{SHA: c1, Time: time.Unix(baseTime, 0).UTC()}},
+		{"main", Commit{SHA: c2, Time: time.Unix(baseTime+3600, 0).UTC(), Branch: "main"}},
+		{"HEAD~1", Commit{SHA: c1, Time: time.Unix(baseTime, 0).UTC()}},
+	} {
+		got, err := r.CommitInfo(ctx, tc.rev)
+		if err != nil {
+			t.Fatalf("CommitInfo(%q): %v", tc.rev, err)
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("CommitInfo(%q) (-want +got):\n%s", tc.rev, diff)
+		}
+	}
+	if _, err := r.CommitInfo(ctx, "no-such-branch"); err == nil {
+		t.Error("CommitInfo of a missing branch: no error")
+	}
+
+	src.git("checkout", "-q", "--detach", c1)
+	head, err = r.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head.SHA != c1 || head.Branch != "" {
+		t.Errorf("detached Head = %+v, want %s without a branch", head, c1)
+	}
+}
+
+func TestIsAncestor(t *testing.T) {
+	t.Parallel()
+	src := newRepo(t, fixture())
+	c1 := src.git("rev-parse", "HEAD")
+	src.git("checkout", "-q", "-b", "side")
+	side := src.commits(3, "components/b/base")
+	src.git("checkout", "-q", "main")
+	c5 := src.commits(4, "components/a/base")
+	remote := src.bare()
+	ctx := context.Background()
+
+	full, _ := open(t, src.dir)
+	shallow, log := open(t, cloneShallow(t, remote, "main"), WithDeepen(1, 2))
+	for _, tc := range []struct {
+		name string
+		r    *Repo
+		a, b string
+		want bool
+	}{
+		{"older before newer", full, c1, c5, true},
+		{"newer before older", full, c5, c1, false},
+		{"same commit", full, c5, "main", true},
+		{"diverged", full, side, c5, false},
+		{"shallow: older before newer, deepened", shallow, c1, c5, true},
+		{"shallow: newer before older, no deepening needed", shallow, c5, c1, false},
+		{"shallow: diverged, decided after --unshallow", shallow, side, c5, false},
+	} {
+		got, err := tc.r.IsAncestor(ctx, tc.a, tc.b)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got != tc.want {
+			t.Errorf("%s: IsAncestor = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if !strings.Contains(log.String(), "commits of history") {
+		t.Errorf("log does not say the shallow clone was deepened:\n%s", log)
+	}
+
+	undecided, _ := open(t, cloneShallow(t, remote, "main"), WithDeepen(1, 1), WithUnshallow(false))
+	if _, err := undecided.IsAncestor(ctx, side, c5); !errors.Is(err, ErrUndecided) {
+		t.Errorf("IsAncestor without enough history: error %v, want ErrUndecided", err)
+	}
+	if _, err := full.IsAncestor(ctx, strings.Repeat("ab", 20), c5); !errors.Is(err, ErrUndecided) {
+		t.Errorf("IsAncestor of a missing commit: error %v, want ErrUndecided", err)
+	}
+}
+
+func TestOpen(t *testing.T) {
+	t.Parallel()
+	src := newRepo(t, fixture())
+	ctx := context.Background()
+
+	r, err := Open(ctx, filepath.Join(src.dir, "components", "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRoot, _ := filepath.EvalSymlinks(src.dir)
+	if r.Root() != wantRoot || r.Prefix() != "components/a" {
+		t.Errorf("Open(subdir): root %q prefix %q, want %q and %q", r.Root(), r.Prefix(), wantRoot, "components/a")
+	}
+
+	notRepo := t.TempDir()
+	if _, err := Open(ctx, notRepo); err == nil || !strings.Contains(err.Error(), "no .git") {
+		t.Errorf("Open(%q) = %v, want a not-a-repository error", notRepo, err)
+	}
+
+	_, err = Open(ctx, src.dir, WithGit(filepath.Join(t.TempDir(), "git")))
+	if !errors.Is(err, ErrGitNotFound) || !strings.Contains(err.Error(), "install git") {
+		t.Errorf("Open with a missing git = %v, want ErrGitNotFound saying what to do", err)
+	}
+}
+
+// TestOpenWithoutGitInPath is not parallel: it empties PATH.
+func TestOpenWithoutGitInPath(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, ".git"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", t.TempDir())
+	if _, err := Open(context.Background(), dir); !errors.Is(err, ErrGitNotFound) {
+		t.Errorf("Open without git in PATH = %v, want ErrGitNotFound", err)
+	}
+}
+
+// TestSafeDirectory is a workspace that belongs to another uid, as in a
+// container action where the runner's uid owns the checkout.
+func TestSafeDirectory(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give the repository to another uid")
+	}
+	src := newRepo(t, fixture())
+	c1 := src.git("rev-parse", "HEAD")
+	c2 := src.commit("a", map[string]string{"components/a/base/deploy.yaml": "kind: Deployment\na: 1\n"})
+	checkout := cloneShallow(t, src.bare(), "main")
+	const otherUID = 12345
+	err := filepath.Walk(checkout, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, otherUID, otherUID)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without the flag git refuses: otherwise this test proves nothing.
+	out, err := exec.Command("git", "-C", checkout, "rev-parse", "HEAD").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "dubious ownership") {
+		t.Fatalf("git in a repository of uid %d: %v %s; want it refused for dubious ownership", otherUID, err, out)
+	}
+
+	r, _ := open(t, checkout)
+	head, err := r.Head(context.Background())
+	if err != nil || head.SHA != c2 {
+		t.Fatalf("Head = %+v, %v; want %s", head, err, c2)
+	}
+	// A fetch (c1 is not in the shallow clone) and a diff work too.
+	wantPaths(t, changed(t, r, Range{Base: c1, Head: c2}, "main"), "components/a/base/deploy.yaml")
+	// Nothing was written to the user's configuration.
+	if b, err := os.ReadFile(os.Getenv("GIT_CONFIG_GLOBAL")); err == nil && strings.Contains(string(b), "safe") {
+		t.Errorf("global git config was edited:\n%s", b)
+	}
+}
