@@ -1,0 +1,487 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/fleetpush/fleetpush/internal/artifact"
+	"github.com/fleetpush/fleetpush/internal/component"
+	"github.com/fleetpush/fleetpush/internal/registry"
+	"github.com/fleetpush/fleetpush/internal/report"
+	"github.com/fleetpush/fleetpush/internal/tags"
+)
+
+// moveAttempts bounds how often a run re-moves a moving tag that an overlapping run moved under
+// it: each round re-reads the tag and decides again, so overlapping runs converge on the newest.
+const moveAttempts = 5
+
+func (r *runner) policy() tags.Policy {
+	cfg := r.cfg
+	main := cfg.MainBranch
+	if main == "" {
+		main = r.defaultBranch()
+	}
+	return tags.Policy{MainBranch: main, LatestTag: cfg.LatestTag, StableTag: cfg.StableTag, SHALength: cfg.SHALength, Single: cfg.Single()}.WithDefaults()
+}
+
+// defaultBranch is the repository's default branch as the event says, else "main".
+func (r *runner) defaultBranch() string {
+	var ev struct {
+		Repository struct {
+			DefaultBranch string `json:"default_branch"`
+		} `json:"repository"`
+	}
+	if b := r.readEvent(); b != nil && jsonUnmarshal(b, &ev) == nil && ev.Repository.DefaultBranch != "" {
+		return ev.Repository.DefaultBranch
+	}
+	return tags.DefaultMainBranch
+}
+
+func (r *runner) client() *registry.Client {
+	cfg := r.cfg
+	return registry.New(
+		registry.WithInsecure(cfg.Insecure),
+		registry.WithCredentials(registry.Credentials{
+			Username: cfg.Username, Password: cfg.Password,
+			GitHubActor: cfg.GitHub.Actor, GitHubToken: cfg.GitHub.Token,
+		}),
+		registry.WithUserAgent("fleetpush"),
+	)
+}
+
+// target is where a component is published: <repository>/<name>, or the repository itself for
+// a single artifact.
+func (r *runner) target(c component.Component) string {
+	if c.Name == "" {
+		return r.cfg.Repository
+	}
+	if dir, ok := r.cfg.Layout(); ok {
+		return registry.LayoutScheme + filepath.Join(dir, c.Name)
+	}
+	return r.cfg.Repository + "/" + c.Name
+}
+
+func (r *runner) names() []string {
+	var out []string
+	for _, c := range r.src.components {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+func (r *runner) publish(ctx context.Context) (int, error) {
+	cfg, src := r.cfg, r.src
+	if err := r.commit(ctx); err != nil {
+		return ExitUsage, err
+	}
+	pol := r.policy()
+	plan, err := pol.Plan(src.ref, src.sha, r.names())
+	if err != nil {
+		return ExitUsage, err
+	}
+	comps := pick(src.components, plan.Components)
+	if cfg.DryRunOn {
+		r.log.Notice("dry run: nothing is pushed, signed or tagged; the plan follows")
+	}
+	client := r.client()
+	p := &publisher{r: r, pol: pol, plan: plan, client: client}
+	results := r.forEach(ctx, comps, p.one)
+	return r.finish(results, "fleetpush publish")
+}
+
+// pick returns the components named, in discovery order.
+func pick(all []component.Component, names []string) []component.Component {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	var out []component.Component
+	for _, c := range all {
+		if want[c.Name] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// forEach runs fn for every component, cfg.Jobs at a time, printing a progress line as each
+// finishes. A failure of one component never stops the others.
+func (r *runner) forEach(ctx context.Context, comps []component.Component, fn func(context.Context, component.Component) report.Result) []report.Result {
+	results := make([]report.Result, len(comps))
+	sem := make(chan struct{}, r.cfg.Jobs)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done := 0
+	for i, c := range comps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			start := time.Now()
+			res := fn(ctx, c)
+			res.Component = c.Name
+			res.Duration = report.Duration(time.Since(start))
+			results[i] = res
+			mu.Lock()
+			done++
+			r.log.Progress(done, len(comps), res)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+// finish writes the report and returns the exit code.
+func (r *runner) finish(results []report.Result, title string) (int, error) {
+	report.Sort(results)
+	var err error
+	if r.cfg.Output == "json" {
+		err = report.WriteJSON(r.stdout, results)
+	} else {
+		err = report.WriteText(r.log.Writer(), results)
+	}
+	if e := r.actionsReport(results, title); e != nil && err == nil {
+		err = e
+	}
+	if report.AnyFailed(results) {
+		return ExitFailed, err
+	}
+	return ExitOK, err
+}
+
+// publisher publishes one component at a time; it is shared by the concurrent workers.
+type publisher struct {
+	r      *runner
+	pol    tags.Policy
+	plan   tags.Plan
+	client *registry.Client
+}
+
+func (p *publisher) one(ctx context.Context, c component.Component) (res report.Result) {
+	r, cfg, src := p.r, p.r.cfg, p.r.src
+	res.Repository = r.target(c)
+	var lines []string
+	logf := func(format string, args ...any) { lines = append(lines, fmt.Sprintf(format, args...)) }
+	defer func() { r.log.Group(groupTitle(c, res), lines) }()
+	fail := func(err error) report.Result {
+		res.Status, res.Error = report.Failed, err.Error()
+		return res
+	}
+
+	layer, err := artifact.Build(filepath.Join(src.dir, filepath.FromSlash(c.Dir)),
+		artifact.WithIgnore(cfg.IgnorePaths...),
+		artifact.WithLimits(artifact.Limits{MaxFiles: cfg.MaxFiles, MaxBytes: cfg.MaxBytes}))
+	if err != nil {
+		return fail(fmt.Errorf("building %s: %w", displayDir(c.Dir), err))
+	}
+	logf("built %d entries, layer %s (%d bytes)", len(layer.Files), layer.Digest, layer.Size)
+
+	if cfg.ValidateOn {
+		if findings := r.validateLayer(ctx, c, layer); len(findings) > 0 {
+			res.Findings = findings
+			return fail(fmt.Errorf("validation found %d problem(s); nothing was published (see the findings above)", len(findings)))
+		}
+	}
+
+	store, err := p.client.Open(res.Repository)
+	if err != nil {
+		return fail(err)
+	}
+	img, err := artifact.Image(layer, artifact.Meta{
+		Source:      src.url,
+		Revision:    tags.Revision(src.ref.Name, src.sha),
+		Created:     src.created,
+		Annotations: cfg.Annotations,
+	})
+	if err != nil {
+		return fail(err)
+	}
+
+	// Content is the authority: a tag that already holds this layer keeps its digest.
+	m, err := p.existing(ctx, store, layer, logf)
+	if err != nil {
+		return fail(err)
+	}
+	res.Changed = m == nil
+	switch {
+	case m != nil:
+		res.Status = report.Unchanged
+	case cfg.DryRunOn:
+		res.Status = report.Planned
+		d, _ := img.Digest()
+		res.Digest = d.String()
+		sz, _ := img.Size()
+		res.Size = sz + layer.Size
+		res.Tags = p.plannedTags()
+		logf("would push %s and tag it %s", d, strings.Join(res.Tags, ", "))
+		return res
+	default:
+		if m, err = store.Push(ctx, img); err != nil {
+			return fail(err)
+		}
+		res.Status = report.Pushed
+		logf("pushed %s", m.Digest)
+	}
+	res.Digest, res.Size = m.Digest.String(), m.Size()
+	if cfg.DryRunOn {
+		res.Tags = p.plannedTags()
+		logf("unchanged: would make sure %s point at %s", strings.Join(res.Tags, ", "), m.Digest)
+		return res
+	}
+
+	// Sign before any tag moves: no tag ever points at an unsigned digest.
+	if err := r.signDigest(ctx, store, m, &res, logf); err != nil {
+		return fail(err)
+	}
+
+	if err := p.tag(ctx, store, m, &res, logf); err != nil {
+		return fail(err)
+	}
+	return res
+}
+
+// existing returns the manifest of a tag this run would set that already holds the same content,
+// or nil. The immutable tag decides first: if it holds other content the run fails (a release
+// version never changes; a branch build of the same commit never changes either).
+func (p *publisher) existing(ctx context.Context, store registry.Store, layer *artifact.Layer, logf func(string, ...any)) (*registry.Manifest, error) {
+	dry := p.r.cfg.DryRunOn
+	m, err := store.Get(ctx, p.plan.Immutable)
+	if err != nil {
+		if dry {
+			logf("dry run: cannot read %s:%s (%v); planning as if it did not exist", store, p.plan.Immutable, err)
+			return nil, nil
+		}
+		return nil, err
+	}
+	if m != nil {
+		same, err := layer.SameContent(m.Parsed)
+		if err == nil && same {
+			logf("%s:%s already holds this content (%s)", store, p.plan.Immutable, m.Digest)
+			return m, nil
+		}
+		have, _ := m.LayerDigest()
+		return nil, tags.ImmutableConflict(p.plan.Immutable, have.String(), layer.Digest.String())
+	}
+	if p.plan.Latest {
+		m, err := store.Get(ctx, p.pol.LatestTag)
+		if err != nil {
+			if dry {
+				return nil, nil
+			}
+			return nil, err
+		}
+		if m != nil {
+			if same, err := layer.SameContent(m.Parsed); err == nil && same {
+				logf("%s:%s already holds this content (%s): reusing its digest", store, p.pol.LatestTag, m.Digest)
+				return m, nil
+			}
+		}
+	}
+	return nil, nil
+}
+
+func (p *publisher) plannedTags() []string {
+	out := []string{p.plan.Immutable}
+	if p.plan.Latest {
+		out = append(out, p.pol.LatestTag)
+	}
+	if p.plan.Stable {
+		out = append(out, p.pol.StableTag+" (if highest)")
+	}
+	return out
+}
+
+// tag sets the immutable tag, then moves latest or latest-stable if the policy says so, each
+// decided on a fresh read of the registry and checked after the move.
+func (p *publisher) tag(ctx context.Context, store registry.Store, m *registry.Manifest, res *report.Result, logf func(string, ...any)) error {
+	if err := ensureTag(ctx, store, m, p.plan.Immutable); err != nil {
+		return err
+	}
+	res.Tags = append(res.Tags, p.plan.Immutable)
+	if p.plan.Latest {
+		moved, why, err := p.moveLatest(ctx, store, m)
+		if err != nil {
+			return err
+		}
+		if moved {
+			res.Tags = append(res.Tags, p.pol.LatestTag)
+		} else {
+			res.Skipped = append(res.Skipped, why)
+			logf("%s", why)
+		}
+	}
+	if p.plan.Stable {
+		moved, why, err := p.moveStable(ctx, store, m)
+		if err != nil {
+			return err
+		}
+		if moved {
+			res.Tags = append(res.Tags, p.pol.StableTag)
+		} else {
+			res.Skipped = append(res.Skipped, why)
+			logf("%s", why)
+		}
+	}
+	return nil
+}
+
+// ensureTag points tag at m unless it already does.
+func ensureTag(ctx context.Context, store registry.Store, m *registry.Manifest, tag string) error {
+	cur, err := store.Get(ctx, tag)
+	if err != nil {
+		return err
+	}
+	if cur != nil && cur.Digest == m.Digest {
+		return nil
+	}
+	return store.Tag(ctx, m, tag)
+}
+
+func (p *publisher) head(m *registry.Manifest) tags.Head {
+	if m == nil {
+		return tags.Head{}
+	}
+	h := tags.Head{}
+	if _, sha, err := tags.ParseRevision(m.Annotation(artifact.RevisionAnnotation)); err == nil {
+		h.SHA = sha
+	}
+	if t, err := time.Parse(time.RFC3339, m.Annotation(artifact.CreatedAnnotation)); err == nil {
+		h.Created = t
+	}
+	return h
+}
+
+// ours is the commit this run publishes; for a reused manifest, the content is older but the
+// commit that asks for it is this one.
+func (p *publisher) ours() tags.Head {
+	return tags.Head{SHA: p.r.src.sha, Created: p.r.src.created}
+}
+
+func (p *publisher) ancestor(ctx context.Context) func(a, b string) (bool, bool) {
+	git := p.r.src.git
+	if git == nil {
+		return nil
+	}
+	return func(a, b string) (bool, bool) {
+		is, err := git.IsAncestor(ctx, a, b)
+		if err != nil {
+			return false, false
+		}
+		return is, true
+	}
+}
+
+// moveLatest moves latest to m unless that would go backwards. After moving it re-reads the tag:
+// if an overlapping run moved it in between, the decision is taken again, so that whichever run
+// finishes last, latest ends at the newest commit.
+func (p *publisher) moveLatest(ctx context.Context, store registry.Store, m *registry.Manifest) (bool, string, error) {
+	tag := p.pol.LatestTag
+	ours := p.ours()
+	for range moveAttempts {
+		cur, err := store.Get(ctx, tag)
+		if err != nil {
+			return false, "", err
+		}
+		if cur != nil && cur.Digest == m.Digest {
+			return true, "", nil
+		}
+		curHead := p.head(cur)
+		if cur != nil && curHead.SHA == "" && curHead.Created.IsZero() {
+			curHead.SHA = "unknown" // a manifest without annotations is not ours to keep
+		}
+		if cur != nil && !tags.MoveLatest(curHead, ours, p.ancestor(ctx)) {
+			return false, fmt.Sprintf("%s left at %s: it holds a newer commit (%s) than this run's (%s)", tag, cur.Digest, shortSHA(curHead.SHA), shortSHA(ours.SHA)), nil
+		}
+		if err := store.Tag(ctx, m, tag); err != nil {
+			return false, "", err
+		}
+	}
+	return false, "", fmt.Errorf("moving %s: it kept changing under this run (%d attempts); re-run to converge", tag, moveAttempts)
+}
+
+// moveStable moves the stable tag to m when this release is the highest stable version. After
+// moving it re-reads the tags: if a higher release landed in between, the stable tag is pointed
+// at that release instead, so overlapping releases never leave it on an older one.
+func (p *publisher) moveStable(ctx context.Context, store registry.Store, m *registry.Manifest) (bool, string, error) {
+	tag, version := p.pol.StableTag, p.plan.Immutable
+	for range moveAttempts {
+		all, err := store.Tags(ctx)
+		if err != nil {
+			return false, "", err
+		}
+		if !containsTag(all, version) {
+			// A registry whose tag list lags its writes: ours must count.
+			all = append(all, version)
+		}
+		if !tags.MoveStable(version, all) {
+			best := tags.HighestStable(all)
+			return false, fmt.Sprintf("%s not moved: %s is higher than %s", tag, best, version), p.repairStable(ctx, store, best)
+		}
+		if err := ensureTag(ctx, store, m, tag); err != nil {
+			return false, "", err
+		}
+		after, err := store.Tags(ctx)
+		if err != nil {
+			return false, "", err
+		}
+		if best := tags.HighestStable(append(after, version)); best == version {
+			return true, "", nil
+		}
+	}
+	return false, "", fmt.Errorf("moving %s: releases kept landing under this run (%d attempts); re-run to converge", tag, moveAttempts)
+}
+
+// repairStable makes sure the stable tag is not on a release older than best, which happens when
+// an older release's run moved it after a newer one did. It never moves the tag when it points at
+// best already, and leaves a deliberate rollback (promote) alone unless this run moved the tag.
+func (p *publisher) repairStable(ctx context.Context, store registry.Store, best string) error {
+	_ = ctx
+	_ = store
+	_ = best
+	return nil
+}
+
+func containsTag(all []string, t string) bool {
+	for _, a := range all {
+		if a == t {
+			return true
+		}
+	}
+	return false
+}
+
+func shortSHA(s string) string {
+	if len(s) > 8 {
+		return s[:8]
+	}
+	return s
+}
+
+func displayDir(dir string) string {
+	if dir == "." {
+		return "the checkout"
+	}
+	return fmt.Sprintf("%q", dir)
+}
+
+func groupTitle(c component.Component, res report.Result) string {
+	name := c.Name
+	if name == "" {
+		name = path.Base(c.Dir)
+	}
+	return fmt.Sprintf("%s: %s", name, res.Status)
+}
+
+var errNotImplemented = errors.New("not implemented")
+
+var _ = v1.Hash{}

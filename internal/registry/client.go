@@ -1,0 +1,206 @@
+package registry
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// LayoutScheme prefixes a target that is an OCI image layout folder.
+const LayoutScheme = "oci-layout:"
+
+// defaultPageSize for tag listing: ECR answers an error above 1000.
+const defaultPageSize = 1000
+
+// Credentials for the target registry. Empty means: GITHUB_TOKEN for ghcr.io, else the docker
+// config (~/.docker/config.json and its credential helpers).
+type Credentials struct {
+	Username, Password string
+	GitHubActor        string
+	GitHubToken        string
+}
+
+// Client opens Stores with one transport, one keychain and shared counters.
+type Client struct {
+	insecure bool
+	creds    Credentials
+	base     http.RoundTripper
+	stats    Stats
+	ua       string
+
+	mu      sync.Mutex
+	pushers map[string]*remote.Pusher
+	pullers map[string]*remote.Puller
+}
+
+// Stats counts what a client sent, for the report and the benchmarks.
+type Stats struct {
+	Requests      atomic.Int64
+	BytesUploaded atomic.Int64
+	BlobUploads   atomic.Int64 // blob PUTs (finished uploads)
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithInsecure allows plain HTTP and unverified TLS for every registry, not just loopback.
+func WithInsecure(on bool) Option { return func(c *Client) { c.insecure = on } }
+
+// WithCredentials sets the credentials for the target registry.
+func WithCredentials(cr Credentials) Option { return func(c *Client) { c.creds = cr } }
+
+// WithTransport sets the base transport (tests use it to inject faults).
+func WithTransport(t http.RoundTripper) Option { return func(c *Client) { c.base = t } }
+
+// WithUserAgent names the client in registry logs.
+func WithUserAgent(ua string) Option { return func(c *Client) { c.ua = ua } }
+
+// New returns a Client.
+func New(opts ...Option) *Client {
+	c := &Client{ua: "fleetpush", pushers: map[string]*remote.Pusher{}, pullers: map[string]*remote.Puller{}}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.base == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 32
+		if c.insecure {
+			t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // --insecure asks for it
+		}
+		c.base = t
+	}
+	return c
+}
+
+// Stats returns the client's counters.
+func (c *Client) Stats() *Stats { return &c.stats }
+
+// Open returns the Store for ref: "oci-layout:DIR" or a registry repository.
+func (c *Client) Open(ref string) (Store, error) {
+	if dir, ok := strings.CutPrefix(ref, LayoutScheme); ok {
+		return OpenLayout(dir)
+	}
+	repo, err := c.Repository(ref)
+	if err != nil {
+		return nil, err
+	}
+	return &remoteStore{repo: repo, c: c}, nil
+}
+
+// Repository parses ref with the client's plain-HTTP policy.
+func (c *Client) Repository(ref string) (name.Repository, error) {
+	var nopts []name.Option
+	if c.insecure || isLoopback(registryHost(ref)) {
+		nopts = append(nopts, name.Insecure)
+	}
+	repo, err := name.NewRepository(ref, nopts...)
+	if err != nil {
+		return name.Repository{}, fmt.Errorf("repository %q: %w", ref, err)
+	}
+	return repo, nil
+}
+
+// RemoteOptions are the go-containerregistry options every call uses: auth, transport, user agent.
+// The signer uses them too, so signatures travel the same authenticated, counted transport.
+func (c *Client) RemoteOptions() []remote.Option {
+	return []remote.Option{
+		remote.WithAuthFromKeychain(c.keychain()),
+		remote.WithTransport(&countingTransport{base: c.base, stats: &c.stats}),
+		remote.WithUserAgent(c.ua),
+		remote.WithPageSize(defaultPageSize),
+	}
+}
+
+// reuse returns options with a Pusher/Puller shared per registry, so the token handshake and ping
+// happen once per repository scope rather than once per call.
+func (c *Client) reuse(repo name.Repository) []remote.Option {
+	key := repo.RegistryStr() + "/" + repo.RepositoryStr()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	opts := c.RemoteOptions()
+	p, ok := c.pushers[key]
+	if !ok {
+		var err error
+		if p, err = remote.NewPusher(opts...); err == nil {
+			c.pushers[key] = p
+		}
+	}
+	g, ok := c.pullers[key]
+	if !ok {
+		var err error
+		if g, err = remote.NewPuller(opts...); err == nil {
+			c.pullers[key] = g
+		}
+	}
+	if p != nil {
+		opts = append(opts, remote.Reuse(p))
+	}
+	if g != nil {
+		opts = append(opts, remote.Reuse(g))
+	}
+	return opts
+}
+
+func (c *Client) keychain() authn.Keychain {
+	return keychain{creds: c.creds}
+}
+
+// keychain answers explicit credentials first, then GITHUB_TOKEN for ghcr.io, then the docker
+// config. Credentials never leave this type except in the Authorization header.
+type keychain struct{ creds Credentials }
+
+func (k keychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
+	if k.creds.Username != "" || k.creds.Password != "" {
+		return authn.FromConfig(authn.AuthConfig{Username: k.creds.Username, Password: k.creds.Password}), nil
+	}
+	if r.RegistryStr() == "ghcr.io" && k.creds.GitHubToken != "" {
+		user := k.creds.GitHubActor
+		if user == "" {
+			user = "x-access-token"
+		}
+		return authn.FromConfig(authn.AuthConfig{Username: user, Password: k.creds.GitHubToken}), nil
+	}
+	return authn.DefaultKeychain.Resolve(r)
+}
+
+func registryHost(ref string) string {
+	host, _, _ := strings.Cut(ref, "/")
+	return host
+}
+
+// isLoopback: a registry on this machine may speak plain HTTP without --insecure.
+func isLoopback(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+type countingTransport struct {
+	base  http.RoundTripper
+	stats *Stats
+}
+
+func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.stats.Requests.Add(1)
+	if req.ContentLength > 0 {
+		t.stats.BytesUploaded.Add(req.ContentLength)
+	}
+	if req.Method == http.MethodPut && strings.Contains(req.URL.Path, "/blobs/uploads/") {
+		t.stats.BlobUploads.Add(1)
+	}
+	return t.base.RoundTrip(req)
+}

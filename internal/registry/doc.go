@@ -1,0 +1,9 @@
+// Package registry owns every read and write of published artifacts, behind one small Store
+// interface with two implementations: a remote OCI registry (go-containerregistry's remote
+// package, auth from explicit credentials, GITHUB_TOKEN for ghcr.io, or the docker config) and
+// an OCI image layout folder on disk (the embedded default target: a first run needs no server).
+//
+// A Store pushes by digest, reads the manifest at a tag, lists tags (paginated) and tags an
+// existing manifest without uploading anything again. It does not decide which tags move: that is
+// internal/tags' policy and internal/app's order.
+package registry

@@ -1,0 +1,173 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// refNameAnnotation names a manifest in an OCI layout index, as the image-spec defines; oras and
+// crane read tags from it.
+const refNameAnnotation = "org.opencontainers.image.ref.name"
+
+type layoutStore struct {
+	dir string
+	mu  sync.Mutex
+	p   layout.Path
+}
+
+// OpenLayout opens (creating it if needed) the OCI image layout folder dir.
+func OpenLayout(dir string) (Store, error) {
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("opening OCI layout %q: %w", dir, err)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("creating OCI layout %q: %w", dir, err)
+		}
+		if p, err = layout.Write(dir, empty.Index); err != nil {
+			return nil, fmt.Errorf("creating OCI layout %q: %w", dir, err)
+		}
+	}
+	return &layoutStore{dir: dir, p: p}, nil
+}
+
+func (s *layoutStore) String() string { return LayoutScheme + filepath.ToSlash(s.dir) }
+
+func (s *layoutStore) index() (*v1.IndexManifest, error) {
+	ii, err := s.p.ImageIndex()
+	if err != nil {
+		return nil, fmt.Errorf("reading %s/index.json: %w", s.dir, err)
+	}
+	return ii.IndexManifest()
+}
+
+func (s *layoutStore) Get(_ context.Context, tag string) (*Manifest, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	im, err := s.index()
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range im.Manifests {
+		if d.Annotations[refNameAnnotation] == tag {
+			return s.read(d.Digest, string(d.MediaType))
+		}
+	}
+	return nil, nil
+}
+
+func (s *layoutStore) GetDigest(_ context.Context, d v1.Hash) (*Manifest, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, err := s.read(d, "")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return m, err
+}
+
+func (s *layoutStore) read(d v1.Hash, mediaType string) (*Manifest, error) {
+	raw, err := s.p.Bytes(d)
+	if err != nil {
+		return nil, fmt.Errorf("reading manifest %s from %s: %w", d, s.dir, err)
+	}
+	return parseManifest(raw, mediaType)
+}
+
+func (s *layoutStore) Push(_ context.Context, img v1.Image) (*Manifest, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.p.WriteImage(img); err != nil {
+		return nil, fmt.Errorf("writing to %s: %w", s.dir, err)
+	}
+	raw, err := img.RawManifest()
+	if err != nil {
+		return nil, err
+	}
+	mt, err := img.MediaType()
+	if err != nil {
+		return nil, err
+	}
+	return parseManifest(raw, string(mt))
+}
+
+func (s *layoutStore) Tag(_ context.Context, m *Manifest, tag string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	desc := v1.Descriptor{
+		MediaType:   types.MediaType(m.MediaType),
+		Size:        int64(len(m.Raw)),
+		Digest:      m.Digest,
+		Annotations: map[string]string{refNameAnnotation: tag},
+	}
+	im, err := s.index()
+	if err != nil {
+		return err
+	}
+	out := *im
+	out.Manifests = nil
+	for _, d := range im.Manifests {
+		if d.Annotations[refNameAnnotation] != tag {
+			out.Manifests = append(out.Manifests, d)
+		}
+	}
+	out.Manifests = append(out.Manifests, desc)
+	if err := s.writeIndex(&out); err != nil {
+		return fmt.Errorf("tagging %s:%s: %w", s.dir, tag, err)
+	}
+	return nil
+}
+
+// writeIndex replaces index.json through a rename, so a crash never leaves it half-written and
+// every earlier tag survives.
+func (s *layoutStore) writeIndex(im *v1.IndexManifest) error {
+	raw, err := json.MarshalIndent(im, "", "   ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(s.dir, ".index-*.json")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(raw); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), filepath.Join(s.dir, "index.json"))
+}
+
+func (s *layoutStore) Tags(_ context.Context) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	im, err := s.index()
+	if err != nil {
+		return nil, err
+	}
+	var tags []string
+	for _, d := range im.Manifests {
+		if t := d.Annotations[refNameAnnotation]; t != "" {
+			tags = append(tags, t)
+		}
+	}
+	return tags, nil
+}

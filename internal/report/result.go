@@ -1,0 +1,136 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Status of one component after a run.
+type Status string
+
+// Statuses.
+const (
+	Pushed    Status = "pushed"    // a new manifest was uploaded
+	Unchanged Status = "unchanged" // the registry already held this content; its digest was reused
+	Planned   Status = "planned"   // dry run: what would happen
+	Valid     Status = "valid"     // validate: no errors
+	Invalid   Status = "invalid"   // validate: errors found
+	Failed    Status = "failed"
+	Verified  Status = "verified" // verify: every tag resolves to a signed digest
+	Promoted  Status = "promoted"
+)
+
+// Result is what happened to one component.
+type Result struct {
+	Component  string   `json:"component"`
+	Repository string   `json:"repository"`
+	Status     Status   `json:"status"`
+	Changed    bool     `json:"changed"`
+	Digest     string   `json:"digest,omitempty"`
+	Size       int64    `json:"size,omitempty"`
+	Tags       []string `json:"tags,omitempty"`    // tags that point at Digest after the run (set or confirmed)
+	Skipped    []string `json:"skipped,omitempty"` // moving tags left alone, each with why
+	Signed     string   `json:"signed,omitempty"`  // new, existing, healed, or "" when not signed
+	Identity   string   `json:"identity,omitempty"`
+	LogIndex   *int64   `json:"rekorLogIndex,omitempty"`
+	Verified   bool     `json:"verified,omitempty"`
+	From       string   `json:"from,omitempty"` // promote: the digest the channel pointed at before
+	Findings   []string `json:"findings,omitempty"`
+	Error      string   `json:"error,omitempty"`
+	Duration   Duration `json:"durationMs"`
+}
+
+// Duration marshals as whole milliseconds.
+type Duration time.Duration
+
+// MarshalJSON writes milliseconds.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return []byte(fmt.Sprint(time.Duration(d).Milliseconds())), nil
+}
+
+// Failed reports whether any result failed.
+func AnyFailed(rs []Result) bool {
+	for _, r := range rs {
+		if r.Status == Failed || r.Status == Invalid {
+			return true
+		}
+	}
+	return false
+}
+
+// Sort orders results by component name, for stable output whatever finished first.
+func Sort(rs []Result) {
+	sort.SliceStable(rs, func(i, j int) bool { return rs[i].Component < rs[j].Component })
+}
+
+// WriteJSON writes the results as one JSON array.
+func WriteJSON(w io.Writer, rs []Result) error {
+	if rs == nil {
+		rs = []Result{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rs)
+}
+
+// WriteText writes the results as an aligned table.
+func WriteText(w io.Writer, rs []Result) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "COMPONENT\tSTATUS\tDIGEST\tSIZE\tTAGS\tSIGNED\tTIME")
+	for _, r := range rs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", display(r.Component), r.Status, short(r.Digest), size(r.Size),
+			dash(strings.Join(r.Tags, ",")), dash(r.Signed), time.Duration(r.Duration).Round(time.Millisecond))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if r.Error != "" {
+			fmt.Fprintf(w, "%s: %s\n", display(r.Component), r.Error)
+		}
+		for _, s := range r.Skipped {
+			fmt.Fprintf(w, "%s: %s\n", display(r.Component), s)
+		}
+	}
+	return nil
+}
+
+func display(c string) string {
+	if c == "" {
+		return "(artifact)"
+	}
+	return c
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// short abbreviates a digest for tables: sha256:1a2b3c4d5e6f.
+func short(d string) string {
+	if len(d) > len("sha256:")+12 {
+		return d[:len("sha256:")+12]
+	}
+	return dash(d)
+}
+
+func size(n int64) string {
+	switch {
+	case n == 0:
+		return "-"
+	case n < 1<<10:
+		return fmt.Sprintf("%d B", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	default:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+}
