@@ -41,3 +41,8 @@ install_apt() {
 
 # The CNCF distribution registry: the end-to-end tests push to it on loopback.
 install_go_tool registry github.com/distribution/distribution/v3/cmd/registry@v3.1.2
+
+# actionlint checks the project's workflows and the example workflows, the examples also against
+# this repository's action.yml; with shellcheck present it checks their run: scripts as well.
+install_apt shellcheck
+install_go_tool actionlint github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
