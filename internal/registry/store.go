@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // Store is one OCI repository: a component's artifacts and tags.
@@ -95,4 +96,6 @@ func parseManifest(raw []byte, mediaType string) (*Manifest, error) {
 type rawManifest struct{ m *Manifest }
 
 func (r rawManifest) RawManifest() ([]byte, error) { return r.m.Raw, nil }
-func (r rawManifest) MediaType() (string, error)   { return r.m.MediaType, nil }
+func (r rawManifest) MediaType() (types.MediaType, error) {
+	return types.MediaType(r.m.MediaType), nil
+}
