@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 )
 
@@ -170,8 +171,14 @@ func (e *gitError) Error() string {
 	if msg == "" {
 		msg = e.err.Error()
 	}
-	return fmt.Sprintf("running git %s: %s", strings.Join(e.args, " "), msg)
+	return fmt.Sprintf("running git %s: %s", strings.Join(e.args, " "), redact(msg))
 }
+
+// urlUserinfo matches the user:password@ of a URL; git may print a remote's
+// URL as configured, and a token in it must not reach the log.
+var urlUserinfo = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@`)
+
+func redact(s string) string { return urlUserinfo.ReplaceAllString(s, "${1}***@") }
 
 func (e *gitError) Unwrap() error { return e.err }
 
