@@ -1,0 +1,41 @@
+package tags
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrImmutable is the policy outcome of a release version tag that already
+// holds other content. Test for it with errors.Is.
+var ErrImmutable = errors.New("release versions are immutable")
+
+// ImmutableConflict returns the error for release tag tag holding have when
+// this run built want (digests, or any printable content ids). It wraps
+// ErrImmutable and says what to do: release the change as a new version.
+func ImmutableConflict(tag, have, want string) error {
+	next := "a new version"
+	if n := nextPatch(tag); n != "" {
+		next += ", such as " + n
+	}
+	return fmt.Errorf("tag %q already holds %s, not %s: %w; release the change as %s, or rebuild %s from the commit it was released from", tag, have, want, ErrImmutable, next, tag)
+}
+
+// nextPatch returns stable release v with its patch number raised by one, or
+// "" if v is not a stable release. It counts in decimal digits, so no version
+// is too large.
+func nextPatch(v string) string {
+	if !IsStable(v) {
+		return ""
+	}
+	i := strings.LastIndexByte(v, '.') + 1
+	d := []byte(v[i:])
+	for j := len(d) - 1; j >= 0; j-- {
+		if d[j] < '9' {
+			d[j]++
+			return v[:i] + string(d)
+		}
+		d[j] = '0'
+	}
+	return v[:i] + "1" + string(d)
+}
