@@ -73,6 +73,8 @@ type runner struct {
 	stdout io.Writer
 	getenv func(string) string
 	src    *source
+	// snippet is the verify block for the OCIRepository, once a signer knows it.
+	snippet string
 }
 
 func (r *runner) run(ctx context.Context) (int, error) {
@@ -84,6 +86,8 @@ func (r *runner) run(ctx context.Context) (int, error) {
 	switch r.cfg.Command {
 	case config.Publish:
 		return r.publish(ctx)
+	case config.Detect:
+		return r.detectCmd(ctx)
 	}
 	return ExitUsage, fmt.Errorf("command %q is not available in this build yet", r.cfg.Command)
 }

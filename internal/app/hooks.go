@@ -3,9 +3,11 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 
 	"github.com/fleetpush/fleetpush/internal/artifact"
 	"github.com/fleetpush/fleetpush/internal/component"
+	"github.com/fleetpush/fleetpush/internal/gitdiff"
 	"github.com/fleetpush/fleetpush/internal/registry"
 	"github.com/fleetpush/fleetpush/internal/report"
 )
@@ -22,7 +24,63 @@ func (r *runner) signDigest(ctx context.Context, store registry.Store, m *regist
 	return nil
 }
 
+// outputOrder is the order outputs are written in (action.yml's).
+var outputOrder = []string{"result", "matrix", "components", "any-changed", "pushed", "digests", "verify-snippet"}
+
 // actionsReport writes the outputs and the step summary when running in Actions.
 func (r *runner) actionsReport(results []report.Result, title string) error {
-	return nil
+	if !r.log.Actions() {
+		return nil
+	}
+	compact, err := json.Marshal(nonNil(results))
+	if err != nil {
+		return err
+	}
+	var names, changed []string
+	digests := map[string]string{}
+	pushed := false
+	for _, res := range results {
+		names = append(names, res.Component)
+		if res.Changed {
+			changed = append(changed, res.Component)
+		}
+		if res.Status == report.Pushed {
+			pushed = true
+		}
+		if res.Digest != "" && res.Repository != "" {
+			digests[res.Component] = res.Repository + "@" + res.Digest
+		}
+	}
+	matrix, _ := gitdiff.Matrix(changed)
+	list, _ := json.Marshal(nonNilStrings(names))
+	dj, _ := json.Marshal(digests)
+	outputs := map[string]string{
+		"result":      string(compact),
+		"matrix":      matrix,
+		"components":  string(list),
+		"any-changed": fmt.Sprint(len(changed) > 0),
+		"pushed":      fmt.Sprint(pushed),
+		"digests":     string(dj),
+	}
+	if r.snippet != "" {
+		outputs["verify-snippet"] = r.snippet
+	}
+	if err := r.log.SetOutputs(outputs, outputOrder); err != nil {
+		return err
+	}
+	return r.log.Summary(report.SummaryMarkdown(title, results, r.snippet))
+}
+
+func nonNil(rs []report.Result) []report.Result {
+	if rs == nil {
+		return []report.Result{}
+	}
+	return rs
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

@@ -88,6 +88,17 @@ func (r *runner) publish(ctx context.Context) (int, error) {
 		return ExitUsage, err
 	}
 	comps := pick(src.components, plan.Components)
+	if src.ref.Kind == tags.Branch {
+		// Detection is a pre-filter: unchanged components are not even built. The registry
+		// comparison stays the authority, so a wrong guess never publishes a new digest for
+		// unchanged content.
+		d := r.detect(ctx)
+		r.log.Printf("detect: %s", d.Reason)
+		comps = changedOnly(comps, d)
+		if len(comps) == 0 {
+			r.log.Notice("no component changed: nothing to publish")
+		}
+	}
 	if cfg.DryRunOn {
 		r.log.Notice("dry run: nothing is pushed, signed or tagged; the plan follows")
 	}
@@ -208,7 +219,7 @@ func (p *publisher) one(ctx context.Context, c component.Component) (res report.
 	}
 
 	// Content is the authority: a tag that already holds this layer keeps its digest.
-	m, err := p.existing(ctx, store, layer, logf)
+	m, tagged, err := p.existing(ctx, store, layer, logf)
 	if err != nil {
 		return fail(err)
 	}
@@ -244,7 +255,7 @@ func (p *publisher) one(ctx context.Context, c component.Component) (res report.
 		return fail(err)
 	}
 
-	if err := p.tag(ctx, store, m, &res, logf); err != nil {
+	if err := p.tag(ctx, store, m, tagged, &res, logf); err != nil {
 		return fail(err)
 	}
 	return res
@@ -253,41 +264,43 @@ func (p *publisher) one(ctx context.Context, c component.Component) (res report.
 // existing returns the manifest of a tag this run would set that already holds the same content,
 // or nil. The immutable tag decides first: if it holds other content the run fails (a release
 // version never changes; a branch build of the same commit never changes either).
-func (p *publisher) existing(ctx context.Context, store registry.Store, layer *artifact.Layer, logf func(string, ...any)) (*registry.Manifest, error) {
+//
+// tagged reports that the immutable tag already points at the returned manifest.
+func (p *publisher) existing(ctx context.Context, store registry.Store, layer *artifact.Layer, logf func(string, ...any)) (m *registry.Manifest, tagged bool, err error) {
 	dry := p.r.cfg.DryRunOn
-	m, err := store.Get(ctx, p.plan.Immutable)
+	m, err = store.Get(ctx, p.plan.Immutable)
 	if err != nil {
 		if dry {
 			logf("dry run: cannot read %s:%s (%v); planning as if it did not exist", store, p.plan.Immutable, err)
-			return nil, nil
+			return nil, false, nil
 		}
-		return nil, err
+		return nil, false, err
 	}
 	if m != nil {
 		same, err := layer.SameContent(m.Parsed)
 		if err == nil && same {
 			logf("%s:%s already holds this content (%s)", store, p.plan.Immutable, m.Digest)
-			return m, nil
+			return m, true, nil
 		}
 		have, _ := m.LayerDigest()
-		return nil, tags.ImmutableConflict(p.plan.Immutable, have.String(), layer.Digest.String())
+		return nil, false, tags.ImmutableConflict(p.plan.Immutable, have.String(), layer.Digest.String())
 	}
 	if p.plan.Latest {
 		m, err := store.Get(ctx, p.pol.LatestTag)
 		if err != nil {
 			if dry {
-				return nil, nil
+				return nil, false, nil
 			}
-			return nil, err
+			return nil, false, err
 		}
 		if m != nil {
 			if same, err := layer.SameContent(m.Parsed); err == nil && same {
 				logf("%s:%s already holds this content (%s): reusing its digest", store, p.pol.LatestTag, m.Digest)
-				return m, nil
+				return m, false, nil
 			}
 		}
 	}
-	return nil, nil
+	return nil, false, nil
 }
 
 func (p *publisher) plannedTags() []string {
@@ -303,9 +316,15 @@ func (p *publisher) plannedTags() []string {
 
 // tag sets the immutable tag, then moves latest or latest-stable if the policy says so, each
 // decided on a fresh read of the registry and checked after the move.
-func (p *publisher) tag(ctx context.Context, store registry.Store, m *registry.Manifest, res *report.Result, logf func(string, ...any)) error {
-	if err := ensureTag(ctx, store, m, p.plan.Immutable); err != nil {
-		return err
+//
+// The immutable tag was read as absent (or already at m) a moment ago: it is written without
+// another read. A concurrent run of the same commit writes the same digest, since the build is
+// deterministic.
+func (p *publisher) tag(ctx context.Context, store registry.Store, m *registry.Manifest, tagged bool, res *report.Result, logf func(string, ...any)) error {
+	if !tagged {
+		if err := store.Tag(ctx, m, p.plan.Immutable); err != nil {
+			return err
+		}
 	}
 	res.Tags = append(res.Tags, p.plan.Immutable)
 	if p.plan.Latest {
