@@ -88,6 +88,8 @@ func (r *runner) run(ctx context.Context) (int, error) {
 		return r.publish(ctx)
 	case config.Detect:
 		return r.detectCmd(ctx)
+	case config.Promote:
+		return r.promote(ctx)
 	}
 	return ExitUsage, fmt.Errorf("command %q is not available in this build yet", r.cfg.Command)
 }

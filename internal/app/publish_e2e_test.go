@@ -173,4 +173,23 @@ func TestPublishD2Lifecycle(t *testing.T) {
 	if len(rs["frontend"].Skipped) == 0 {
 		t.Errorf("the result does not say why latest stayed: %+v", rs["frontend"])
 	}
+
+	// 8. promote: roll latest-stable back to v1.0.1 on purpose; a missing version is refused.
+	code, out, stderr := run(t, env, "promote", "--source", repo.dir, "--repository", prefix, "--components", "frontend", "--version", "v1.0.1", "--output", "json")
+	mustCode(t, code, 0, stderr)
+	v101 := digestAt(t, host, "acme/apps/frontend", "v1.0.1")
+	if got := digestAt(t, host, "acme/apps/frontend", "latest-stable"); got != v101 {
+		t.Errorf("after promote latest-stable = %s, want v1.0.1 %s", got, v101)
+	}
+	if !strings.Contains(out, v110) || !strings.Contains(out, `"status": "promoted"`) {
+		t.Errorf("promote result does not report from v1.1.0 (%s) to v1.0.1:\n%s", v110, out)
+	}
+	code, _, stderr = run(t, env, "promote", "--source", repo.dir, "--repository", prefix, "--components", "frontend", "--version", "v9.9.9")
+	mustCode(t, code, 1, stderr)
+	if !strings.Contains(stderr, "v9.9.9 does not exist") || !strings.Contains(stderr, "v1.0.1, v1.1.0") {
+		t.Errorf("promote of a missing version: stderr does not name it and the releases there:\n%s", stderr)
+	}
+	if got := digestAt(t, host, "acme/apps/frontend", "latest-stable"); got != v101 {
+		t.Errorf("a failed promote moved latest-stable to %s", got)
+	}
 }
