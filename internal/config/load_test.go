@@ -1,0 +1,764 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// env is the getenv seam backed by a map, as Load's callers hand it in.
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+// defaults is the Config of `fleetpush publish` on a laptop: the documented defaults.
+func defaults() Config {
+	return Config{
+		Command:       Publish,
+		Source:        ".",
+		Repository:    "oci-layout:dist",
+		ComponentsDir: "components",
+		Annotations:   map[string]string{},
+		LatestTag:     "latest",
+		StableTag:     "latest-stable",
+		SHALength:     8,
+		Channel:       "latest-stable",
+		ValidateOn:    true,
+		Sign:          SignNone,
+		TLogUpload:    true,
+		DryRun:        "auto",
+		Output:        "text",
+		Jobs:          8,
+		MaxFiles:      10000,
+		MaxBytes:      100 << 20,
+	}
+}
+
+func TestLoadCLI(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want func(c *Config)
+	}{
+		{
+			name: "defaults",
+			args: []string{"publish"},
+			want: func(c *Config) {},
+		},
+		{
+			name: "command",
+			args: []string{"detect"},
+			want: func(c *Config) { c.Command = Detect },
+		},
+		{
+			name: "string flags, space and equals forms",
+			args: []string{"publish", "--source", "checkout", "--repository=127.0.0.1:5000/acme/apps", "-components-dir", "apps", "--output", "json"},
+			want: func(c *Config) {
+				c.Source = "checkout"
+				c.Repository = "127.0.0.1:5000/acme/apps"
+				c.ComponentsDir = "apps"
+				c.Output = "json"
+			},
+		},
+		{
+			name: "string values are trimmed",
+			args: []string{"publish", "--latest-tag", "  edge "},
+			want: func(c *Config) { c.LatestTag = "edge" },
+		},
+		{
+			name: "bool flag without a value is true",
+			args: []string{"publish", "--all", "--insecure"},
+			want: func(c *Config) { c.All, c.Insecure = true, true },
+		},
+		{
+			name: "bool flag with values",
+			args: []string{"publish", "--all=yes", "--validate=false", "--tlog-upload=0", "--insecure=1"},
+			want: func(c *Config) { c.All, c.ValidateOn, c.TLogUpload, c.Insecure = true, false, false, true },
+		},
+		{
+			name: "bool flag value is case-insensitive",
+			args: []string{"publish", "--validate=FALSE", "--all=True"},
+			want: func(c *Config) { c.All, c.ValidateOn = true, false },
+		},
+		{
+			name: "int flags",
+			args: []string{"publish", "--sha-length", "12", "--jobs=2", "--max-files", " 50 "},
+			want: func(c *Config) { c.SHALength, c.Jobs, c.MaxFiles = 12, 2, 50 },
+		},
+		{
+			name: "size flag with suffix",
+			args: []string{"publish", "--max-size", "2Ki"},
+			want: func(c *Config) { c.MaxBytes = 2048 },
+		},
+		{
+			name: "size flag in bytes",
+			args: []string{"publish", "--max-size", "1000"},
+			want: func(c *Config) { c.MaxBytes = 1000 },
+		},
+		{
+			name: "list with commas and blanks",
+			args: []string{"publish", "--components", " frontend, backend ,,"},
+			want: func(c *Config) { c.Components = []string{"frontend", "backend"} },
+		},
+		{
+			name: "list with newlines and CRLF",
+			args: []string{"publish", "--ignore-paths", "*.md\r\ndocs/\n\ntests/"},
+			want: func(c *Config) { c.IgnorePaths = []string{"*.md", "docs/", "tests/"} },
+		},
+		{
+			name: "repeated list flag accumulates",
+			args: []string{"publish", "--components", "a,b", "--components", "c"},
+			want: func(c *Config) { c.Components = []string{"a", "b", "c"} },
+		},
+		{
+			name: "repeated scalar flag: the last wins",
+			args: []string{"publish", "--latest-tag", "one", "--latest-tag", "two"},
+			want: func(c *Config) { c.LatestTag = "two" },
+		},
+		{
+			name: "key=value map, trimmed, value may hold '='",
+			args: []string{"publish", "--annotations", "team = web, query=a=b", "--annotations", "empty="},
+			want: func(c *Config) {
+				c.Annotations = map[string]string{"team": "web", "query": "a=b", "empty": ""}
+			},
+		},
+		{
+			name: "path ./ is the root",
+			args: []string{"publish", "--path", "./"},
+			want: func(c *Config) { c.Path = "." },
+		},
+		{
+			name: "promote flags",
+			args: []string{"promote", "--version", "v1.2.3", "--channel", "stable", "--components", "frontend"},
+			want: func(c *Config) {
+				c.Command, c.Version, c.Channel, c.Components = Promote, "v1.2.3", "stable", []string{"frontend"}
+			},
+		},
+		{
+			name: "change range and ref",
+			args: []string{"detect", "--base", "abc", "--head", "def", "--ref", "refs/heads/dev"},
+			want: func(c *Config) { c.Command, c.Base, c.Head, c.Ref = Detect, "abc", "def", "refs/heads/dev" },
+		},
+		{
+			name: "credentials",
+			args: []string{"publish", "--registry-username", "bot", "--registry-password", "s3cret"},
+			want: func(c *Config) { c.Username, c.Password = "bot", "s3cret" },
+		},
+		{
+			name: "COSIGN_PASSWORD is read from the environment",
+			args: []string{"publish", "--sign", "key", "--cosign-key", "cosign.key"},
+			env:  map[string]string{"COSIGN_PASSWORD": "pw"},
+			want: func(c *Config) { c.Sign, c.CosignKey, c.CosignPassword = SignKey, "cosign.key", "pw" },
+		},
+		{
+			name: "GITHUB_REF fills ref outside Actions, GITHUB_SHA does not fill sha",
+			args: []string{"publish"},
+			env:  map[string]string{"GITHUB_REF": "refs/tags/v1.0.0", "GITHUB_SHA": "0123"},
+			want: func(c *Config) { c.Ref = "refs/tags/v1.0.0" },
+		},
+		{
+			name: "explicit ref wins over GITHUB_REF",
+			args: []string{"publish", "--ref", "refs/heads/x"},
+			env:  map[string]string{"GITHUB_REF": "refs/heads/main"},
+			want: func(c *Config) { c.Ref = "refs/heads/x" },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var usage bytes.Buffer
+			got, err := Load(tt.args, env(tt.env), &usage)
+			if err != nil {
+				t.Fatalf("Load(%q) = %v", tt.args, err)
+			}
+			want := defaults()
+			tt.want(&want)
+			if diff := cmp.Diff(&want, got); diff != "" {
+				t.Errorf("Load(%q) mismatch (-want +got):\n%s", tt.args, diff)
+			}
+			if usage.Len() != 0 {
+				t.Errorf("Load(%q) wrote usage:\n%s", tt.args, usage.String())
+			}
+		})
+	}
+}
+
+func TestLoadActions(t *testing.T) {
+	t.Parallel()
+	base := map[string]string{
+		"GITHUB_ACTIONS":    "true",
+		"CI":                "true",
+		"GITHUB_REPOSITORY": "Acme/D2-Apps",
+		"GITHUB_WORKSPACE":  "/github/workspace",
+		"GITHUB_REF":        "refs/heads/main",
+		"GITHUB_SHA":        "0123456789abcdef0123456789abcdef01234567",
+		"GITHUB_ACTOR":      "octocat",
+	}
+	gh := GitHub{
+		Actions:    true,
+		CI:         true,
+		Repository: "Acme/D2-Apps",
+		Workspace:  "/github/workspace",
+		Actor:      "octocat",
+	}
+	// actionDefaults is the Config of the action with no inputs on a push to main.
+	actionDefaults := func() Config {
+		c := defaults()
+		c.Source = "/github/workspace"
+		c.Repository = "ghcr.io/acme/d2-apps"
+		c.Sign = SignKeyless
+		c.Ref = "refs/heads/main"
+		c.SHA = "0123456789abcdef0123456789abcdef01234567"
+		c.GitHub = gh
+		return c
+	}
+	tests := []struct {
+		name  string
+		env   map[string]string
+		want  func(c *Config)
+		wantC func() Config // overrides actionDefaults when set
+	}{
+		{
+			name: "no inputs: Actions defaults",
+			want: func(c *Config) {},
+		},
+		{
+			name: "inputs with hyphenated names, as the runner passes them",
+			env: map[string]string{
+				"INPUT_COMMAND":           "detect",
+				"INPUT_REPOSITORY":        "registry.example.com/acme/apps",
+				"INPUT_COMPONENTS-DIR":    "apps",
+				"INPUT_REGISTRY-USERNAME": "robot",
+				"INPUT_REGISTRY-PASSWORD": "hunter2",
+				"INPUT_SHA-LENGTH":        "10",
+				"INPUT_DRY-RUN":           "true",
+				"INPUT_TLOG-UPLOAD":       "false",
+				"INPUT_MAIN-BRANCH":       "trunk",
+			},
+			want: func(c *Config) {
+				c.Command = Detect
+				c.Repository = "registry.example.com/acme/apps"
+				c.ComponentsDir = "apps"
+				c.Username, c.Password = "robot", "hunter2"
+				c.SHALength = 10
+				c.DryRun, c.DryRunOn = "true", true
+				c.TLogUpload = false
+				c.MainBranch = "trunk"
+			},
+		},
+		{
+			name: "multi-line list and map inputs",
+			env: map[string]string{
+				"INPUT_COMPONENTS":   "frontend\nbackend\n",
+				"INPUT_IGNORE-PATHS": "*.md, docs/",
+				"INPUT_ANNOTATIONS":  "team=web\nowner = ops\n",
+				"INPUT_ALL":          "true",
+			},
+			want: func(c *Config) {
+				c.Components = []string{"frontend", "backend"}
+				c.IgnorePaths = []string{"*.md", "docs/"}
+				c.Annotations = map[string]string{"team": "web", "owner": "ops"}
+				c.All = true
+			},
+		},
+		{
+			name: "inputs are trimmed; blank inputs keep the default",
+			env:  map[string]string{"INPUT_LATEST-TAG": "  edge\n", "INPUT_STABLE-TAG": "   ", "INPUT_SIGN": " none "},
+			want: func(c *Config) { c.LatestTag, c.Sign = "edge", SignNone },
+		},
+		{
+			name: "CLI-only options are not inputs: source stays the workspace",
+			env:  map[string]string{"INPUT_SOURCE": "/elsewhere", "INPUT_OUTPUT": "json", "INPUT_JOBS": "1", "INPUT_REF": "refs/heads/x"},
+			want: func(c *Config) {},
+		},
+		{
+			name: "lower-case inputs are not read (the runner upper-cases them)",
+			env:  map[string]string{"INPUT_repository": "x.io/y"},
+			want: func(c *Config) {},
+		},
+		{
+			name: "under act: sign none and dry-run on",
+			env:  map[string]string{"ACT": "true"},
+			want: func(c *Config) {
+				c.Sign, c.DryRunOn = SignNone, true
+				c.GitHub.Act = true
+			},
+		},
+		{
+			name: "under act, dry-run false is obeyed",
+			env:  map[string]string{"ACT": "true", "INPUT_DRY-RUN": "false"},
+			want: func(c *Config) {
+				c.Sign, c.DryRun = SignNone, "false"
+				c.GitHub.Act = true
+			},
+		},
+		{
+			name: "explicit sign input wins over the Actions default",
+			env:  map[string]string{"INPUT_SIGN": "key", "INPUT_COSIGN-KEY": "env://COSIGN_KEY", "COSIGN_PASSWORD": "pw"},
+			want: func(c *Config) { c.Sign, c.CosignKey, c.CosignPassword = SignKey, "env://COSIGN_KEY", "pw" },
+		},
+		{
+			name: "the GitHub context is read",
+			env: map[string]string{
+				"GITHUB_SERVER_URL":              "https://github.example.com",
+				"GITHUB_EVENT_NAME":              "push",
+				"GITHUB_EVENT_PATH":              "/github/workflow/event.json",
+				"GITHUB_WORKFLOW_REF":            "Acme/D2-Apps/.github/workflows/push.yaml@refs/heads/main",
+				"GITHUB_TOKEN":                   "ghs_token",
+				"GITHUB_OUTPUT":                  "/github/file_commands/out",
+				"GITHUB_STEP_SUMMARY":            "/github/file_commands/summary",
+				"ACTIONS_ID_TOKEN_REQUEST_URL":   "https://token.example.com",
+				"ACTIONS_ID_TOKEN_REQUEST_TOKEN": "req-token",
+			},
+			want: func(c *Config) {
+				c.GitHub.ServerURL = "https://github.example.com"
+				c.GitHub.EventName = "push"
+				c.GitHub.EventPath = "/github/workflow/event.json"
+				c.GitHub.WorkflowRef = "Acme/D2-Apps/.github/workflows/push.yaml@refs/heads/main"
+				c.GitHub.Token = "ghs_token"
+				c.GitHub.OutputFile = "/github/file_commands/out"
+				c.GitHub.SummaryFile = "/github/file_commands/summary"
+				c.GitHub.TokenRequestURL = "https://token.example.com"
+				c.GitHub.TokenRequestToken = "req-token"
+			},
+		},
+		{
+			name: "without GITHUB_REPOSITORY the layout is the default",
+			env:  map[string]string{"GITHUB_REPOSITORY": ""},
+			want: func(c *Config) {
+				c.Repository = "oci-layout:dist"
+				c.GitHub.Repository = ""
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			m := map[string]string{}
+			for k, v := range base {
+				m[k] = v
+			}
+			for k, v := range tt.env {
+				m[k] = v
+			}
+			var usage bytes.Buffer
+			got, err := Load(nil, env(m), &usage)
+			if err != nil {
+				t.Fatalf("Load = %v", err)
+			}
+			want := actionDefaults()
+			tt.want(&want)
+			if diff := cmp.Diff(&want, got); diff != "" {
+				t.Errorf("Load mismatch (-want +got):\n%s", diff)
+			}
+			if usage.Len() != 0 {
+				t.Errorf("Load wrote usage:\n%s", usage.String())
+			}
+		})
+	}
+}
+
+// TestLoadEnvironmentDefaults checks the defaults that depend on where the run happens, for
+// both front ends.
+func TestLoadEnvironmentDefaults(t *testing.T) {
+	t.Parallel()
+	type view struct {
+		Source, Repository, Sign string
+		DryRunOn                 bool
+	}
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want view
+	}{
+		{
+			name: "laptop",
+			args: []string{"publish"},
+			want: view{Source: ".", Repository: "oci-layout:dist", Sign: SignNone},
+		},
+		{
+			name: "laptop asking for keyless with no OIDC token: dry run",
+			args: []string{"publish", "--sign", "keyless", "--repository", "ghcr.io/acme/apps"},
+			want: view{Source: ".", Repository: "ghcr.io/acme/apps", Sign: SignKeyless, DryRunOn: true},
+		},
+		{
+			name: "keyless in a CI shell is not a dry run",
+			args: []string{"publish", "--sign", "keyless", "--repository", "ghcr.io/acme/apps"},
+			env:  map[string]string{"CI": "true"},
+			want: view{Source: ".", Repository: "ghcr.io/acme/apps", Sign: SignKeyless},
+		},
+		{
+			name: "keyless with an OIDC request URL is not a dry run",
+			args: []string{"publish", "--sign", "keyless", "--repository", "ghcr.io/acme/apps"},
+			env:  map[string]string{"ACTIONS_ID_TOKEN_REQUEST_URL": "https://token.example.com"},
+			want: view{Source: ".", Repository: "ghcr.io/acme/apps", Sign: SignKeyless},
+		},
+		{
+			name: "laptop with dry-run true",
+			args: []string{"publish", "--dry-run", "true"},
+			want: view{Source: ".", Repository: "oci-layout:dist", Sign: SignNone, DryRunOn: true},
+		},
+		{
+			name: "CLI under act: dry run",
+			args: []string{"publish"},
+			env:  map[string]string{"ACT": "true"},
+			want: view{Source: ".", Repository: "oci-layout:dist", Sign: SignNone, DryRunOn: true},
+		},
+		{
+			name: "GITHUB_REPOSITORY alone does not make a ghcr.io default outside Actions",
+			args: []string{"publish"},
+			env:  map[string]string{"GITHUB_REPOSITORY": "acme/apps", "GITHUB_WORKSPACE": "/w"},
+			want: view{Source: ".", Repository: "oci-layout:dist", Sign: SignNone},
+		},
+		{
+			name: "CLI inside an Actions step: workspace, ghcr.io lower-cased, keyless",
+			args: []string{"publish"},
+			env:  map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "ACME/Apps", "GITHUB_WORKSPACE": "/w"},
+			want: view{Source: "/w", Repository: "ghcr.io/acme/apps", Sign: SignKeyless},
+		},
+		{
+			name: "CLI inside an Actions step: explicit source wins",
+			args: []string{"publish", "--source", "sub"},
+			env:  map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/apps", "GITHUB_WORKSPACE": "/w"},
+			want: view{Source: "sub", Repository: "ghcr.io/acme/apps", Sign: SignKeyless},
+		},
+		{
+			name: "Actions without a workspace: the current folder",
+			env:  map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/apps"},
+			want: view{Source: ".", Repository: "ghcr.io/acme/apps", Sign: SignKeyless},
+		},
+		{
+			name: "act sets GITHUB_ACTIONS too: sign none, dry run",
+			env:  map[string]string{"GITHUB_ACTIONS": "true", "ACT": "true", "GITHUB_REPOSITORY": "acme/apps", "GITHUB_WORKSPACE": "/w"},
+			want: view{Source: "/w", Repository: "ghcr.io/acme/apps", Sign: SignNone, DryRunOn: true},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := Load(tt.args, env(tt.env), nil)
+			if err != nil {
+				t.Fatalf("Load(%q) = %v", tt.args, err)
+			}
+			got := view{Source: c.Source, Repository: c.Repository, Sign: c.Sign, DryRunOn: c.DryRunOn}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Load(%q) mismatch (-want +got):\n%s", tt.args, diff)
+			}
+		})
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		args      []string
+		env       map[string]string
+		want      []string // every problem, in order
+		wantUsage bool
+		wantNil   bool // no Config at all (the command line itself is malformed)
+	}{
+		{
+			name:    "unknown flag",
+			args:    []string{"publish", "--nope"},
+			want:    []string{"flag provided but not defined: -nope (see `fleetpush publish --help`)"},
+			wantNil: true,
+		},
+		{
+			name:    "flag without its value",
+			args:    []string{"publish", "--repository"},
+			want:    []string{"flag needs an argument: -repository (see `fleetpush publish --help`)"},
+			wantNil: true,
+		},
+		{
+			name:      "missing command before flags",
+			args:      []string{"--repository", "ghcr.io/acme/apps"},
+			want:      []string{"missing command: say which, e.g. `fleetpush publish --repository ghcr.io/acme/apps`"},
+			wantUsage: true,
+			wantNil:   true,
+		},
+		{
+			name:      "no arguments outside Actions",
+			args:      nil,
+			want:      []string{"missing command: run `fleetpush publish` (or detect, validate, promote, verify); `fleetpush help` lists the flags"},
+			wantUsage: true,
+			wantNil:   true,
+		},
+		{
+			name:    "positional argument",
+			args:    []string{"publish", "frontend"},
+			want:    []string{`unexpected argument "frontend": every value is given with a flag, e.g. --components frontend`},
+			wantNil: true,
+		},
+		{
+			name:    "bool flag does not take a separate value",
+			args:    []string{"publish", "--all", "false"},
+			want:    []string{`unexpected argument "false": every value is given with a flag, e.g. --components false`},
+			wantNil: true,
+		},
+		{
+			name: "bad bool",
+			args: []string{"publish", "--all=maybe"},
+			want: []string{`--all: "maybe" is not a boolean: use true or false`},
+		},
+		{
+			name: "bad int",
+			args: []string{"publish", "--sha-length", "eight"},
+			want: []string{`--sha-length: "eight" is not a whole number`},
+		},
+		{
+			name: "bad map entry",
+			args: []string{"publish", "--annotations", "team=web,oops"},
+			want: []string{`--annotations: "oops" is not key=value`},
+		},
+		{
+			name: "map entry without a key",
+			args: []string{"publish", "--annotations", " =v"},
+			want: []string{`--annotations: "=v" is not key=value`},
+		},
+		{
+			name: "bad size",
+			args: []string{"publish", "--max-size", "lots"},
+			want: []string{`--max-size: "lots" is not a size: use bytes or a number with Ki, Mi or Gi, e.g. 100Mi`},
+		},
+		{
+			name: "zero size",
+			args: []string{"publish", "--max-size", "0"},
+			want: []string{`--max-size: "0" is not a size: use bytes or a number with Ki, Mi or Gi, e.g. 100Mi`},
+		},
+		{
+			name: "every bad value is reported at once",
+			args: []string{"publish", "--all=maybe", "--jobs", "x", "--validate=2"},
+			want: []string{
+				`--all: "maybe" is not a boolean: use true or false`,
+				`--validate: "2" is not a boolean: use true or false`,
+				`--jobs: "x" is not a whole number`,
+			},
+		},
+		{
+			name: "bad inputs name the input",
+			env: map[string]string{
+				"GITHUB_ACTIONS":    "true",
+				"INPUT_ALL":         "sometimes",
+				"INPUT_SHA-LENGTH":  "long",
+				"INPUT_ANNOTATIONS": "a=1\nb",
+			},
+			want: []string{
+				`input annotations: "b" is not key=value`,
+				`input sha-length: "long" is not a whole number`,
+				`input all: "sometimes" is not a boolean: use true or false`,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var usage bytes.Buffer
+			c, err := Load(tt.args, env(tt.env), &usage)
+			if err == nil {
+				t.Fatalf("Load(%q) = nil error, want %q", tt.args, tt.want)
+			}
+			if diff := cmp.Diff(tt.want, messages(err)); diff != "" {
+				t.Errorf("Load(%q) errors mismatch (-want +got):\n%s", tt.args, diff)
+			}
+			if got := c == nil; got != tt.wantNil {
+				t.Errorf("Load(%q) config nil = %v, want %v", tt.args, got, tt.wantNil)
+			}
+			if got := usage.Len() > 0; got != tt.wantUsage {
+				t.Errorf("Load(%q) wrote usage = %v, want %v", tt.args, got, tt.wantUsage)
+			}
+			if errors.Is(err, ErrHelp) {
+				t.Errorf("Load(%q) error is ErrHelp", tt.args)
+			}
+		})
+	}
+}
+
+func TestLoadHelp(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"help"}, {"-h"}, {"--help"}, {"publish", "--help"}, {"detect", "-h"}, {"publish", "--all", "-help"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			t.Parallel()
+			var usage bytes.Buffer
+			c, err := Load(args, env(nil), &usage)
+			if !errors.Is(err, ErrHelp) {
+				t.Fatalf("Load(%q) = %v, want ErrHelp", args, err)
+			}
+			if c != nil {
+				t.Errorf("Load(%q) returned a config with ErrHelp", args)
+			}
+			help := usage.String()
+			if !strings.HasPrefix(help, "Usage: fleetpush <command> [flags]\n") {
+				t.Errorf("help does not start with the usage line:\n%s", help)
+			}
+			for _, cmd := range Commands {
+				if !strings.Contains(help, "\n  "+string(cmd)+"\n") {
+					t.Errorf("help does not list command %q", cmd)
+				}
+			}
+			for _, o := range Options {
+				if o.Name == "command" {
+					if strings.Contains(help, "--command") {
+						t.Errorf("help lists --command, which is the sub-command on the CLI")
+					}
+					continue
+				}
+				if !strings.Contains(help, "  --"+o.Name+" ") {
+					t.Errorf("help does not list --%s", o.Name)
+				}
+			}
+			if !strings.Contains(help, "(default latest-stable)") {
+				t.Errorf("help does not show defaults:\n%s", help)
+			}
+		})
+	}
+}
+
+// TestLoadHelpNilWriter: callers may pass no writer for the usage text.
+func TestLoadHelpNilWriter(t *testing.T) {
+	t.Parallel()
+	if _, err := Load([]string{"help"}, env(nil), nil); !errors.Is(err, ErrHelp) {
+		t.Fatalf("Load(help) = %v, want ErrHelp", err)
+	}
+}
+
+func TestSplitList(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"", nil},
+		{" , \n ", nil},
+		{"a", []string{"a"}},
+		{"a,b", []string{"a", "b"}},
+		{"a\nb\r\nc", []string{"a", "b", "c"}},
+		{" a , b\n\n c ,", []string{"a", "b", "c"}},
+		{"a b", []string{"a b"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			t.Parallel()
+			if diff := cmp.Diff(tt.want, SplitList(tt.in)); diff != "" {
+				t.Errorf("SplitList(%q) mismatch (-want +got):\n%s", tt.in, diff)
+			}
+		})
+	}
+}
+
+func TestSecretsNeverInString(t *testing.T) {
+	t.Parallel()
+	getenv := env(map[string]string{
+		"GITHUB_ACTIONS":                 "true",
+		"GITHUB_REPOSITORY":              "acme/apps",
+		"GITHUB_TOKEN":                   "ghs-token-value",
+		"ACTIONS_ID_TOKEN_REQUEST_TOKEN": "oidc-request-token",
+		"COSIGN_PASSWORD":                "cosign-password-value",
+		"INPUT_REGISTRY-USERNAME":        "robot",
+		"INPUT_REGISTRY-PASSWORD":        "registry-password-value",
+	})
+	c, err := Load(nil, getenv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"registry-password-value", "cosign-password-value", "ghs-token-value", "oidc-request-token"}
+	if diff := cmp.Diff(want, c.Secrets()); diff != "" {
+		t.Errorf("Secrets() mismatch (-want +got):\n%s", diff)
+	}
+	s := c.String()
+	for _, secret := range want {
+		if strings.Contains(s, secret) {
+			t.Errorf("String() = %q contains the secret %q", s, secret)
+		}
+	}
+	if !strings.Contains(s, "repository=ghcr.io/acme/apps") {
+		t.Errorf("String() = %q does not describe the config", s)
+	}
+}
+
+func TestSecretsEmpty(t *testing.T) {
+	t.Parallel()
+	c, err := Load([]string{"publish"}, env(nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Secrets(); len(got) != 0 {
+		t.Errorf("Secrets() = %q, want none", got)
+	}
+}
+
+func TestLayout(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		repo    string
+		wantDir string
+		wantOK  bool
+	}{
+		{"oci-layout:dist", "dist", true},
+		{"oci-layout:./out/x", "./out/x", true},
+		{"oci-layout:", "", true},
+		{"ghcr.io/acme/apps", "", false},
+		{"127.0.0.1:5000/acme", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.repo, func(t *testing.T) {
+			t.Parallel()
+			c := &Config{Repository: tt.repo}
+			dir, ok := c.Layout()
+			if dir != tt.wantDir || ok != tt.wantOK {
+				t.Errorf("Layout() = %q, %v, want %q, %v", dir, ok, tt.wantDir, tt.wantOK)
+			}
+		})
+	}
+}
+
+// TestActionInputs: the CLI-only options are not inputs, everything else is, in table order.
+func TestActionInputs(t *testing.T) {
+	t.Parallel()
+	var got []string
+	for _, o := range ActionInputs() {
+		got = append(got, o.Name)
+	}
+	for _, cliOnly := range []string{"source", "output", "base", "head", "ref", "jobs"} {
+		for _, n := range got {
+			if n == cliOnly {
+				t.Errorf("ActionInputs() holds the CLI-only option %q", n)
+			}
+		}
+	}
+	for _, input := range []string{"command", "repository", "components", "components-dir", "path", "ignore-paths",
+		"annotations", "main-branch", "latest-tag", "stable-tag", "sha-length", "version", "channel", "all",
+		"validate", "sign", "cosign-key", "fulcio-url", "rekor-url", "fulcio-root", "rekor-public-key",
+		"tlog-upload", "dry-run", "registry-username", "registry-password", "insecure"} {
+		found := false
+		for _, n := range got {
+			found = found || n == input
+		}
+		if !found {
+			t.Errorf("ActionInputs() lacks the documented input %q", input)
+		}
+	}
+}
+
+// messages flattens an errors.Join tree into its messages, as the app prints them.
+func messages(err error) []string {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []string
+		for _, e := range j.Unwrap() {
+			out = append(out, messages(e)...)
+		}
+		return out
+	}
+	return []string{err.Error()}
+}
