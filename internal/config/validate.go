@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -138,6 +139,11 @@ func validRepository(repo string) error {
 	if strings.ContainsAny(repo, ":@") && !strings.Contains(strings.SplitN(repo, "/", 2)[0], ":") {
 		return fmt.Errorf("repository: %q has a tag or digest: give the prefix only; tags come from the tag policy", repo)
 	}
+	if strings.HasSuffix(repo, "/") || strings.Contains(repo, "//") {
+		// ggcr accepts these, but <repository>/<component> then has an empty segment that every
+		// registry rejects, late, at push time.
+		return fmt.Errorf("repository: %q has an empty path segment: use %q", repo, strings.Join(strings.FieldsFunc(repo, func(r rune) bool { return r == '/' }), "/"))
+	}
 	if lower := strings.ToLower(repo); lower != repo {
 		return fmt.Errorf("repository: %q has upper-case letters, which OCI names do not allow: use %q", repo, lower)
 	}
@@ -147,7 +153,10 @@ func validRepository(repo string) error {
 	return nil
 }
 
+// tagPattern is the OCI distribution-spec tag grammar. ggcr's name.NewTag checks the characters
+// and the length but not the first one, so "-prod" or ".x" would pass here and fail at push time.
+var tagPattern = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+
 func validTag(t string) bool {
-	_, err := name.NewTag("example.com/x:"+t, name.StrictValidation)
-	return t != "" && err == nil
+	return tagPattern.MatchString(t)
 }
