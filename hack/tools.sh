@@ -46,3 +46,18 @@ install_go_tool registry github.com/distribution/distribution/v3/cmd/registry@v3
 # this repository's action.yml; with shellcheck present it checks their run: scripts as well.
 install_apt shellcheck
 install_go_tool actionlint github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+
+# Sigstore on loopback for the signing tests: Fulcio (certificates for the stand-in GitHub OIDC
+# issuer), Rekor v1 over Trillian over MariaDB (the transparency log Flux verifies against).
+# rekor-server v1.5.5 needs a newer Go than the module's; Trillian's MySQL schema is copied next
+# to the binaries so the tests do not depend on a module cache.
+install_apt mariadb-server-core mariadb-client-core
+install_go_tool fulcio github.com/sigstore/fulcio@v1.8.8
+install_go_tool rekor-server github.com/sigstore/rekor/cmd/rekor-server@v1.5.4
+install_go_tool trillian_log_server github.com/google/trillian/cmd/trillian_log_server@v1.7.3
+install_go_tool trillian_log_signer github.com/google/trillian/cmd/trillian_log_signer@v1.7.3
+if [[ ! -f "$FLEETPUSH_TOOLS/share/trillian/storage.sql" ]]; then
+	mkdir -p "$FLEETPUSH_TOOLS/share/trillian"
+	trillian_dir=$(cd / && GOFLAGS=-mod=mod go mod download -json github.com/google/trillian@v1.7.3 | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+	cp "$trillian_dir/storage/mysql/schema/storage.sql" "$FLEETPUSH_TOOLS/share/trillian/storage.sql"
+fi
