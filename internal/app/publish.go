@@ -88,8 +88,9 @@ func (r *runner) publish(ctx context.Context) (int, error) {
 		return ExitUsage, err
 	}
 	comps := pick(src.components, plan.Components)
-	if src.ref.Kind == tags.Branch {
-		// Detection is a pre-filter: unchanged components are not even built. The registry
+	if src.ref.Kind == tags.Branch && len(cfg.Components) == 0 {
+		// Detection is a pre-filter: unchanged components are not even built (an explicit
+		// components list, such as a matrix entry from detect, was chosen already). The registry
 		// comparison stays the authority, so a wrong guess never publishes a new digest for
 		// unchanged content.
 		d := r.detect(ctx)

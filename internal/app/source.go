@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fleetpush/fleetpush/internal/component"
+	"github.com/fleetpush/fleetpush/internal/config"
 	"github.com/fleetpush/fleetpush/internal/gitdiff"
 	"github.com/fleetpush/fleetpush/internal/tags"
 )
@@ -42,6 +43,11 @@ func (r *runner) openSource(ctx context.Context) (*source, error) {
 			return nil, err
 		}
 		s.components = []component.Component{c}
+	case len(cfg.Components) > 0 && cfg.Command == config.Promote:
+		// promote moves tags of published releases: the folder need not exist any more.
+		for _, n := range cfg.Components {
+			s.components = append(s.components, component.Component{Name: n, Dir: path.Join(cfg.ComponentsDir, n)})
+		}
 	case len(cfg.Components) > 0:
 		if s.components, err = component.Select(fsys, cfg.ComponentsDir, cfg.Components); err != nil {
 			return nil, err

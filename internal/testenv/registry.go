@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Binary returns the path of a test tool, or fails (CI) / skips (elsewhere) the test when it is
@@ -61,8 +63,31 @@ func FreePort(t testing.TB) int {
 // folder and returns its host:port. It is stopped when the test ends.
 func Registry(t testing.TB) string {
 	t.Helper()
+	return startRegistry(t, "", "")
+}
+
+// RegistryWithAuth is Registry with htpasswd basic auth for one user.
+func RegistryWithAuth(t testing.TB, user, password string) string {
+	t.Helper()
+	return startRegistry(t, user, password)
+}
+
+func startRegistry(t testing.TB, user, password string) string {
+	t.Helper()
 	bin := Binary(t, "registry")
 	dir := t.TempDir()
+	auth := ""
+	if user != "" {
+		hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		htpasswd := filepath.Join(dir, "htpasswd")
+		if err := os.WriteFile(htpasswd, []byte(user+":"+string(hash)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		auth = fmt.Sprintf("auth:\n  htpasswd:\n    realm: test\n    path: %s\n", htpasswd)
+	}
 	for attempt := 0; ; attempt++ {
 		port := FreePort(t)
 		debug := FreePort(t)
@@ -83,7 +108,7 @@ http:
   addr: %s
   debug:
     addr: 127.0.0.1:%d
-`, filepath.Join(dir, "data"), host, debug)
+%s`, filepath.Join(dir, "data"), host, debug, auth)
 		if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 			t.Fatal(err)
 		}
