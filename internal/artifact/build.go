@@ -146,7 +146,7 @@ func collect(dir string, o options) ([]File, error) {
 	if err := w.add(File{Path: ".", Dir: true, Mode: 0o755}); err != nil {
 		return nil, err
 	}
-	if err := w.walkDir(root, ""); err != nil {
+	if err := w.walkDir(root, "", false); err != nil {
 		return nil, err
 	}
 	return w.files, nil
@@ -164,7 +164,8 @@ func (w *walker) add(f File) error {
 // walkDir visits the entries of the directory real (an absolute path with
 // no symlinks) that appears in the layer as rel ("" for the root), in the
 // byte-wise order of their names, depth first: filepath.Walk's order.
-func (w *walker) walkDir(real, rel string) error {
+// viaLink is true below a followed symlink.
+func (w *walker) walkDir(real, rel string, viaLink bool) error {
 	w.open[real] = true
 	defer delete(w.open, real)
 	entries, err := os.ReadDir(real) // sorted by name
@@ -176,14 +177,14 @@ func (w *walker) walkDir(real, rel string) error {
 		if rel != "" {
 			childRel = rel + "/" + e.Name()
 		}
-		if err := w.visit(filepath.Join(real, e.Name()), childRel, e.Type()); err != nil {
+		if err := w.visit(filepath.Join(real, e.Name()), childRel, e.Type(), viaLink); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (w *walker) visit(p, rel string, typ fs.FileMode) error {
+func (w *walker) visit(p, rel string, typ fs.FileMode, viaLink bool) error {
 	if w.limits.MaxPathLen >= 0 && len(rel) > w.limits.MaxPathLen {
 		return fmt.Errorf("%q: path longer than %d bytes (Limits.MaxPathLen): shorten it, ignore it or raise the limit with WithLimits: %w",
 			truncate(rel, 80), w.limits.MaxPathLen, ErrLimit)
@@ -198,6 +199,7 @@ func (w *walker) visit(p, rel string, typ fs.FileMode) error {
 			return err
 		}
 		target = t
+		viaLink = true
 	} else if !typ.IsDir() && !typ.IsRegular() {
 		return nil // sockets, pipes, devices: never in a Flux artifact
 	}
@@ -217,14 +219,18 @@ func (w *walker) visit(p, rel string, typ fs.FileMode) error {
 				return err
 			}
 		}
-		if ignored && w.ignore.prunable {
+		// Below an ignored directory only a negated pattern can bring
+		// something back, so the walk goes on only if there is one, and
+		// never through a symlink: ignored entries are not counted against
+		// Limits.MaxFiles, and links could multiply them without end.
+		if ignored && (w.ignore.prunable || viaLink) {
 			return nil
 		}
 		if w.open[target] {
 			return fmt.Errorf("symlink %q leads back to its ancestor %q: remove the link: %w",
 				rel, displayPath(w.relOf(target)), ErrSymlinkLoop)
 		}
-		return w.walkDir(target, rel)
+		return w.walkDir(target, rel, viaLink)
 	case fi.Mode().IsRegular():
 		if w.ignore.ignored(rel, false) {
 			return nil

@@ -65,7 +65,9 @@
 // Like Flux, and unlike git, every path is matched on its own: a negated
 // pattern can bring back a file inside an ignored directory. The file is
 // then in the layer without an entry for that directory, exactly as Flux
-// writes it; [Layer.FS] still shows the directory.
+// writes it; [Layer.FS] still shows the directory. (Negated patterns do not
+// reach into an ignored directory that is, or lies below, a followed
+// symlink: Flux does not follow links at all.)
 //
 // # Symlinks
 //

@@ -2,6 +2,7 @@ package artifact
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,5 +124,29 @@ func TestRootMayBeASymlink(t *testing.T) {
 	}
 	if got, want := mustBuild(t, link).Digest, mustBuild(t, real).Digest; got != want {
 		t.Errorf("through a link: %s, direct: %s", got, want)
+	}
+}
+
+// Links that fan out below an ignored directory would multiply the walk
+// without adding entries (so without meeting Limits.MaxFiles); the walk
+// does not follow links into ignored directories.
+func TestIgnoredSymlinkFanOutIsNotWalked(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tree := map[string]entry{"keep.yaml": {Data: "k"}}
+	const levels = 40 // 2^40 paths if followed
+	for i := range levels {
+		tree[fmt.Sprintf("tmp/d%d/x", i)] = entry{Link: fmt.Sprintf("../d%d", i+1)}
+		tree[fmt.Sprintf("tmp/d%d/y", i)] = entry{Link: fmt.Sprintf("../d%d", i+1)}
+	}
+	tree[fmt.Sprintf("tmp/d%d/", levels)] = entry{}
+	writeTree(t, dir, tree, nil)
+	l := mustBuild(t, dir, WithIgnore("tmp/", "!keep.yaml"))
+	if diff := cmp.Diff([]string{".", "keep.yaml"}, names(l.Files)); diff != "" {
+		t.Errorf("entries (-want +got):\n%s", diff)
+	}
+	// Not ignored, the same fan-out meets the entry limit.
+	if _, err := Build(dir, WithLimits(Limits{MaxFiles: 500})); !errors.Is(err, ErrLimit) {
+		t.Errorf("Build without ignores = %v, want ErrLimit", err)
 	}
 }
