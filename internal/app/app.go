@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/fleetpush/fleetpush/internal/config"
+	"github.com/fleetpush/fleetpush/internal/registry"
 	"github.com/fleetpush/fleetpush/internal/report"
+	"github.com/fleetpush/fleetpush/internal/sign"
 )
 
 // Exit codes.
@@ -74,7 +77,12 @@ type runner struct {
 	getenv func(string) string
 	src    *source
 	// snippet is the verify block for the OCIRepository, once a signer knows it.
-	snippet string
+	snippet     string
+	snippetOnce sync.Once
+	skipNotice  sync.Once
+	signers     signers
+	signer      sign.Signer // publish's, nil when not signing
+	registry    *registry.Client
 }
 
 func (r *runner) run(ctx context.Context) (int, error) {
@@ -83,6 +91,7 @@ func (r *runner) run(ctx context.Context) (int, error) {
 		return ExitUsage, err
 	}
 	r.src = src
+	r.registry = r.client()
 	switch r.cfg.Command {
 	case config.Publish:
 		return r.publish(ctx)

@@ -8,7 +8,6 @@ import (
 	"github.com/fleetpush/fleetpush/internal/artifact"
 	"github.com/fleetpush/fleetpush/internal/component"
 	"github.com/fleetpush/fleetpush/internal/gitdiff"
-	"github.com/fleetpush/fleetpush/internal/registry"
 	"github.com/fleetpush/fleetpush/internal/report"
 )
 
@@ -19,18 +18,8 @@ func (r *runner) validateLayer(ctx context.Context, c component.Component, layer
 	return nil
 }
 
-// signDigest signs m before any tag moves.
-func (r *runner) signDigest(ctx context.Context, store registry.Store, m *registry.Manifest, res *report.Result, logf func(string, ...any)) error {
-	return nil
-}
-
 // outputOrder is the order outputs are written in (action.yml's).
 var outputOrder = []string{"result", "matrix", "components", "any-changed", "pushed", "digests", "verify-snippet"}
-
-// verifyDigest checks m's signature for the expected identity when signing is on.
-func (r *runner) verifyDigest(ctx context.Context, store registry.Store, m *registry.Manifest, res *report.Result) error {
-	return nil
-}
 
 // actionsReport writes the outputs and the step summary when running in Actions.
 func (r *runner) actionsReport(results []report.Result, title string) error {

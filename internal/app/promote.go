@@ -25,9 +25,9 @@ func (r *runner) promote(ctx context.Context) (int, error) {
 	if cfg.DryRunOn {
 		r.log.Notice("dry run: no tag is moved; the plan follows")
 	}
-	client := r.client()
+	client := r.registry
 	results := r.forEach(ctx, r.src.components, func(ctx context.Context, c component.Component) report.Result {
-		res := report.Result{Repository: r.target(c)}
+		res := report.Result{Component: c.Name, Repository: r.target(c)}
 		fail := func(err error) report.Result {
 			res.Status, res.Error = report.Failed, err.Error()
 			return res

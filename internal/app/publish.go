@@ -103,9 +103,20 @@ func (r *runner) publish(ctx context.Context) (int, error) {
 	if cfg.DryRunOn {
 		r.log.Notice("dry run: nothing is pushed, signed or tagged; the plan follows")
 	}
-	client := r.client()
-	p := &publisher{r: r, pol: pol, plan: plan, client: client}
+	if !cfg.DryRunOn && len(comps) > 0 {
+		release := ""
+		if src.ref.Kind == tags.Tag && !cfg.Single() && len(plan.Components) == 1 {
+			release = plan.Components[0]
+		}
+		if r.signer, err = r.publishSigner(ctx, release); err != nil {
+			return ExitUsage, fmt.Errorf("sign: %w", explainSign(err))
+		}
+	}
+	p := &publisher{r: r, pol: pol, plan: plan, client: r.registry}
 	results := r.forEach(ctx, comps, p.one)
+	if r.snippet != "" {
+		r.log.Group("Flux OCIRepository verify block for these artifacts", strings.Split(strings.TrimRight(r.snippet, "\n"), "\n"))
+	}
 	return r.finish(results, "fleetpush publish")
 }
 

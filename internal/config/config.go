@@ -62,6 +62,8 @@ type Config struct {
 	FulcioRoot     string
 	RekorPublicKey string
 	TLogUpload     bool
+	CertIssuer     string // exact OIDC issuer URL override
+	CertIdentity   string // subject regexp override
 
 	DryRun     string // auto, true, false as given
 	DryRunOn   bool   // resolved

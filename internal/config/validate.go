@@ -114,6 +114,16 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	if c.CertIdentity != "" {
+		if _, err := regexp.Compile(c.CertIdentity); err != nil {
+			add("certificate-identity-regexp: %q is not a regular expression: %v", c.CertIdentity, err)
+		}
+	}
+	if c.CertIssuer != "" {
+		if p, err := url.Parse(c.CertIssuer); err != nil || p.Scheme == "" || p.Host == "" {
+			add("certificate-oidc-issuer: %q is not a URL: give the issuer, e.g. https://token.actions.githubusercontent.com", c.CertIssuer)
+		}
+	}
 	switch c.DryRun {
 	case "auto", "true", "false":
 	default:
