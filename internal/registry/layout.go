@@ -50,7 +50,11 @@ func (s *layoutStore) index() (*v1.IndexManifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading %s/index.json: %w", s.dir, err)
 	}
-	return ii.IndexManifest()
+	im, err := ii.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading %s/index.json: %w", s.dir, err)
+	}
+	return im, nil
 }
 
 func (s *layoutStore) Get(_ context.Context, tag string) (*Manifest, error) {
