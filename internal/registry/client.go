@@ -158,17 +158,27 @@ func (c *Client) keychain() authn.Keychain {
 type keychain struct{ creds Credentials }
 
 func (k keychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
+	ghcr := r.RegistryStr() == "ghcr.io"
 	if k.creds.Username != "" || k.creds.Password != "" {
-		return authn.FromConfig(authn.AuthConfig{Username: k.creds.Username, Password: k.creds.Password}), nil
-	}
-	if r.RegistryStr() == "ghcr.io" && k.creds.GitHubToken != "" {
-		user := k.creds.GitHubActor
-		if user == "" {
-			user = "x-access-token"
+		user := k.creds.Username
+		if user == "" && ghcr {
+			// registry-username defaults to GITHUB_ACTOR on ghcr.io, as the input documents, so a
+			// PAT given alone as registry-password goes with a user name rather than an empty one.
+			user = k.githubUser()
 		}
-		return authn.FromConfig(authn.AuthConfig{Username: user, Password: k.creds.GitHubToken}), nil
+		return authn.FromConfig(authn.AuthConfig{Username: user, Password: k.creds.Password}), nil
+	}
+	if ghcr && k.creds.GitHubToken != "" {
+		return authn.FromConfig(authn.AuthConfig{Username: k.githubUser(), Password: k.creds.GitHubToken}), nil
 	}
 	return authn.DefaultKeychain.Resolve(r)
+}
+
+func (k keychain) githubUser() string {
+	if k.creds.GitHubActor != "" {
+		return k.creds.GitHubActor
+	}
+	return "x-access-token"
 }
 
 func registryHost(ref string) string {
