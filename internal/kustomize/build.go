@@ -1,0 +1,316 @@
+package kustomize
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+const originAnnotation = "config.kubernetes.io/origin"
+
+var (
+	dupIDRE = regexp.MustCompile(`already registered id: ([^\s'"]+)`)
+	absPath = regexp.MustCompile(`(^|[\s'"(\[=])/([^\s'"]*)`)
+	resIDRE = regexp.MustCompile(`^([^.]+)\.[^/]*/([^.]+)`)
+)
+
+// build runs kustomize with k as the root and checks every object.
+func (v *Validator) build(a *artifact, k *kustomization) (out []Finding) {
+	defer func() {
+		if r := recover(); r != nil {
+			out = []Finding{{File: a.opts.Prefix + k.file, Severity: Error,
+				Message: fmt.Sprintf("kustomize failed on this kustomization: %v", r)}}
+		}
+	}()
+	data, err := k.rootBytes()
+	if err != nil {
+		return []Finding{{File: a.opts.Prefix + k.file, Line: k.doc.line, Severity: Error, Message: err.Error()}}
+	}
+	ofs := overlayFS{FileSystem: a.mem, path: "/" + k.file, data: data}
+	rm, err := krusty.MakeKustomizer(kustomizeOptions()).Run(ofs, path.Join("/", k.dir))
+	if err != nil {
+		f := a.kustomizeError(k, err)
+		f.File = a.opts.Prefix + f.File
+		return []Finding{f}
+	}
+	buildFiles := a.filesOf(k.dir)
+	b := &objectBuild{v: v, a: a, files: buildFiles, seen: map[string]string{}}
+	matched := map[int]bool{}
+	for _, r := range rm.Resources() {
+		ann := r.GetAnnotations()
+		file := k.file
+		if o, err := r.GetOrigin(); err == nil && o != nil {
+			switch {
+			case o.Path != "":
+				file = path.Join(k.dir, o.Path)
+			case o.ConfiguredIn != "":
+				file = path.Join(k.dir, o.ConfiguredIn)
+			}
+		}
+		for key := range ann {
+			if i, ok := strings.CutPrefix(key, patchCheckKey); ok {
+				n, _ := strconv.Atoi(i)
+				matched[n] = true
+				delete(ann, key)
+			}
+		}
+		delete(ann, originAnnotation)
+		if err := r.SetAnnotations(ann); err != nil {
+			return append(out, Finding{File: a.opts.Prefix + file, Severity: Error, Message: err.Error()})
+		}
+		raw, err := r.MarshalJSON()
+		if err != nil {
+			out = append(out, Finding{File: a.opts.Prefix + file, Severity: Error, Message: fmt.Sprintf("rendering %s: %v", r.CurId(), err)})
+			continue
+		}
+		out = append(out, b.check(raw, file)...)
+	}
+	for _, p := range k.patches {
+		if !matched[p.index] {
+			out = append(out, Finding{File: a.opts.Prefix + k.file, Line: p.line, Severity: Error,
+				Message: fmt.Sprintf("patches[%d]: target %s matches no object: the patch would change nothing", p.index, p.target)})
+		}
+	}
+	return out
+}
+
+// filesOf returns the files a build of dir reads: its kustomizations and
+// the files they reference.
+func (a *artifact) filesOf(dir string) []string {
+	var out []string
+	for _, d := range a.closure(dir) {
+		if k := a.kusts[d]; k != nil {
+			out = append(out, k.file)
+			out = append(out, k.files...)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// kustomizeError turns a failed build into a finding on the kustomization.
+func (a *artifact) kustomizeError(k *kustomization, err error) Finding {
+	msg := absPath.ReplaceAllString(err.Error(), "$1$2")
+	if m := dupIDRE.FindStringSubmatch(msg); m != nil {
+		if id := resIDRE.FindStringSubmatch(m[1]); id != nil {
+			kind, name := id[1], id[2]
+			var docs []*yamlDoc
+			for _, f := range a.filesOf(k.dir) {
+				if yf := a.yaml[f]; yf != nil {
+					for _, d := range yf.docs {
+						if d.kind == kind && d.name == name {
+							docs = append(docs, d)
+						}
+					}
+				}
+			}
+			f := Finding{File: k.file, Line: k.doc.line, Severity: Error}
+			if len(docs) >= 2 {
+				f.File, f.Line = docs[1].file, docs[1].line
+				f.Message = fmt.Sprintf("%s/%s: duplicate object: also defined at %s:%d", kind, name, a.opts.Prefix+docs[0].file, docs[0].line)
+			} else {
+				f.Message = fmt.Sprintf("%s/%s: duplicate object in this build", kind, name)
+			}
+			return f
+		}
+	}
+	return Finding{File: k.file, Line: k.doc.line, Severity: Error, Message: "kustomize build failed: " + msg}
+}
+
+// objectBuild checks the objects of one build.
+type objectBuild struct {
+	v     *Validator
+	a     *artifact
+	files []string
+	seen  map[string]string // group/kind/namespace/name -> where
+}
+
+func (b *objectBuild) check(raw []byte, file string) []Finding {
+	obj, err := decodeObject(raw)
+	if err != nil {
+		return []Finding{{File: b.a.opts.Prefix + file, Severity: Error, Message: err.Error()}}
+	}
+	pristine, _ := decodeObject(raw)
+	apiVersion, _ := obj["apiVersion"].(string)
+	kind, _ := obj["kind"].(string)
+	md, _ := obj["metadata"].(map[string]any)
+	name, _ := md["name"].(string)
+	ns, _ := md["namespace"].(string)
+	id := kind + "/" + name
+	var out []Finding
+	add := func(p string, sev Severity, format string, args ...any) {
+		f, line := b.locate(file, kind, name, p, pristine)
+		out = append(out, Finding{File: b.a.opts.Prefix + f, Line: line, Severity: sev, Message: fmt.Sprintf(format, args...)})
+	}
+	switch {
+	case apiVersion == "":
+		add("", Error, "%s: apiVersion is missing", id)
+		return out
+	case kind == "":
+		add("", Error, "object %q: kind is missing", name)
+		return out
+	case name == "":
+		add("", Error, "%s: metadata.name is missing", kind)
+		return out
+	}
+	group, _, _ := strings.Cut(apiVersion, "/")
+	if !strings.Contains(apiVersion, "/") {
+		group = ""
+	}
+	key := group + "/" + kind + "/" + ns + "/" + name
+	f, line := b.locate(file, kind, name, "", pristine)
+	here := fmt.Sprintf("%s%s:%d", b.a.opts.Prefix, f, line)
+	if prev, dup := b.seen[key]; dup {
+		add("", Error, "%s: duplicate object (namespace %q): also defined at %s", id, ns, prev)
+		return out
+	}
+	b.seen[key] = here
+
+	_, sops := obj["sops"]
+	if apiVersion == "v1" && kind == "Secret" && !sops {
+		for _, field := range []string{"data", "stringData"} {
+			if m, ok := obj[field].(map[string]any); ok && len(m) > 0 {
+				add(field, Error, "%s: plain-text %s in a Secret would be readable by every cluster and by anyone who can pull the artifact: encrypt it with SOPS", id, field)
+			}
+		}
+	}
+	if sops {
+		return out // encrypted values do not match their schema types
+	}
+	subst := md["annotations"] == nil || md["annotations"].(map[string]any)["kustomize.toolkit.fluxcd.io/substitute"] != "disabled"
+	for _, e := range b.v.checkSchema(apiVersion, kind, obj, subst, b.a.opts.SchemaLocations) {
+		if e.notice {
+			add("", Notice, "%s", e.msg)
+			continue
+		}
+		if e.path == "" {
+			add("", Error, "%s: %s", id, e.msg)
+		} else {
+			add(e.path, Error, "%s: %s: %s", id, e.path, e.msg)
+		}
+	}
+	return out
+}
+
+func decodeObject(raw []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil {
+		return nil, fmt.Errorf("decoding a rendered object: %w", err)
+	}
+	return obj, nil
+}
+
+// locate finds the file and line that define field p of the object: the
+// document in the origin file, or, when the rendered value differs from it
+// (a patch changed it), the document of the build that holds that value.
+func (b *objectBuild) locate(file, kind, name, p string, obj map[string]any) (string, int) {
+	segs := fieldPath(p)
+	if p == "" {
+		segs = nil
+	}
+	want, wantOK := valueAt(obj, segs)
+	origin := b.a.pickDoc(file, kind, name)
+	var cands []*yamlDoc
+	if origin != nil {
+		cands = append(cands, origin)
+	}
+	if len(segs) > 0 {
+		for _, f := range b.files {
+			if yf := b.a.yaml[f]; yf != nil && f != file {
+				for _, d := range yf.docs {
+					if d.kind == kind && nameMatch(d.name, name) {
+						cands = append(cands, d)
+					}
+				}
+			}
+		}
+		for _, c := range cands {
+			line, leaf, ok := lookup(c.root(), segs)
+			if ok && (leaf.Kind != yaml.ScalarNode || !wantOK || leaf.Value == want) {
+				return c.file, line
+			}
+		}
+	}
+	if origin == nil {
+		return file, 0
+	}
+	line, _, _ := lookup(origin.root(), segs)
+	return file, line
+}
+
+func nameMatch(docName, name string) bool {
+	return docName == name || docName != "" && strings.Contains(name, docName)
+}
+
+// pickDoc returns the document of file that most likely defined the object:
+// same kind and name, else same kind and a name that prefixes or suffixes
+// turned into name, else the only document of that kind.
+func (a *artifact) pickDoc(file, kind, name string) *yamlDoc {
+	yf := a.yaml[file]
+	if yf == nil {
+		return nil
+	}
+	var best *yamlDoc
+	n := 0
+	for _, d := range yf.docs {
+		if d.kind != kind {
+			continue
+		}
+		n++
+		if d.name == name {
+			return d
+		}
+		if d.name != "" && strings.Contains(name, d.name) && (best == nil || len(d.name) > len(best.name)) {
+			best = d
+		}
+	}
+	if best != nil {
+		return best
+	}
+	if n >= 1 {
+		for _, d := range yf.docs {
+			if d.kind == kind {
+				return d
+			}
+		}
+	}
+	return nil
+}
+
+func valueAt(v any, segs []string) (string, bool) {
+	for _, s := range segs {
+		if strings.HasPrefix(s, "[") {
+			i, err := strconv.Atoi(strings.Trim(s, "[]"))
+			a, ok := v.([]any)
+			if err != nil || !ok || i < 0 || i >= len(a) {
+				return "", false
+			}
+			v = a[i]
+			continue
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return "", false
+		}
+		v = m[s]
+	}
+	switch v := v.(type) {
+	case string:
+		return v, true
+	case json.Number:
+		return v.String(), true
+	case bool:
+		return strconv.FormatBool(v), true
+	}
+	return "", false
+}

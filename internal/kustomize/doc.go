@@ -1,0 +1,28 @@
+// Package kustomize owns step 5 of a fleetpush run: it validates an
+// artifact before it is published, over exactly the files the artifact
+// carries.
+//
+// For every folder of the artifact that holds a kustomization (bases and
+// overlays alike; not folders of kind Component, which are checked through
+// the kustomizations that use them) it runs kustomize in-process over an
+// in-memory copy of the artifact, so a file the artifact lacks fails here as
+// it would in the cluster. Load restrictions are on (root only), plugins,
+// exec and container functions and Helm are off, and remote bases and URLs
+// are refused before kustomize could clone or download them.
+//
+// Every rendered object is then checked: apiVersion, kind and metadata.name
+// present; no two objects with the same group, kind, namespace and name; a
+// Secret may not carry plain data (SOPS-encrypted ones pass); and the object
+// is decoded strictly, offline, into the upstream Go API types of the
+// Kubernetes built-in kinds and of the Flux kinds, so unknown fields and
+// wrong types are reported with their path. Flux post-build substitutions
+// (${VAR}, ${VAR:=default}) are replaced by a placeholder of the field's
+// type before the type check, so they never cause a false error; objects
+// annotated kustomize.toolkit.fluxcd.io/substitute: disabled keep them.
+// Other kinds (custom resources) pass with a notice unless a kubeconform
+// style schema location covers them.
+//
+// Problems are returned as [Finding] values, all of them, each naming the
+// file that defined the object (relative to the repository, via
+// [Options.Prefix]) and the line where it can be known.
+package kustomize

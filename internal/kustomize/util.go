@@ -1,0 +1,5 @@
+package kustomize
+
+import "slices"
+
+func sortStrings(s []string) { slices.Sort(s) }

@@ -1,0 +1,332 @@
+package kustomize
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"runtime"
+	"strings"
+	"sync"
+
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+)
+
+// defaultMaxFileSize bounds each file read from the artifact. The largest
+// files in platform repositories are CRD bundles of a few megabytes.
+const defaultMaxFileSize = 16 << 20
+
+// Option configures a Validator.
+type Option func(*Validator)
+
+// WithMaxFileSize sets the largest file, in bytes, that Validate reads;
+// a larger file is an error finding. The default is 16 MiB.
+func WithMaxFileSize(n int64) Option { return func(v *Validator) { v.maxFileSize = n } }
+
+// WithConcurrency sets how many kustomize builds run at once. The default
+// is GOMAXPROCS.
+func WithConcurrency(n int) Option { return func(v *Validator) { v.concurrency = max(1, n) } }
+
+// Options are the per-call settings of Validate.
+type Options struct {
+	// Prefix is prepended to the paths of the artifact in findings, so they
+	// name files relative to the repository root, e.g. "components/frontend/".
+	Prefix string
+	// SchemaLocations are local kubeconform-style schema locations for
+	// custom resources, e.g. "schemas/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json".
+	// Kinds they do not cover pass with a notice.
+	SchemaLocations []string
+}
+
+// Validator validates artifacts. It is safe for concurrent use and caches
+// what it can across calls (API types, external schemas).
+type Validator struct {
+	types       *typeRegistry
+	fields      sync.Map
+	schemas     *schemaCache
+	maxFileSize int64
+	concurrency int
+}
+
+// New returns a Validator.
+func New(opts ...Option) (*Validator, error) {
+	reg, err := newTypeRegistry()
+	if err != nil {
+		return nil, err
+	}
+	v := &Validator{types: reg, schemas: newSchemaCache(), maxFileSize: defaultMaxFileSize,
+		concurrency: runtime.GOMAXPROCS(0)}
+	for _, o := range opts {
+		o(v)
+	}
+	return v, nil
+}
+
+// artifact is one Validate call's view of the files.
+type artifact struct {
+	opts     Options
+	mem      filesys.FileSystem
+	files    map[string]bool // regular files
+	dirs     map[string]bool
+	yaml     map[string]*yamlFile
+	bad      map[string]bool // files that could not be read or parsed
+	kusts    map[string]*kustomization
+	findings []Finding
+}
+
+func (a *artifact) isFile(p string) bool { return a.files[p] }
+func (a *artifact) isDir(p string) bool  { return a.dirs[p] }
+func (a *artifact) kustomizationIn(dir string) string {
+	for _, n := range kustomizationFileNames {
+		if p := path.Join(dir, n); a.files[p] {
+			return p
+		}
+	}
+	return ""
+}
+
+func (a *artifact) add(f Finding) {
+	f.File = a.opts.Prefix + f.File
+	a.findings = append(a.findings, f)
+}
+
+func isYAMLName(p string) bool {
+	b := path.Base(p)
+	return strings.HasSuffix(b, ".yaml") || strings.HasSuffix(b, ".yml") || b == "Kustomization"
+}
+
+// Validate builds every kustomization of files and checks what it renders.
+// All problems are findings; the error is for internal failures and for a
+// cancelled ctx.
+func (v *Validator) Validate(ctx context.Context, files fs.FS, opts Options) ([]Finding, error) {
+	if err := checkSchemaLocations(opts.SchemaLocations); err != nil {
+		return nil, err
+	}
+	a := &artifact{opts: opts, mem: filesys.MakeFsInMemory(), files: map[string]bool{}, dirs: map[string]bool{".": true},
+		yaml: map[string]*yamlFile{}, bad: map[string]bool{}, kusts: map[string]*kustomization{}}
+	if err := v.load(ctx, files, a); err != nil {
+		return nil, err
+	}
+	// Kustomizations, and which of them can be built.
+	for p := range a.files {
+		dir, base := path.Split(p)
+		dir = path.Clean(dir)
+		if a.kustomizationIn(dir) != p || !isKustomizationName(base) {
+			if isKustomizationName(base) && a.kustomizationIn(dir) != p {
+				a.add(Finding{File: p, Severity: Error, Message: fmt.Sprintf("more than one kustomization file in folder %q: kustomize refuses to choose; keep one", dir)})
+				a.bad[p] = true
+			}
+			continue
+		}
+		yf := a.yaml[p]
+		if yf == nil || yf.err != nil {
+			continue // reported as unreadable or malformed
+		}
+		if len(yf.docs) != 1 {
+			a.add(Finding{File: p, Severity: Error, Message: "a kustomization file must hold exactly one YAML document"})
+			continue
+		}
+		k := parseKustomization(dir, p, yf.docs[0], a)
+		for _, f := range k.findings {
+			a.add(f)
+		}
+		for _, f := range k.files {
+			if a.bad[f] {
+				k.broken = true
+			}
+		}
+		a.kusts[dir] = k
+	}
+	// Builds.
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, v.concurrency)
+		used = map[string]bool{}
+	)
+	for _, dir := range sortedDirs(a.kusts) {
+		k := a.kusts[dir]
+		for _, d := range a.closure(dir) {
+			used[d] = true
+		}
+		if k.component || !a.buildable(dir) {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			wg.Wait()
+			return nil, err
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			fs := v.build(a, k)
+			mu.Lock()
+			a.findings = append(a.findings, fs...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for dir, k := range a.kusts {
+		if k.component && !used[dir] {
+			a.add(Finding{File: k.file, Line: k.doc.line, Severity: Notice,
+				Message: "component is used by no kustomization in the artifact, so it was not built"})
+		}
+	}
+	return sortFindings(a.findings), nil
+}
+
+func isKustomizationName(base string) bool {
+	for _, n := range kustomizationFileNames {
+		if base == n {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedDirs(m map[string]*kustomization) []string {
+	out := make([]string, 0, len(m))
+	for d := range m {
+		out = append(out, d)
+	}
+	sortStrings(out)
+	return out
+}
+
+// closure returns dir and the folders of every kustomization it uses.
+func (a *artifact) closure(dir string) []string {
+	seen := map[string]bool{}
+	var out []string
+	var walk func(d string)
+	walk = func(d string) {
+		if seen[d] {
+			return
+		}
+		seen[d] = true
+		out = append(out, d)
+		if k := a.kusts[d]; k != nil {
+			for _, dep := range k.deps {
+				walk(dep)
+			}
+		}
+	}
+	walk(dir)
+	return out
+}
+
+// buildable reports whether dir and everything it uses are free of the
+// problems that were already reported (so a build would only repeat them,
+// or reach outside the artifact).
+func (a *artifact) buildable(dir string) bool {
+	for _, d := range a.closure(dir) {
+		k := a.kusts[d]
+		if k == nil || k.broken {
+			return false
+		}
+	}
+	return true
+}
+
+// load copies files into the in-memory file system and parses YAML.
+func (v *Validator) load(ctx context.Context, files fs.FS, a *artifact) error {
+	return fs.WalkDir(files, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == "." {
+				return fmt.Errorf("reading the artifact: %w", err)
+			}
+			a.add(Finding{File: p, Severity: Error, Message: fmt.Sprintf("cannot read: %v", err)})
+			a.bad[p] = true
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() {
+			a.dirs[p] = true
+			if p != "." {
+				if err := a.mem.MkdirAll("/" + p); err != nil {
+					return fmt.Errorf("copying %q: %w", p, err)
+				}
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		a.files[p] = true
+		info, err := d.Info()
+		if err == nil && info.Size() > v.maxFileSize {
+			a.add(Finding{File: p, Severity: Error, Message: fmt.Sprintf("file is %d bytes, more than the %d bytes allowed: split it or raise the limit", info.Size(), v.maxFileSize)})
+			a.bad[p] = true
+			return nil
+		}
+		data, err := readLimited(files, p, v.maxFileSize)
+		if err != nil {
+			a.add(Finding{File: p, Severity: Error, Message: err.Error()})
+			a.bad[p] = true
+			return nil
+		}
+		if err := a.mem.WriteFile("/"+p, data); err != nil {
+			return fmt.Errorf("copying %q: %w", p, err)
+		}
+		if isYAMLName(p) {
+			yf := parseYAML(p, data)
+			a.yaml[p] = yf
+			if yf.err != nil {
+				a.add(Finding{File: p, Line: yf.line, Severity: Error, Message: "malformed YAML: " + strings.TrimPrefix(yamlLineRE.ReplaceAllString(yf.err.Error(), ""), "yaml: ")})
+				a.bad[p] = true
+			}
+		}
+		return nil
+	})
+}
+
+func readLimited(files fs.FS, p string, limit int64) ([]byte, error) {
+	f, err := files.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read: %w", err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("file is more than the %d bytes allowed: split it or raise the limit", limit)
+	}
+	return data, nil
+}
+
+// kustomizeOptions are fixed: root-only load restrictions, builtin plugins
+// only (no exec or container functions, no Helm), no managed-by label.
+func kustomizeOptions() *krusty.Options {
+	o := krusty.MakeDefaultOptions()
+	o.LoadRestrictions = types.LoadRestrictionsRootOnly
+	o.PluginConfig = types.DisabledPluginConfig()
+	o.AddManagedbyLabel = false
+	return o
+}
+
+// overlayFS serves the root kustomization of one build with the additions
+// of rootBytes; every other file comes from the shared in-memory copy,
+// which no build writes to.
+type overlayFS struct {
+	filesys.FileSystem
+	path string
+	data []byte
+}
+
+func (o overlayFS) ReadFile(p string) ([]byte, error) {
+	if path.Clean(p) == o.path {
+		return append([]byte(nil), o.data...), nil
+	}
+	return o.FileSystem.ReadFile(p)
+}
