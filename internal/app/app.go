@@ -83,6 +83,7 @@ type runner struct {
 	signers     signers
 	signer      sign.Signer // publish's, nil when not signing
 	registry    *registry.Client
+	validators  validators
 }
 
 func (r *runner) run(ctx context.Context) (int, error) {
@@ -99,6 +100,10 @@ func (r *runner) run(ctx context.Context) (int, error) {
 		return r.detectCmd(ctx)
 	case config.Promote:
 		return r.promote(ctx)
+	case config.Verify:
+		return r.verify(ctx)
+	case config.Validate:
+		return r.validateCmd(ctx)
 	}
 	return ExitUsage, fmt.Errorf("command %q is not available in this build yet", r.cfg.Command)
 }

@@ -1,22 +1,14 @@
 package app
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 
-	"github.com/fleetpush/fleetpush/internal/artifact"
-	"github.com/fleetpush/fleetpush/internal/component"
 	"github.com/fleetpush/fleetpush/internal/gitdiff"
 	"github.com/fleetpush/fleetpush/internal/report"
 )
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
-
-// validateLayer validates the files the artifact carries; it returns the findings as lines.
-func (r *runner) validateLayer(ctx context.Context, c component.Component, layer *artifact.Layer) []string {
-	return nil
-}
 
 // outputOrder is the order outputs are written in (action.yml's).
 var outputOrder = []string{"result", "matrix", "components", "any-changed", "pushed", "digests", "verify-snippet"}

@@ -201,18 +201,20 @@ func (p *publisher) one(ctx context.Context, c component.Component) (res report.
 		return res
 	}
 
-	layer, err := artifact.Build(filepath.Join(src.dir, filepath.FromSlash(c.Dir)),
-		artifact.WithIgnore(cfg.IgnorePaths...),
-		artifact.WithLimits(artifact.Limits{MaxFiles: cfg.MaxFiles, MaxBytes: cfg.MaxBytes}))
+	layer, err := r.build(c)
 	if err != nil {
-		return fail(fmt.Errorf("building %s: %w", displayDir(c.Dir), err))
+		return fail(err)
 	}
 	logf("built %d entries, layer %s (%d bytes)", len(layer.Files), layer.Digest, layer.Size)
 
 	if cfg.ValidateOn {
-		if findings := r.validateLayer(ctx, c, layer); len(findings) > 0 {
-			res.Findings = findings
-			return fail(fmt.Errorf("validation found %d problem(s); nothing was published (see the findings above)", len(findings)))
+		errs, err := r.findings(ctx, c, layer, logf)
+		if err != nil {
+			return fail(err)
+		}
+		if len(errs) > 0 {
+			res.Findings = errs
+			return fail(fmt.Errorf("validation found %d problem(s); nothing was published", len(errs)))
 		}
 	}
 

@@ -122,6 +122,11 @@ func (c *Config) Secrets() []string {
 			out = append(out, s)
 		}
 	}
+	// An inline key is a secret; a file name or KMS URI is not, and masking it would blank
+	// harmless words like "cosign.key" all over the log.
+	if strings.Contains(c.CosignKey, "PRIVATE KEY") {
+		out = append(out, c.CosignKey)
+	}
 	return out
 }
 
