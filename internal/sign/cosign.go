@@ -34,6 +34,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/payload"
+	"github.com/sigstore/sigstore/pkg/tuf"
 )
 
 // certMargin is how long a Fulcio certificate must still be valid to sign with it: Rekor
@@ -65,7 +66,7 @@ type credential struct {
 	notAfter          time.Time // zero for a cosign key
 }
 
-func newCosignSigner(ctx context.Context, o Options) (*cosignSigner, error) {
+func newCosignSigner(o Options) (*cosignSigner, error) {
 	s := &cosignSigner{o: o}
 	if len(o.RemoteOptions) > 0 {
 		s.ociOpts = append(s.ociOpts, ociremote.WithRemoteOptions(o.RemoteOptions...))
@@ -113,7 +114,7 @@ func newCosignSigner(ctx context.Context, o Options) (*cosignSigner, error) {
 			}
 		}
 		check.Identities = []cosign.Identity{{IssuerRegExp: o.Expected.Issuer, SubjectRegExp: o.Expected.Subject}}
-		if err := trustRoot(ctx, o, check); err != nil {
+		if err := trustRoot(o, check); err != nil {
 			return nil, err
 		}
 		if o.TLogUpload {
@@ -132,7 +133,7 @@ func newCosignSigner(ctx context.Context, o Options) (*cosignSigner, error) {
 
 // trustRoot fills the trust material of check: the private Sigstore of fulcio-root and
 // rekor-public-key, or else the public one from cosign's TUF-based trusted root.
-func trustRoot(ctx context.Context, o Options, check *cosign.CheckOpts) error {
+func trustRoot(o Options, check *cosign.CheckOpts) error {
 	if o.FulcioRoot == "" && o.RekorPublicKey == "" {
 		tr, err := cosign.TrustedRoot()
 		if err != nil {
@@ -169,7 +170,7 @@ func trustRoot(ctx context.Context, o Options, check *cosign.CheckOpts) error {
 			return fmt.Errorf("reading rekor-public-key: %w", err)
 		}
 		keys := cosign.NewTrustedTransparencyLogPubKeys()
-		if err := keys.AddTransparencyLogPubKey(pem, 1 /* tuf.Active */); err != nil {
+		if err := keys.AddTransparencyLogPubKey(pem, tuf.Active); err != nil {
 			return fmt.Errorf("reading rekor-public-key: %w", err)
 		}
 		check.RekorPubKeys = &keys
@@ -186,11 +187,10 @@ func trustRoot(ctx context.Context, o Options, check *cosign.CheckOpts) error {
 		return fmt.Errorf("reading the CT log public key: %w", err)
 	}
 	keys := cosign.NewTrustedTransparencyLogPubKeys()
-	if err := keys.AddTransparencyLogPubKey(pem, 1 /* tuf.Active */); err != nil {
+	if err := keys.AddTransparencyLogPubKey(pem, tuf.Active); err != nil {
 		return fmt.Errorf("reading the CT log public key: %w", err)
 	}
 	check.CTLogPubKeys = &keys
-	_ = ctx
 	return nil
 }
 

@@ -126,7 +126,7 @@ var ErrVerify = errors.New("signature verification failed")
 // New returns the Signer for o.Mode. Keyless credentials (the OIDC token and the Fulcio
 // certificate) are requested lazily on the first Sign that needs them and shared by all later
 // calls: signing 50 components costs one token and one certificate.
-func New(ctx context.Context, o Options) (Signer, error) {
+func New(_ context.Context, o Options) (Signer, error) {
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
 	}
@@ -134,7 +134,7 @@ func New(ctx context.Context, o Options) (Signer, error) {
 	case ModeNone, "":
 		return noneSigner{}, nil
 	case ModeKeyless, ModeKey:
-		return newCosignSigner(ctx, o)
+		return newCosignSigner(o)
 	default:
 		return nil, fmt.Errorf("sign mode %q: want %s, %s or %s", o.Mode, ModeKeyless, ModeKey, ModeNone)
 	}
