@@ -7,9 +7,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
+
+// gzipWriters recycles compressors: a flate compressor holds about 800 KB of state, which
+// dominated the allocations of a build. Reset gives byte-identical output to a new writer: the
+// header (no name, zero mtime) and level are kept, the stream state is not.
+var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(io.Discard) }}
 
 // encode writes files as Flux's builder does: one archive/tar header per
 // entry with only name, type, mode and size set (what tar.FileInfoHeader
@@ -17,7 +23,9 @@ import (
 // the default level with a zero header.
 func encode(files []File) (*Layer, error) {
 	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz) // DefaultCompression, no name, ModTime zero → mtime 0
+	zw := gzipWriters.Get().(*gzip.Writer)
+	defer gzipWriters.Put(zw)
+	zw.Reset(&gz) // DefaultCompression, no name, ModTime zero → mtime 0
 	diff := sha256.New()
 	tw := tar.NewWriter(io.MultiWriter(zw, diff))
 	for _, f := range files {

@@ -72,7 +72,20 @@ func RegistryWithAuth(t testing.TB, user, password string) string {
 	return startRegistry(t, user, password)
 }
 
+// RegistryInMemory is Registry with distribution's in-memory storage driver: the same server
+// code path minus the disk, for benchmarks that measure the client rather than the disk of a
+// shared machine.
+func RegistryInMemory(t testing.TB) string {
+	t.Helper()
+	return startRegistryWith(t, "", "", true)
+}
+
 func startRegistry(t testing.TB, user, password string) string {
+	t.Helper()
+	return startRegistryWith(t, user, password, false)
+}
+
+func startRegistryWith(t testing.TB, user, password string, inMemory bool) string {
 	t.Helper()
 	bin := Binary(t, "registry")
 	dir := t.TempDir()
@@ -93,6 +106,10 @@ func startRegistry(t testing.TB, user, password string) string {
 		debug := FreePort(t)
 		host := fmt.Sprintf("127.0.0.1:%d", port)
 		cfg := filepath.Join(dir, "config.yml")
+		storage := "  filesystem:\n    rootdirectory: " + filepath.Join(dir, "data")
+		if inMemory {
+			storage = "  inmemory: {}"
+		}
 		// Deletes are enabled so tests can simulate a half-finished earlier run.
 		config := fmt.Sprintf(`version: 0.1
 log:
@@ -100,15 +117,14 @@ log:
   accesslog:
     disabled: true
 storage:
-  filesystem:
-    rootdirectory: %s
+%s
   delete:
     enabled: true
 http:
   addr: %s
   debug:
     addr: 127.0.0.1:%d
-%s`, filepath.Join(dir, "data"), host, debug, auth)
+%s`, storage, host, debug, auth)
 		if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 			t.Fatal(err)
 		}
