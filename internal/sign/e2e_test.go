@@ -168,6 +168,36 @@ func TestKeylessEndToEnd(t *testing.T) {
 		}
 	})
 
+	// The D2 flow: the push workflow signs a digest on main; the release of the same content
+	// reuses that digest and must add its own signature, which production clusters require.
+	t.Run("release of a digest signed on main adds the release identity", func(t *testing.T) {
+		shared := pushRandom(t, host, "acme/d2-apps/shared")
+		mainID := e2eIdentity(env, e2eRepo, "refs/heads/main", "")
+		onMain := keyless(t, env, env.OIDC.Grant(testenv.GitHubClaims(e2eRepo, e2eWorkflow, "refs/heads/main")), mainID)
+		if _, err := onMain.Sign(ctx, shared); err != nil {
+			t.Fatal(err)
+		}
+		release := keyless(t, env, env.OIDC.Grant(claims), id)
+		if err := release.Verify(ctx, shared); !errors.Is(err, sign.ErrVerify) {
+			t.Fatalf("release Verify before signing = %v, want ErrVerify", err)
+		}
+		res, err := release.Sign(ctx, shared, sign.Reused(true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != sign.StatusHealed || res.Identity != wantIdentity {
+			t.Errorf("Sign() = %+v, want healed as %s", res, wantIdentity)
+		}
+		for _, v := range []sign.Signer{onMain, release} {
+			if err := v.Verify(ctx, shared); err != nil {
+				t.Errorf("Verify: %v", err)
+			}
+		}
+		if n := signatureCount(t, shared); n != 2 {
+			t.Errorf("signatures = %d, want 2", n)
+		}
+	})
+
 	t.Run("certificate for another identity is refused before writing", func(t *testing.T) {
 		other := pushRandom(t, host, "acme/d2-apps/other")
 		wrong := env.OIDC.Grant(testenv.GitHubClaims(e2eRepo, e2eWorkflow, "refs/heads/feature"))
