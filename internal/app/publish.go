@@ -238,7 +238,24 @@ func (p *publisher) one(ctx context.Context, c component.Component) (res report.
 		return fail(err)
 	}
 	res.Changed = m == nil
+	leftover := false
+	if m == nil && !cfg.DryRunOn {
+		// A digest no tag names but the registry holds: an earlier run pushed it and died
+		// before signing or tagging. Reuse it, so signing can heal it.
+		d, err := img.Digest()
+		if err != nil {
+			return fail(err)
+		}
+		if m, err = store.GetDigest(ctx, d); err != nil {
+			return fail(err)
+		}
+		if leftover = m != nil; leftover {
+			logf("%s is already in %s without a tag (an earlier run stopped half-way): finishing it", d, store)
+		}
+	}
 	switch {
+	case leftover:
+		res.Status = report.Pushed
 	case m != nil:
 		res.Status = report.Unchanged
 	case cfg.DryRunOn:
@@ -265,7 +282,7 @@ func (p *publisher) one(ctx context.Context, c component.Component) (res report.
 	}
 
 	// Sign before any tag moves: no tag ever points at an unsigned digest.
-	if err := r.signDigest(ctx, store, m, &res, logf); err != nil {
+	if err := r.signDigest(ctx, store, m, !res.Changed || leftover, &res, logf); err != nil {
 		return fail(err)
 	}
 

@@ -103,7 +103,9 @@ func (r *runner) publishSigner(ctx context.Context, releaseComponent string) (si
 }
 
 // signDigest signs m before any tag moves and verifies it the way Flux will.
-func (r *runner) signDigest(ctx context.Context, store registry.Store, m *registry.Manifest, res *report.Result, logf func(string, ...any)) error {
+//
+// reused says the digest was in the registry before this run, so a missing signature is healed.
+func (r *runner) signDigest(ctx context.Context, store registry.Store, m *registry.Manifest, reused bool, res *report.Result, logf func(string, ...any)) error {
 	if r.signer == nil {
 		return nil
 	}
@@ -112,7 +114,7 @@ func (r *runner) signDigest(ctx context.Context, store registry.Store, m *regist
 		return fmt.Errorf("signing needs a registry, not %s", store)
 	}
 	ref := rs.Reference(m.Digest)
-	out, err := r.signer.Sign(ctx, ref, sign.Reused(!res.Changed))
+	out, err := r.signer.Sign(ctx, ref, sign.Reused(reused))
 	if err != nil {
 		return fmt.Errorf("signing %s: %w", ref, explainSign(err))
 	}
