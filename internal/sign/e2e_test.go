@@ -280,25 +280,56 @@ func signAll(ctx context.Context, s sign.Signer, digests []name.Digest) ([]sign.
 	return results, errors.Join(errs...)
 }
 
-// BenchmarkSign50 signs 50 freshly pushed digests per iteration against the loopback stack: one
-// token, one certificate, 50 Rekor entries and 50 signature pushes, with verification of the
-// (absent) earlier signature first, as a publish run does.
+// TestKeyModeWithRekor: a cosign key's signatures are recorded in the log too when tlog-upload
+// is on.
+func TestKeyModeWithRekor(t *testing.T) {
+	env := testenv.Sigstore(t)
+	host := testenv.Registry(t)
+	ctx := context.Background()
+	key, _ := writeKeyPair(t, "pw")
+	s, err := sign.New(ctx, sign.Options{Mode: sign.ModeKey, Key: key, KeyPassword: "pw", RekorURL: env.RekorURL, TLogUpload: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := pushRandom(t, host, "acme/d2-apps/keyed")
+	res, err := s.Sign(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != sign.StatusNew || res.RekorLogIndex < 0 {
+		t.Errorf("Sign() = %+v, want new with a log index", res)
+	}
+	if err := s.Verify(ctx, d); err != nil {
+		t.Errorf("Verify: %v", err)
+	}
+}
+
+// BenchmarkSign50 signs 50 freshly pushed digests per iteration against the loopback stack, as
+// a publish run does: a look for an earlier signature, then one token and one certificate for
+// all, 50 signature pushes and (with tlog) 50 Rekor entries, all concurrent.
 func BenchmarkSign50(b *testing.B) {
 	env := testenv.Sigstore(b)
 	host := testenv.Registry(b)
 	ctx := context.Background()
 	id := e2eIdentity(env, e2eRepo, "refs/heads/main", "")
 	claims := testenv.GitHubClaims(e2eRepo, e2eWorkflow, "refs/heads/main")
-	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		digests := make([]name.Digest, 50)
-		for j := range digests {
-			digests[j] = pushRandom(b, host, fmt.Sprintf("acme/d2-apps/b%d-c%02d", i, j))
-		}
-		s := keyless(b, env, env.OIDC.Grant(claims), id, func(o *sign.Options) { o.Logf = nil })
-		b.StartTimer()
-		if _, err := signAll(ctx, s, digests); err != nil {
-			b.Fatal(err)
-		}
+	for _, tlog := range []bool{true, false} {
+		b.Run(fmt.Sprintf("tlog=%t", tlog), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				digests := make([]name.Digest, 50)
+				for j := range digests {
+					digests[j] = pushRandom(b, host, fmt.Sprintf("acme/d2-apps/b%t-%d-c%02d", tlog, i, j))
+				}
+				s := keyless(b, env, env.OIDC.Grant(claims), id, func(o *sign.Options) {
+					o.Logf = nil
+					o.TLogUpload = tlog
+				})
+				b.StartTimer()
+				if _, err := signAll(ctx, s, digests); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
