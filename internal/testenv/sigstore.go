@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -38,7 +37,6 @@ type SigstoreEnv struct {
 	fulcioMetrics string
 	dir           string
 	procs         []*proc
-	unlockRekor   func()
 }
 
 // sigstoreTools are the programs the stack runs, installed by hack/tools.sh.
@@ -55,9 +53,8 @@ var (
 
 // Sigstore returns the Sigstore stack of this test binary, starting it on first use (about ten
 // seconds). It keeps running until StopSigstore, which the package's TestMain calls through
-// Main; child processes also die with the test binary. Only one Rekor can run on a machine at a
-// time (its metrics port 2112 is fixed), so a second test binary waits for the first's stack to
-// stop.
+// Main; child processes also die with the test binary. Every test binary that calls it runs its
+// own stack, on free ports.
 func Sigstore(t testing.TB) *SigstoreEnv {
 	t.Helper()
 	for _, name := range sigstoreTools {
@@ -266,12 +263,8 @@ func (e *SigstoreEnv) startRekor() error {
 		return err
 	}
 
-	// Rekor's metrics port is fixed at 2112: one Rekor per machine.
-	unlock, err := lockFile(filepath.Join(os.TempDir(), "fleetpush-rekor.lock"), 5*time.Minute)
-	if err != nil {
-		return err
-	}
-	e.unlockRekor = unlock
+	// Rekor also serves metrics on :2112, a port no flag changes; it ignores a failure to bind
+	// it, so several stacks (one per test binary) can run side by side.
 	rekorPort := freePort()
 	rekor, err := e.start("rekor-server", lookup("rekor-server"), "serve",
 		"--host=127.0.0.1", "--rekor_server.address=127.0.0.1", "--port="+strconv.Itoa(rekorPort),
@@ -300,10 +293,6 @@ func (e *SigstoreEnv) stop() {
 		e.procs[i].kill()
 	}
 	e.procs = nil
-	if e.unlockRekor != nil {
-		e.unlockRekor()
-		e.unlockRekor = nil
-	}
 	if e.OIDC != nil {
 		e.OIDC.Close()
 	}
@@ -429,28 +418,4 @@ func freePort() int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-// lockFile takes an exclusive flock on path, waiting up to timeout.
-func lockFile(path string, timeout time.Duration) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o666)
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	for {
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
-			return func() {
-				syscall.Flock(int(f.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing unlocks too
-				f.Close()
-			}, nil
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("waiting for %s (another test binary runs Rekor, whose metrics port is fixed): %w", path, ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }
