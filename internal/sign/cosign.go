@@ -51,6 +51,7 @@ type cosignSigner struct {
 	check   *cosign.CheckOpts
 	rekor   *rekorgen.Rekor // upload client; nil when tlog upload is off
 	snippet string
+	margin  time.Duration // certMargin; tests raise it to force a new certificate
 
 	mu      sync.Mutex
 	cred    *credential
@@ -67,7 +68,7 @@ type credential struct {
 }
 
 func newCosignSigner(o Options) (*cosignSigner, error) {
-	s := &cosignSigner{o: o}
+	s := &cosignSigner{o: o, margin: certMargin}
 	if len(o.RemoteOptions) > 0 {
 		s.ociOpts = append(s.ociOpts, ociremote.WithRemoteOptions(o.RemoteOptions...))
 	}
@@ -329,7 +330,7 @@ func existingResult(sig oci.Signature) Result {
 func (s *cosignSigner) credential(ctx context.Context) (*credential, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cred != nil && (s.cred.notAfter.IsZero() || time.Until(s.cred.notAfter) > certMargin) {
+	if s.cred != nil && (s.cred.notAfter.IsZero() || time.Until(s.cred.notAfter) > s.margin) {
 		return s.cred, nil
 	}
 	if s.credErr != nil {
