@@ -14,8 +14,6 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
-const originAnnotation = "config.kubernetes.io/origin"
-
 var (
 	dupIDRE = regexp.MustCompile(`already registered id: ([^\s'"]+)`)
 	absPath = regexp.MustCompile(`(^|[\s'"(\[=])/([^\s'"]*)`)
@@ -41,31 +39,26 @@ func (v *Validator) build(a *artifact, k *kustomization) (out []Finding) {
 		f.File = a.opts.Prefix + f.File
 		return []Finding{f}
 	}
-	buildFiles := a.filesOf(k.dir)
-	b := &objectBuild{v: v, a: a, files: buildFiles, seen: map[string]string{}}
+	files, resFiles := a.filesOf(k.dir)
+	b := &objectBuild{v: v, a: a, files: files, seen: map[string]string{}}
 	matched := map[int]bool{}
 	for _, r := range rm.Resources() {
 		ann := r.GetAnnotations()
-		file := k.file
-		if o, err := r.GetOrigin(); err == nil && o != nil {
-			switch {
-			case o.Path != "":
-				file = path.Join(k.dir, o.Path)
-			case o.ConfiguredIn != "":
-				file = path.Join(k.dir, o.ConfiguredIn)
-			}
-		}
+		marked := false
 		for key := range ann {
 			if i, ok := strings.CutPrefix(key, patchCheckKey); ok {
 				n, _ := strconv.Atoi(i)
 				matched[n] = true
 				delete(ann, key)
+				marked = true
 			}
 		}
-		delete(ann, originAnnotation)
-		if err := r.SetAnnotations(ann); err != nil {
-			return append(out, Finding{File: a.opts.Prefix + file, Severity: Error, Message: err.Error()})
+		if marked {
+			if err := r.SetAnnotations(ann); err != nil {
+				return append(out, Finding{File: a.opts.Prefix + k.file, Severity: Error, Message: err.Error()})
+			}
 		}
+		file := a.originOf(resFiles, r.GetKind(), r.GetName(), k.file)
 		raw, err := r.MarshalJSON()
 		if err != nil {
 			out = append(out, Finding{File: a.opts.Prefix + file, Severity: Error, Message: fmt.Sprintf("rendering %s: %v", r.CurId(), err)})
@@ -82,18 +75,48 @@ func (v *Validator) build(a *artifact, k *kustomization) (out []Finding) {
 	return out
 }
 
-// filesOf returns the files a build of dir reads: its kustomizations and
-// the files they reference.
-func (a *artifact) filesOf(dir string) []string {
-	var out []string
+// filesOf returns the files a build of dir reads (its kustomizations and
+// the files they reference) and, of those, the files that hold resources.
+func (a *artifact) filesOf(dir string) (files, resources []string) {
 	for _, d := range a.closure(dir) {
 		if k := a.kusts[d]; k != nil {
-			out = append(out, k.file)
-			out = append(out, k.files...)
+			files = append(files, k.file)
+			files = append(files, k.files...)
+			resources = append(resources, k.resources...)
 		}
 	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	slices.Sort(files)
+	slices.Sort(resources)
+	return slices.Compact(files), slices.Compact(resources)
+}
+
+// originOf returns the resource file that defined an object of the build:
+// the one with a document of the same kind and name, else of the same kind
+// and a name that a prefix or suffix turned into name. Generated objects
+// are attributed to the kustomization.
+func (a *artifact) originOf(resources []string, kind, name, fallback string) string {
+	best, bestLen := "", -1
+	for _, f := range resources {
+		yf := a.yaml[f]
+		if yf == nil {
+			continue
+		}
+		for _, d := range yf.docs {
+			if d.kind != kind {
+				continue
+			}
+			if d.name == name {
+				return f
+			}
+			if d.name != "" && strings.Contains(name, d.name) && len(d.name) > bestLen {
+				best, bestLen = f, len(d.name)
+			}
+		}
+	}
+	if best != "" {
+		return best
+	}
+	return fallback
 }
 
 // kustomizeError turns a failed build into a finding on the kustomization.
@@ -103,7 +126,8 @@ func (a *artifact) kustomizeError(k *kustomization, err error) Finding {
 		if id := resIDRE.FindStringSubmatch(m[1]); id != nil {
 			kind, name := id[1], id[2]
 			var docs []*yamlDoc
-			for _, f := range a.filesOf(k.dir) {
+			files, _ := a.filesOf(k.dir)
+			for _, f := range files {
 				if yf := a.yaml[f]; yf != nil {
 					for _, d := range yf.docs {
 						if d.kind == kind && d.name == name {

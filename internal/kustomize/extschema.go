@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
-	"text/template"
 
 	"github.com/santhosh-tekuri/jsonschema/v5"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -20,13 +20,16 @@ import (
 // the layout of kubeconform's CRD catalogs.
 const defaultSchemaLayout = "/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json"
 
+var additionalRE = regexp.MustCompile(`^additionalProperties ('[^']+'(?:, '[^']+')*) not allowed$`)
+
 func checkSchemaLocations(locs []string) error {
 	for _, l := range locs {
 		if strings.Contains(l, "://") && !strings.HasPrefix(l, "file://") {
 			return fmt.Errorf("schema location %q is not a local path: validation runs offline; download the schemas and pass their folder", l)
 		}
-		if _, err := template.New("").Parse(l); err != nil {
-			return fmt.Errorf("schema location %q: %w", l, err)
+		rest := templateVarRE.ReplaceAllString(l, "")
+		if strings.Contains(rest, "{{") || strings.Contains(rest, "}}") {
+			return fmt.Errorf("schema location %q: unknown template: use {{ .Group }}, {{ .ResourceKind }}, {{ .ResourceAPIVersion }}, {{ .KindSuffix }}, {{ .NormalizedKubernetesVersion }} or {{ .StrictSuffix }}", l)
 		}
 	}
 	return nil
@@ -45,17 +48,18 @@ type compiled struct {
 
 func newSchemaCache() *schemaCache { return &schemaCache{m: map[string]*compiled{}} }
 
-type schemaVars struct {
-	Group, ResourceKind, ResourceAPIVersion, Kind, KindSuffix, NormalizedKubernetesVersion, StrictSuffix string
-}
+// templateVarRE matches the kubeconform template variables. They are
+// expanded by hand: text/template would make the linker keep every
+// exported method of every API type (it looks methods up by name).
+var templateVarRE = regexp.MustCompile(`\{\{-?\s*\.(Group|ResourceKind|ResourceAPIVersion|Kind|KindSuffix|NormalizedKubernetesVersion|StrictSuffix)\s*-?\}\}`)
 
 func schemaPaths(locs []string, gvk schema.GroupVersionKind) []string {
-	vars := schemaVars{Group: gvk.Group, ResourceKind: strings.ToLower(gvk.Kind), ResourceAPIVersion: gvk.Version,
-		Kind: gvk.Kind, NormalizedKubernetesVersion: "master", StrictSuffix: "-strict"}
-	vars.KindSuffix = "-" + gvk.Version
+	vars := map[string]string{"Group": gvk.Group, "ResourceKind": strings.ToLower(gvk.Kind),
+		"ResourceAPIVersion": gvk.Version, "Kind": gvk.Kind, "NormalizedKubernetesVersion": "master",
+		"StrictSuffix": "-strict", "KindSuffix": "-" + gvk.Version}
 	if gvk.Group != "" {
 		g, _, _ := strings.Cut(gvk.Group, ".")
-		vars.KindSuffix = "-" + g + "-" + gvk.Version
+		vars["KindSuffix"] = "-" + g + "-" + gvk.Version
 	}
 	var out []string
 	for _, l := range locs {
@@ -63,14 +67,9 @@ func schemaPaths(locs []string, gvk schema.GroupVersionKind) []string {
 		if !strings.Contains(l, "{{") {
 			l = strings.TrimSuffix(l, "/") + defaultSchemaLayout
 		}
-		t, err := template.New("").Parse(l)
-		if err != nil {
-			continue
-		}
-		var b bytes.Buffer
-		if t.Execute(&b, vars) == nil {
-			out = append(out, b.String())
-		}
+		out = append(out, templateVarRE.ReplaceAllStringFunc(l, func(m string) string {
+			return vars[templateVarRE.FindStringSubmatch(m)[1]]
+		}))
 	}
 	return out
 }
@@ -133,6 +132,12 @@ func (c *schemaCache) validate(locs []string, gvk schema.GroupVersionKind, obj m
 			segs := pointerPath(e.InstanceLocation)
 			if v, ok := valueAt(obj, fieldPath(segs)); ok && subst && hasSubst(v) {
 				return // a substitution: its value is known only in the cluster
+			}
+			if m := additionalRE.FindStringSubmatch(e.Message); m != nil {
+				for _, name := range strings.Split(m[1], ", ") {
+					out = append(out, schemaResult{path: join(segs, strings.Trim(name, "'")), msg: "unknown field"})
+				}
+				return
 			}
 			out = append(out, schemaResult{path: segs, msg: e.Message})
 		}

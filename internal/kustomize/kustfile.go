@@ -19,6 +19,7 @@ type kustomization struct {
 	component bool
 	deps      []string // folders of referenced kustomizations
 	files     []string // referenced files
+	resources []string // referenced files that hold objects
 	findings  []Finding
 	broken    bool      // cannot be built: a finding explains why
 	patches   []patchAt // patches with a target, by index in "patches"
@@ -231,6 +232,9 @@ func (k *kustomization) ref(fs fileSet, field string, n *yaml.Node, kind refKind
 			return
 		}
 		k.files = append(k.files, p)
+		if field == "resources" || field == "bases" {
+			k.resources = append(k.resources, p)
+		}
 	default:
 		k.addf(n.Line, Error, "%s: %q does not exist in the artifact: it would be missing in the cluster", field, ref)
 	}
@@ -241,22 +245,14 @@ func (k *kustomization) ref(fs fileSet, field string, n *yaml.Node, kind refKind
 const patchCheckKey = "internal.fleetpush.dev/patch-check-"
 
 // rootBytes returns the kustomization file to build k as a root: the user's
-// file plus buildMetadata originAnnotations (so every object names the file
-// it came from) and, before each patch with a target, a marker patch with
-// the same target (kustomize silently ignores a target that selects
-// nothing; Flux would too, leaving the overlay without its change).
+// file plus, before each patch with a target, a marker patch with the same
+// target (kustomize silently ignores a target that selects nothing; Flux
+// would too, leaving the overlay without its change). Origin annotations
+// (buildMetadata) are not used to find the file of an object: with them
+// kustomize records every transformer on every object, which costs 40% of
+// the build time; the file is found from the parsed resource files instead.
 func (k *kustomization) rootBytes() ([]byte, error) {
-	src := k.doc.root()
-	root := deepCopy(src)
-	bm := mapValue(root, "buildMetadata")
-	if bm == nil {
-		bm = &yaml.Node{Kind: yaml.SequenceNode}
-		root.Content = append(root.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "buildMetadata"}, bm)
-	}
-	if bm.Kind != yaml.SequenceNode {
-		return nil, fmt.Errorf("buildMetadata is not a list")
-	}
-	bm.Content = append(bm.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "originAnnotations"})
+	root := deepCopy(k.doc.root())
 	if len(k.patches) > 0 {
 		seq := mapValue(root, "patches")
 		var out []*yaml.Node

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // defaultMaxFileSize bounds each file read from the artifact. The largest
@@ -111,13 +112,15 @@ func (v *Validator) Validate(ctx context.Context, files fs.FS, opts Options) ([]
 		return nil, err
 	}
 	// Kustomizations, and which of them can be built.
-	for p := range a.files {
+	multiple := map[string]bool{}
+	for _, p := range sortedKeysBool(a.files) {
 		dir, base := path.Split(p)
 		dir = path.Clean(dir)
 		if a.kustomizationIn(dir) != p || !isKustomizationName(base) {
 			if isKustomizationName(base) && a.kustomizationIn(dir) != p {
 				a.add(Finding{File: p, Severity: Error, Message: fmt.Sprintf("more than one kustomization file in folder %q: kustomize refuses to choose; keep one", dir)})
 				a.bad[p] = true
+				multiple[dir] = true
 			}
 			continue
 		}
@@ -133,12 +136,28 @@ func (v *Validator) Validate(ctx context.Context, files fs.FS, opts Options) ([]
 		for _, f := range k.findings {
 			a.add(f)
 		}
+		a.kusts[dir] = k
+	}
+	for dir := range multiple {
+		if k := a.kusts[dir]; k != nil {
+			k.broken = true
+		}
+	}
+	checked := map[string]bool{}
+	for _, dir := range sortedDirs(a.kusts) {
+		for _, f := range a.kusts[dir].resources {
+			if !checked[f] && !a.bad[f] {
+				checked[f] = true
+				a.checkResourceFile(f)
+			}
+		}
+	}
+	for _, k := range a.kusts {
 		for _, f := range k.files {
 			if a.bad[f] {
 				k.broken = true
 			}
 		}
-		a.kusts[dir] = k
 	}
 	// Builds.
 	var (
@@ -149,7 +168,7 @@ func (v *Validator) Validate(ctx context.Context, files fs.FS, opts Options) ([]
 	)
 	for _, dir := range sortedDirs(a.kusts) {
 		k := a.kusts[dir]
-		for _, d := range a.closure(dir) {
+		for _, d := range a.closure(dir)[1:] {
 			used[d] = true
 		}
 		if k.component || !a.buildable(dir) {
@@ -181,6 +200,37 @@ func (v *Validator) Validate(ctx context.Context, files fs.FS, opts Options) ([]
 		}
 	}
 	return sortFindings(a.findings), nil
+}
+
+// checkResourceFile reports objects that kustomize would refuse with a
+// message naming neither the file nor the line.
+func (a *artifact) checkResourceFile(p string) {
+	yf := a.yaml[p]
+	if yf == nil {
+		return
+	}
+	for _, d := range yf.docs {
+		root := d.root()
+		if root.Kind == yaml.ScalarNode && root.Tag == "!!null" || root.Kind == 0 {
+			continue // an empty document
+		}
+		bad := func(msg string) {
+			a.add(Finding{File: p, Line: d.line, Severity: Error, Message: msg})
+			a.bad[p] = true
+		}
+		if root.Kind != yaml.MappingNode {
+			bad("document is not a Kubernetes object (not a YAML mapping)")
+			continue
+		}
+		switch {
+		case d.kind == "":
+			bad(fmt.Sprintf("object %q: kind is missing", d.name))
+		case mapValue(root, "apiVersion") == nil:
+			bad(fmt.Sprintf("%s/%s: apiVersion is missing", d.kind, d.name))
+		case d.name == "" && !strings.HasSuffix(d.kind, "List"):
+			bad(fmt.Sprintf("%s: metadata.name is missing", d.kind))
+		}
+	}
 }
 
 func isKustomizationName(base string) bool {

@@ -29,7 +29,15 @@ type yamlFile struct {
 	line int
 }
 
-var yamlLineRE = regexp.MustCompile(`line (\d+)`)
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): `)
+
+// yaml.v3 reports the line of a parser error (unlike a scanner error) from
+// a 0-based mark; these messages are the parser's.
+var yamlParserErrors = []string{
+	"did not find expected ',' or", "did not find expected key", "did not find expected node content",
+	"did not find expected '-' indicator", "did not find expected <document start>",
+	"found undefined tag handle", "found duplicate %", "found incompatible YAML document",
+}
 
 // parseYAML parses every document of data, keeping line numbers. A parse
 // error is recorded in the file, with its line when yaml reports one.
@@ -46,6 +54,13 @@ func parseYAML(path string, data []byte) *yamlFile {
 			f.err = err
 			if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
 				f.line, _ = strconv.Atoi(m[1])
+				rest := err.Error()[len(m[0]):]
+				for _, p := range yamlParserErrors {
+					if strings.HasPrefix(rest, p) {
+						f.line++
+						break
+					}
+				}
 			}
 			return f
 		}
