@@ -9,8 +9,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/openapi"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -33,6 +35,17 @@ func (v *Validator) build(a *artifact, k *kustomization) (out []Finding) {
 		return []Finding{{File: a.opts.Prefix + k.file, Line: k.doc.line, Severity: Error, Message: err.Error()}}
 	}
 	ofs := overlayFS{FileSystem: a.mem, path: "/" + k.file, data: data}
+	// kustomize keeps the OpenAPI schema of a kustomization's "openapi"
+	// field in process-wide state and never clears a custom one: such a
+	// build runs alone and restores the default schema after itself.
+	if a.usesOpenAPI(k.dir) {
+		openapiMu.Lock()
+		defer openapiMu.Unlock()
+		defer openapi.ResetOpenAPI()
+	} else {
+		openapiMu.RLock()
+		defer openapiMu.RUnlock()
+	}
 	rm, err := krusty.MakeKustomizer(kustomizeOptions()).Run(ofs, path.Join("/", k.dir))
 	if err != nil {
 		f := a.kustomizeError(k, err)
@@ -73,6 +86,17 @@ func (v *Validator) build(a *artifact, k *kustomization) (out []Finding) {
 		}
 	}
 	return out
+}
+
+var openapiMu sync.RWMutex
+
+func (a *artifact) usesOpenAPI(dir string) bool {
+	for _, d := range a.closure(dir) {
+		if k := a.kusts[d]; k != nil && k.openapi {
+			return true
+		}
+	}
+	return false
 }
 
 // filesOf returns the files a build of dir reads (its kustomizations and

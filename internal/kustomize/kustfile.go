@@ -17,6 +17,7 @@ type kustomization struct {
 	file      string // path of the kustomization file inside the artifact
 	doc       *yamlDoc
 	component bool
+	openapi   bool     // sets kustomize's process-wide OpenAPI schema
 	deps      []string // folders of referenced kustomizations
 	files     []string // referenced files
 	resources []string // referenced files that hold objects
@@ -171,6 +172,7 @@ func parseKustomization(dir, file string, doc *yamlDoc, fs fileSet) *kustomizati
 		}
 	}
 	if oa := mapValue(root, "openapi"); oa != nil {
+		k.openapi = true
 		if p := mapValue(oa, "path"); p != nil && p.Kind == yaml.ScalarNode {
 			k.ref(fs, "openapi", p, refFile)
 		}
