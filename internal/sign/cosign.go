@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	cbundle "github.com/sigstore/cosign/v2/pkg/cosign/bundle"
 	cremote "github.com/sigstore/cosign/v2/pkg/cosign/remote"
@@ -198,14 +199,20 @@ func trustRoot(o Options, check *cosign.CheckOpts) error {
 func (s *cosignSigner) Snippet() string { return s.snippet }
 
 func (s *cosignSigner) Verify(ctx context.Context, ref name.Digest) error {
-	_, err := s.verify(ctx, ref)
+	_, err := s.verify(ctx, ref, true)
 	return err
 }
 
-func (s *cosignSigner) verify(ctx context.Context, ref name.Digest) ([]oci.Signature, error) {
+// verify returns the signatures of ref that verify. With explain, a missing signature is
+// told apart from a missing digest, at the cost of one more request.
+func (s *cosignSigner) verify(ctx context.Context, ref name.Digest, explain bool) ([]oci.Signature, error) {
 	co := *s.check
 	co.RegistryClientOpts = s.remote(ctx)
 	sigs, _, err := cosign.VerifyImageSignatures(ctx, ref, &co)
+	if explain && unsigned(err) && s.missing(ctx, ref) {
+		// cosign does not look up a reference that is already a digest: say what is wrong.
+		return nil, fmt.Errorf("verifying %q: %w: the digest is not in the registry", ref, ErrVerify)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("verifying %q: %w: %w%s", ref, ErrVerify, err, s.expectation())
 	}
@@ -213,6 +220,13 @@ func (s *cosignSigner) verify(ctx context.Context, ref name.Digest) ([]oci.Signa
 		return nil, fmt.Errorf("verifying %q: %w: no signature verified%s", ref, ErrVerify, s.expectation())
 	}
 	return sigs, nil
+}
+
+// missing reports whether the registry answers that ref does not exist.
+func (s *cosignSigner) missing(ctx context.Context, ref name.Digest) bool {
+	_, err := remote.Head(ref, append(s.o.RemoteOptions[:len(s.o.RemoteOptions):len(s.o.RemoteOptions)], remote.WithContext(ctx))...)
+	var terr *transport.Error
+	return errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound
 }
 
 func (s *cosignSigner) expectation() string {
@@ -235,7 +249,7 @@ func (s *cosignSigner) Sign(ctx context.Context, ref name.Digest, opts ...SignOp
 
 	// An earlier run may have signed this digest already: adding a second signature would
 	// only grow the .sig manifest and the log.
-	sigs, err := s.verify(ctx, ref)
+	sigs, err := s.verify(ctx, ref, false)
 	switch {
 	case err == nil:
 		return existingResult(sigs[0]), nil
@@ -243,6 +257,15 @@ func (s *cosignSigner) Sign(ctx context.Context, ref name.Digest, opts ...SignOp
 		return Result{}, fmt.Errorf("looking for an existing signature on %q: %w", ref, err)
 	}
 
+	// Read the entity first: nothing is requested or logged for a digest that is not there.
+	ro := s.remote(ctx)
+	se, err := ociremote.SignedEntity(ref, ro...)
+	if missing := (*ociremote.EntityNotFoundError)(nil); errors.As(err, &missing) {
+		return Result{}, fmt.Errorf("signing %q: the digest is not in the registry", ref)
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("reading %q: %w", ref, err)
+	}
 	cred, err := s.credential(ctx)
 	if err != nil {
 		return Result{}, err
@@ -285,11 +308,6 @@ func (s *cosignSigner) Sign(ctx context.Context, ref name.Digest, opts ...SignOp
 		return Result{}, fmt.Errorf("building the signature of %q: %w", ref, err)
 	}
 
-	ro := s.remote(ctx)
-	se, err := ociremote.SignedEntity(ref, ro...)
-	if err != nil {
-		return Result{}, fmt.Errorf("reading %q: %w", ref, err)
-	}
 	// The dupe detector keeps a signature that verifies with the same key from being added
 	// twice, e.g. when two runs race on the same digest.
 	signed, err := mutate.AttachSignatureToEntity(se, sig, mutate.WithDupeDetector(cremote.NewDupeDetector(cred.sv)))

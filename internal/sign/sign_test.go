@@ -171,6 +171,13 @@ func TestKeyMode(t *testing.T) {
 	if err := s.Verify(ctx, d); !errors.Is(err, sign.ErrVerify) {
 		t.Fatalf("Verify(unsigned) = %v, want ErrVerify", err)
 	}
+	gone := d.Context().Digest("sha256:" + strings.Repeat("1", 64))
+	if err := s.Verify(ctx, gone); !errors.Is(err, sign.ErrVerify) || !strings.Contains(err.Error(), "not in the registry") {
+		t.Errorf("Verify(missing digest) = %v, want ErrVerify saying it is not in the registry", err)
+	}
+	if _, err := s.Sign(ctx, gone); err == nil || !strings.Contains(err.Error(), "not in the registry") {
+		t.Errorf("Sign(missing digest) = %v, want an error saying it is not in the registry", err)
+	}
 	res, err := s.Sign(ctx, d)
 	if err != nil {
 		t.Fatal(err)
