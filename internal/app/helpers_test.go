@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -133,3 +134,5 @@ func mustCode(t testing.TB, got, want int, stderr string) {
 }
 
 func fmtTags(ts []string) string { return fmt.Sprint(ts) }
+
+func sortStrings(s []string) { sort.Strings(s) }

@@ -45,16 +45,20 @@ func (r *runner) defaultBranch() string {
 	return tags.DefaultMainBranch
 }
 
+// registryOptions are added to every run's registry client: the tests shorten the retry waits.
+var registryOptions []registry.Option
+
 func (r *runner) client() *registry.Client {
 	cfg := r.cfg
-	return registry.New(
+	return registry.New(append([]registry.Option{
 		registry.WithInsecure(cfg.Insecure),
 		registry.WithCredentials(registry.Credentials{
 			Username: cfg.Username, Password: cfg.Password,
 			GitHubActor: cfg.GitHub.Actor, GitHubToken: cfg.GitHub.Token,
 		}),
 		registry.WithUserAgent("fleetpush"),
-	)
+		registry.WithLogf(func(f string, a ...any) { r.log.Printf("registry: "+f, a...) }),
+	}, registryOptions...)...)
 }
 
 // target is where a component is published: <repository>/<name>, or the repository itself for

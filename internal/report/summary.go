@@ -15,7 +15,10 @@ func SummaryMarkdown(title string, rs []Result, snippet string) string {
 	b.WriteString("|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rs {
 		changed := "no"
-		if r.Changed {
+		switch {
+		case r.Status == Valid || r.Status == Invalid || r.Status == Verified || r.Status == Promoted:
+			changed = "-" // these modes do not compare with the registry's content
+		case r.Changed:
 			changed = "yes"
 		}
 		verified := "-"
@@ -32,6 +35,9 @@ func SummaryMarkdown(title string, rs []Result, snippet string) string {
 	for _, r := range rs {
 		if r.Error != "" {
 			fmt.Fprintf(&b, "\n**%s**: %s\n", display(r.Component), r.Error)
+		}
+		if len(r.Findings) > 0 {
+			fmt.Fprintf(&b, "\n```\n%s\n```\n", strings.Join(r.Findings, "\n"))
 		}
 	}
 	if snippet != "" {
