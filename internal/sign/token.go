@@ -14,12 +14,14 @@ import (
 // sigstoreAudience is the audience Fulcio's GitHub issuer configuration expects.
 const sigstoreAudience = "sigstore"
 
-// idTokenHelp ends every error about a missing token: the fix is in the workflow file.
+// idTokenHelp ends every error about a missing token: the fix is in the workflow file. A
+// permissions block sets every permission it omits to none, so it lists all a publish needs.
 const idTokenHelp = `the job needs permission to request an OIDC token; add to the workflow (or the job):
 
 permissions:
-  contents: read
-  id-token: write
+  contents: read   # check out the repository
+  packages: write  # push to ghcr.io
+  id-token: write  # keyless signing
 
 or sign with a key (sign: key) or not at all (sign: none)`
 
