@@ -35,6 +35,9 @@ type Client struct {
 	base     http.RoundTripper
 	stats    Stats
 	ua       string
+	retry    RetryPolicy
+	logf     func(string, ...any)
+	rt       http.RoundTripper // retry → count → base: every attempt is counted
 
 	mu      sync.Mutex
 	pushers map[string]*remote.Pusher
@@ -77,6 +80,7 @@ func New(opts ...Option) *Client {
 		}
 		c.base = t
 	}
+	c.rt = NewRetryTransport(&countingTransport{base: c.base, stats: &c.stats}, c.retry, c.logf)
 	return c
 }
 
@@ -108,15 +112,16 @@ func (c *Client) Repository(ref string) (name.Repository, error) {
 	return repo, nil
 }
 
-// RemoteOptions are the go-containerregistry options every call uses: auth, transport, user agent.
-// The signer uses them too, so signatures travel the same authenticated, counted transport.
+// RemoteOptions are the go-containerregistry options every call uses: auth, transport, user agent,
+// and this client's retries in place of go-containerregistry's own (see noGGCRRetry). The signer
+// uses them too, so signatures travel the same authenticated, counted, retried transport.
 func (c *Client) RemoteOptions() []remote.Option {
-	return []remote.Option{
+	return append([]remote.Option{
 		remote.WithAuthFromKeychain(c.keychain()),
-		remote.WithTransport(&countingTransport{base: c.base, stats: &c.stats}),
+		remote.WithTransport(c.rt),
 		remote.WithUserAgent(c.ua),
 		remote.WithPageSize(defaultPageSize),
-	}
+	}, noGGCRRetry...)
 }
 
 // reuse returns options with a Pusher/Puller shared per registry, so the token handshake and ping
