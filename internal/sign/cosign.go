@@ -74,9 +74,10 @@ func newCosignSigner(o Options) (*cosignSigner, error) {
 		s.ociOpts = append(s.ociOpts, ociremote.WithRemoteOptions(o.RemoteOptions...))
 	}
 	if o.TLogUpload {
-		rc, err := rekorclient.GetRekorClient(orDefault(o.RekorURL, PublicRekorURL))
+		rekorURL := orDefault(o.RekorURL, PublicRekorURL)
+		rc, err := rekorclient.GetRekorClient(rekorURL)
 		if err != nil {
-			return nil, fmt.Errorf("creating the Rekor client for %q: %w", o.RekorURL, err)
+			return nil, fmt.Errorf("creating the Rekor client for %q: %w", rekorURL, err)
 		}
 		s.rekor = rc
 	}
