@@ -210,6 +210,18 @@ func TestKeylessEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("missing digest costs no token", func(t *testing.T) {
+		g := env.OIDC.Grant(claims)
+		gone := d.Context().Digest("sha256:" + strings.Repeat("2", 64))
+		_, err := keyless(t, env, g, id).Sign(ctx, gone)
+		if err == nil || !strings.Contains(err.Error(), "not in the registry") {
+			t.Errorf("Sign() = %v, want an error saying the digest is not in the registry", err)
+		}
+		if n := g.Requests(); n != 0 {
+			t.Errorf("tokens requested = %d, want 0", n)
+		}
+	})
+
 	t.Run("no token permission", func(t *testing.T) {
 		other := pushRandom(t, host, "acme/d2-apps/other2")
 		bad := &testenv.Grant{RequestURL: grant.RequestURL, RequestToken: "not-a-grant"}
