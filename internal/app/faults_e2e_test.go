@@ -1,0 +1,628 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/cosign/v2/pkg/cosign"
+
+	"github.com/fleetpush/fleetpush/internal/registry"
+	"github.com/fleetpush/fleetpush/internal/report"
+	"github.com/fleetpush/fleetpush/internal/sign"
+	"github.com/fleetpush/fleetpush/internal/testenv"
+)
+
+// testRetry keeps the production policy's shape (6 tries, jittered doubling, Retry-After honoured
+// up to a cap, bounded total) with waits short enough for tests; a Retry-After of 1s is still
+// waited for, so the tests see it honoured.
+var testRetry = registry.RetryPolicy{
+	Attempts:       6,
+	Base:           5 * time.Millisecond,
+	Max:            2 * time.Second,
+	Total:          20 * time.Second,
+	AttemptTimeout: 3 * time.Second,
+}
+
+func init() {
+	registryOptions = append(registryOptions, registry.WithRetry(testRetry), registry.WithTransport(crashes))
+}
+
+// crashes is the transport of every run in these tests. For a registry host given a plan, it
+// simulates the process dying right after its k-th successful write: every later request fails
+// at once, so nothing more reaches the registry, as when a job is killed. Other hosts pass.
+var crashes = &crashTransport{base: baseTransport(), plans: map[string]*crashPlan{}}
+
+func baseTransport() http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 32
+	return t
+}
+
+type crashTransport struct {
+	base  http.RoundTripper
+	mu    sync.Mutex
+	plans map[string]*crashPlan
+}
+
+type crashPlan struct {
+	after  int64 // crash after this many writes; 0 = only count
+	writes atomic.Int64
+	dead   atomic.Bool
+}
+
+var errKilled = errors.New("the job was killed (simulated)")
+
+func (c *crashTransport) plan(host string, after int64) *crashPlan {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := &crashPlan{after: after}
+	c.plans[host] = p
+	return p
+}
+
+func (c *crashTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	p := c.plans[req.URL.Host]
+	c.mu.Unlock()
+	if p == nil {
+		return c.base.RoundTrip(req)
+	}
+	if p.dead.Load() {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, errKilled
+	}
+	resp, err := c.base.RoundTrip(req)
+	if err == nil && resp.StatusCode < 400 && req.Method != http.MethodGet && req.Method != http.MethodHead {
+		if n := p.writes.Add(1); p.after > 0 && n >= p.after {
+			p.dead.Store(true)
+		}
+	}
+	return resp, err
+}
+
+// cosignKey is one encrypted cosign key pair for the whole test binary (scrypt is slow).
+var cosignKey = sync.OnceValues(func() ([]byte, error) {
+	kb, err := cosign.GenerateKeyPair(func(bool) ([]byte, error) { return []byte(keyPassword), nil })
+	if err != nil {
+		return nil, err
+	}
+	return kb.PrivateBytes, nil
+})
+
+const keyPassword = "fault-tests"
+
+// keyVerifier verifies signatures made with cosignKey; made once, since loading the key is slow.
+var keyVerifier = sync.OnceValues(func() (sign.Signer, error) {
+	key, err := cosignKey()
+	if err != nil {
+		return nil, err
+	}
+	return sign.New(context.Background(), sign.Options{Mode: sign.ModeKey, Key: string(key), KeyPassword: keyPassword})
+})
+
+// faultEnv is a real registry behind the fault-injecting proxy, an apps repository and a cosign
+// key: publishing signs with the key (no Sigstore servers needed) so signature uploads cross the
+// proxy too, and every check verifies signatures.
+type faultEnv struct {
+	host, prefix string // the registry itself, and the repository prefix through the proxy
+	proxy        *testenv.Proxy
+	repo         *gitRepo
+	keyFile      string
+	verifier     sign.Signer
+}
+
+func newFaultEnv(t testing.TB) *faultEnv {
+	t.Helper()
+	host := testenv.Registry(t)
+	return newFaultEnvOn(t, host, newGitRepo(t, "../../testdata/apps"))
+}
+
+func newFaultEnvOn(t testing.TB, host string, repo *gitRepo) *faultEnv {
+	t.Helper()
+	key, err := cosignKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "cosign.key")
+	if err := os.WriteFile(keyFile, key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v, err := keyVerifier()
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := testenv.NewProxy(t, host)
+	return &faultEnv{host: host, prefix: proxy.Host + "/acme/apps", proxy: proxy, repo: repo, keyFile: keyFile, verifier: v}
+}
+
+// publish runs a key-signed publish of every component through the proxy.
+func (f *faultEnv) publish(t testing.TB, extra ...string) (int, map[string]report.Result, string) {
+	t.Helper()
+	args := append([]string{"publish", "--source", f.repo.dir, "--repository", f.prefix, "--all",
+		"--sign", "key", "--cosign-key", f.keyFile, "--tlog-upload=false"}, extra...)
+	return publishJSON(t, map[string]string{"COSIGN_PASSWORD": keyPassword}, args...)
+}
+
+var apps = []string{"backend", "cache", "frontend"}
+
+// checkRegistry reads the registry directly (not through the proxy): every tag of every
+// component must name a manifest whose config and layers are all there (fetched, digests
+// checked), signed once with the test key (a signature that verifies; no duplicates). It returns
+// the tags by component.
+func (f *faultEnv) checkRegistry(t testing.TB, repoPrefix string) map[string]map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]map[string]string{}
+	for _, c := range apps {
+		repo := repoPrefix + "/" + c
+		out[c] = map[string]string{}
+		for _, tag := range tagsOrNone(t, f.host, repo) {
+			if strings.HasSuffix(tag, ".sig") {
+				continue
+			}
+			ref, err := name.NewTag(f.host+"/"+repo+":"+tag, name.Insecure)
+			if err != nil {
+				t.Fatal(err)
+			}
+			desc, err := remote.Get(ref)
+			if err != nil {
+				t.Errorf("%s: tag %s names no readable manifest: %v", repo, tag, err)
+				continue
+			}
+			out[c][tag] = desc.Digest.String()
+			m, err := v1.ParseManifest(strings.NewReader(string(desc.Manifest)))
+			if err != nil {
+				t.Errorf("%s:%s: %v", repo, tag, err)
+				continue
+			}
+			for _, b := range append([]v1.Descriptor{m.Config}, m.Layers...) {
+				if err := blobIsComplete(f.host, repo, b); err != nil {
+					t.Errorf("%s:%s → %s: %v", repo, tag, desc.Digest, err)
+				}
+			}
+			if err := f.verifier.Verify(ctx, ref.Context().Digest(desc.Digest.String())); err != nil {
+				t.Errorf("%s:%s → %s: the signature does not verify: %v", repo, tag, desc.Digest, err)
+			}
+			if n := signatureLayers(t, f.host, repo, desc.Digest.String()); n != 1 {
+				t.Errorf("%s:%s → %s carries %d signatures, want 1", repo, tag, desc.Digest, n)
+			}
+		}
+	}
+	return out
+}
+
+// blobIsComplete GETs a blob and checks its size and digest.
+func blobIsComplete(host, repo string, d v1.Descriptor) error {
+	resp, err := http.Get("http://" + host + "/v2/" + repo + "/blobs/" + d.Digest.String())
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("blob %s: %s", d.Digest, resp.Status)
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, resp.Body)
+	if err != nil {
+		return fmt.Errorf("blob %s: %w", d.Digest, err)
+	}
+	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != d.Digest.String() || n != d.Size {
+		return fmt.Errorf("blob %s: got %d bytes with digest %s, want %d", d.Digest, n, got, d.Size)
+	}
+	return nil
+}
+
+// tagsOrNone lists a repository's tags; a repository never written to has none.
+func tagsOrNone(t testing.TB, host, repo string) []string {
+	t.Helper()
+	r, err := name.NewRepository(host+"/"+repo, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := remote.List(r)
+	if err != nil {
+		if registry.IsNotFound(err) {
+			return nil
+		}
+		t.Fatalf("listing %s: %v", repo, err)
+	}
+	sort.Strings(ts)
+	return ts
+}
+
+// faultTally counts what the tests injected, for the closing log line.
+type faultTally struct {
+	mu    sync.Mutex
+	kinds map[string]int
+}
+
+func (ft *faultTally) add(kind string, n int) {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	if ft.kinds == nil {
+		ft.kinds = map[string]int{}
+	}
+	ft.kinds[kind] += n
+}
+
+func (ft *faultTally) String() string {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	total := 0
+	var parts []string
+	for k, n := range ft.kinds {
+		total += n
+		parts = append(parts, fmt.Sprintf("%s=%d", k, n))
+	}
+	sort.Strings(parts)
+	return fmt.Sprintf("%d faults injected (%s)", total, strings.Join(parts, " "))
+}
+
+func faultKind(f *testenv.Fault) string {
+	switch {
+	case f.Reset:
+		return "reset"
+	case f.Status != 0:
+		return fmt.Sprint(f.Status)
+	}
+	return "slow"
+}
+
+func retryAfter(v string) http.Header { return http.Header{"Retry-After": {v}} }
+
+func re(s string) *regexp.Regexp { return regexp.MustCompile(s) }
+
+// Request paths of the registry API, as the proxy sees them.
+const (
+	pathBlobStart    = `/blobs/uploads/$`                // POST: start an upload
+	pathBlobUpload   = `/blobs/uploads/.+`               // PATCH (data) and PUT (commit)
+	pathManifestByID = `/manifests/sha256:[0-9a-f]{64}$` // the artifact pushed by digest
+	pathSignature    = `/manifests/sha256-[0-9a-f]{64}\.sig$`
+	pathTagList      = `/tags/list$`
+	pathPing         = `^/v2/$`
+)
+
+// TestPublishThroughTransientFaults: every kind of transient failure, on every kind of request
+// a publish makes, is retried away: the publish succeeds, every injected fault was hit, and the
+// registry holds complete, signed artifacts under every tag.
+func TestPublishThroughTransientFaults(t *testing.T) {
+	tally := &faultTally{}
+	t.Cleanup(func() { t.Log(tally) })
+	soon := func() string { return time.Now().Add(time.Second).UTC().Format(http.TimeFormat) }
+	tests := []struct {
+		name    string
+		release bool // publish frontend/v1.0.0 rather than the main branch
+		faults  func() []*testenv.Fault
+	}{
+		{"blob upload start 503 with Retry-After seconds", false, func() []*testenv.Fault {
+			return []*testenv.Fault{{Method: "POST", Path: re(pathBlobStart), Status: 503, Header: retryAfter("1"), Times: 2}}
+		}},
+		{"blob data PATCH 500", false, func() []*testenv.Fault {
+			return []*testenv.Fault{{Method: "PATCH", Path: re(pathBlobUpload), Status: 500, Times: 4}}
+		}},
+		{"blob data PATCH reset", false, func() []*testenv.Fault {
+			return []*testenv.Fault{{Method: "PATCH", Path: re(pathBlobUpload), Reset: true, Times: 3}}
+		}},
+		{"blob commit PUT 502 and reset", false, func() []*testenv.Fault {
+			return []*testenv.Fault{
+				{Method: "PUT", Path: re(pathBlobUpload), Status: 502, Times: 2},
+				{Method: "PUT", Path: re(pathBlobUpload), Reset: true, Times: 2},
+			}
+		}},
+		{"manifest PUT 503", false, func() []*testenv.Fault {
+			return []*testenv.Fault{{Method: "PUT", Path: re(pathManifestByID), Status: 503, Times: 4}}
+		}},
+		{"manifest PUT 429 with Retry-After date", false, func() []*testenv.Fault {
+			return []*testenv.Fault{{Method: "PUT", Path: re(pathManifestByID), Status: 429, Header: retryAfter(soon()), Times: 1}}
+		}},
+		{"tag PUT 502 and 504", false, func() []*testenv.Fault {
+			return []*testenv.Fault{
+				{Method: "PUT", Path: re(`/manifests/main-[0-9a-f]+$`), Status: 502, Times: 3},
+				{Method: "PUT", Path: re(`/manifests/latest$`), Status: 504, Times: 3},
+			}
+		}},
+		{"signature PUT 500 and reset", false, func() []*testenv.Fault {
+			return []*testenv.Fault{
+				{Method: "PUT", Path: re(pathSignature), Status: 500, Times: 2},
+				{Method: "PUT", Path: re(pathSignature), Reset: true, Times: 2},
+			}
+		}},
+		{"manifest GET reset", false, func() []*testenv.Fault {
+			return []*testenv.Fault{{Method: "GET", Path: re(`/manifests/`), Reset: true, Times: 4}}
+		}},
+		{"manifest GET 503", false, func() []*testenv.Fault {
+			return []*testenv.Fault{{Method: "GET", Path: re(`/manifests/`), Status: 503, Times: 4}}
+		}},
+		{"manifest GET no answer in time", false, func() []*testenv.Fault {
+			return []*testenv.Fault{{Method: "GET", Path: re(`/manifests/latest$`), Delay: testRetry.AttemptTimeout + time.Second, Times: 1}}
+		}},
+		{"blob data PATCH slow but in time", false, func() []*testenv.Fault {
+			return []*testenv.Fault{{Method: "PATCH", Path: re(pathBlobUpload), Delay: 300 * time.Millisecond, Times: 3}}
+		}},
+		{"ping 503", false, func() []*testenv.Fault {
+			return []*testenv.Fault{{Method: "GET", Path: re(pathPing), Status: 503, Times: 2}}
+		}},
+		{"storm: the first five requests of any kind fail", false, func() []*testenv.Fault {
+			return []*testenv.Fault{{Status: 500, Times: 5}}
+		}},
+		{"release: tag list 429 and reset", true, func() []*testenv.Fault {
+			return []*testenv.Fault{
+				{Method: "GET", Path: re(pathTagList), Status: 429, Header: retryAfter("0"), Times: 2},
+				{Method: "GET", Path: re(pathTagList), Reset: true, Times: 2},
+			}
+		}},
+		{"release: version and stable tag PUT 503", true, func() []*testenv.Fault {
+			return []*testenv.Fault{
+				{Method: "PUT", Path: re(`/manifests/v1\.0\.0$`), Status: 503, Times: 2},
+				{Method: "PUT", Path: re(`/manifests/latest-stable$`), Status: 503, Times: 2},
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFaultEnv(t)
+			var extra []string
+			if tt.release {
+				f.repo.git("tag", "frontend/v1.0.0")
+				extra = []string{"--ref", "refs/tags/frontend/v1.0.0"}
+			}
+			faults := tt.faults()
+			for _, fault := range faults {
+				f.proxy.Inject(fault)
+			}
+			start := time.Now()
+			code, rs, stderr := f.publish(t, extra...)
+			took := time.Since(start)
+			f.proxy.Total() // takes the proxy's lock: the Hits below are the final counts
+			mustCode(t, code, 0, stderr)
+			for _, fault := range faults {
+				if fault.Hits != fault.Times {
+					t.Errorf("fault %s %v %s hit %d times, want %d: the publish did not cross it", fault.Method, fault.Path, faultKind(fault), fault.Hits, fault.Times)
+				}
+				tally.add(faultKind(fault), fault.Hits)
+			}
+			for c, r := range rs {
+				if r.Status != report.Pushed || r.Signed != "new" || !r.Verified {
+					t.Errorf("%s: status %s signed %q verified %v, want pushed, newly signed and verified", c, r.Status, r.Signed, r.Verified)
+				}
+			}
+			tags := f.checkRegistry(t, "acme/apps")
+			if tt.release {
+				if tags["frontend"]["v1.0.0"] == "" || tags["frontend"]["v1.0.0"] != tags["frontend"]["latest-stable"] {
+					t.Errorf("frontend tags after the release: %v, want v1.0.0 and latest-stable on one digest", tags["frontend"])
+				}
+			} else {
+				for _, c := range apps {
+					if len(tags[c]) != 2 || tags[c]["latest"] == "" || tags[c]["latest"] != rs[c].Digest {
+						t.Errorf("%s tags: %v, want main-<sha> and latest at %s", c, tags[c], rs[c].Digest)
+					}
+				}
+			}
+			if strings.Count(stderr, "registry: ") == 0 && faults[0].Delay == 0 {
+				t.Errorf("the log does not say what was retried:\n%s", stderr)
+			}
+			t.Logf("published through %d injected fault(s) in %s", len(faults), took.Round(time.Millisecond))
+		})
+	}
+}
+
+// TestPersistentFaultsAndCrashPoints: a fault that does not heal fails its component cleanly —
+// a clear error, the other components finish, exit code 1 — and leaves the registry consistent
+// (every tag on a complete, signed artifact). Each names a point where a run can die: after the
+// blob uploads, after the manifest, after signing, between two tag moves. A re-run without the
+// fault then converges: every tag in place, one signature per digest.
+func TestPersistentFaultsAndCrashPoints(t *testing.T) {
+	tests := []struct {
+		name      string
+		release   bool
+		fault     testenv.Fault // Times is set to -1 (persistent)
+		failed    string        // the component that fails
+		wantErr   string        // in its error
+		wantTries int           // how often the failing request was sent: 0 = not checked
+		// after the failed run, the tags the failing component must (not) have
+		wantTags, noTags []string
+	}{
+		{name: "crash after the blob uploads: manifest PUT 500", fault: testenv.Fault{Method: "PUT", Path: re(`/frontend` + pathManifestByID), Status: 500},
+			failed: "frontend", wantErr: "500", wantTries: testRetry.Attempts, noTags: []string{"latest"}},
+		{name: "blob upload start 503 with Retry-After", fault: testenv.Fault{Method: "POST", Path: re(`/backend` + pathBlobStart), Status: 503, Header: retryAfter("1")},
+			failed: "backend", wantErr: "503", noTags: []string{"latest"}},
+		{name: "crash after the manifest push: signature PUT 502", fault: testenv.Fault{Method: "PUT", Path: re(`/cache` + pathSignature), Status: 502},
+			failed: "cache", wantErr: "502", wantTries: testRetry.Attempts, noTags: []string{"latest"}},
+		{name: "crash after signing: immutable tag PUT reset", fault: testenv.Fault{Method: "PUT", Path: re(`/frontend/manifests/main-`), Reset: true},
+			failed: "frontend", wantErr: "main-", noTags: []string{"latest"}},
+		{name: "crash between two tag moves: latest PUT 503", fault: testenv.Fault{Method: "PUT", Path: re(`/backend/manifests/latest$`), Status: 503},
+			failed: "backend", wantErr: "503", wantTries: testRetry.Attempts, wantTags: []string{"main-"}, noTags: []string{"latest"}},
+		{name: "no write access: tag PUT 403 is not retried", fault: testenv.Fault{Method: "PUT", Path: re(`/cache/manifests/main-`), Status: 403},
+			failed: "cache", wantErr: "no write access", wantTries: 1, noTags: []string{"latest"}},
+		{name: "manifest GET reset: compare cannot read", fault: testenv.Fault{Method: "GET", Path: re(`/frontend/manifests/`), Reset: true},
+			failed: "frontend", wantErr: "frontend", noTags: []string{"latest"}},
+		{name: "release: crash between the version and latest-stable", release: true, fault: testenv.Fault{Method: "PUT", Path: re(`/frontend/manifests/latest-stable$`), Status: 500},
+			failed: "frontend", wantErr: "500", wantTries: testRetry.Attempts, wantTags: []string{"v1.0.0"}, noTags: []string{"latest-stable"}},
+		{name: "release: tag list 503", release: true, fault: testenv.Fault{Method: "GET", Path: re(`/frontend` + pathTagList), Status: 503},
+			failed: "frontend", wantErr: "503", wantTags: []string{"v1.0.0"}, noTags: []string{"latest-stable"}},
+	}
+	var injected atomic.Int64
+	t.Cleanup(func() { t.Logf("%d persistent faults injected over %d crash points", injected.Load(), len(tests)) })
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFaultEnv(t)
+			var extra []string
+			if tt.release {
+				f.repo.git("tag", "frontend/v1.0.0")
+				extra = []string{"--ref", "refs/tags/frontend/v1.0.0"}
+			}
+			fault := tt.fault
+			fault.Times = -1
+			f.proxy.Inject(&fault)
+			code, rs, stderr := f.publish(t, extra...)
+			f.proxy.Total() // takes the proxy's lock: Hits is final
+			injected.Add(int64(fault.Hits))
+			mustCode(t, code, ExitFailed, stderr)
+			for c, r := range rs {
+				switch {
+				case c == tt.failed:
+					if r.Status != report.Failed || !strings.Contains(r.Error, tt.wantErr) {
+						t.Errorf("%s: status %s error %q, want failed naming %q", c, r.Status, r.Error, tt.wantErr)
+					}
+				case r.Status != report.Pushed:
+					t.Errorf("%s: status %s (%s), want pushed: a fault in %s stopped it", c, r.Status, r.Error, tt.failed)
+				}
+			}
+			t.Logf("%s failed after %d tries: %s", tt.failed, fault.Hits, rs[tt.failed].Error)
+			if tt.wantTries > 0 && fault.Hits != tt.wantTries {
+				t.Errorf("the failing request was sent %d times, want %d", fault.Hits, tt.wantTries)
+			}
+			if tt.wantTries == testRetry.Attempts && !strings.Contains(stderr, fmt.Sprintf("giving up after %d attempts", testRetry.Attempts)) {
+				t.Errorf("the log does not say it gave up:\n%s", stderr)
+			}
+			tags := f.checkRegistry(t, "acme/apps")
+			for _, w := range tt.wantTags {
+				if !hasTagPrefix(tags[tt.failed], w) {
+					t.Errorf("%s after the failed run: tags %v, want %s*", tt.failed, tags[tt.failed], w)
+				}
+			}
+			for _, w := range tt.noTags {
+				if hasTagPrefix(tags[tt.failed], w) {
+					t.Errorf("%s after the failed run: tags %v, want no %s", tt.failed, tags[tt.failed], w)
+				}
+			}
+
+			// The re-run, without the fault, finishes the job.
+			f.proxy.Clear()
+			code, rs2, stderr := f.publish(t, extra...)
+			mustCode(t, code, ExitOK, stderr)
+			tags = f.checkRegistry(t, "acme/apps")
+			for c, r := range rs2 {
+				if c != tt.failed {
+					if r.Status != report.Unchanged || r.Digest != rs[c].Digest {
+						t.Errorf("re-run %s: %s %s, want unchanged %s", c, r.Status, r.Digest, rs[c].Digest)
+					}
+					continue
+				}
+				want := []string{"main-", "latest"}
+				if tt.release {
+					want = []string{"v1.0.0", "latest-stable"}
+				}
+				for _, w := range want {
+					if !hasTagPrefix(tags[c], w) {
+						t.Errorf("re-run %s: tags %v, want %s*", c, tags[c], w)
+					}
+				}
+				for tag, d := range tags[c] {
+					if d != r.Digest {
+						t.Errorf("re-run %s: %s → %s, want %s", c, tag, d, r.Digest)
+					}
+				}
+				if r.Signed == "" || !r.Verified {
+					t.Errorf("re-run %s: signed %q verified %v", c, r.Signed, r.Verified)
+				}
+			}
+		})
+	}
+}
+
+func hasTagPrefix(tags map[string]string, prefix string) bool {
+	for tag := range tags {
+		if strings.HasPrefix(tag, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestKillAtEveryWrite kills a publish right after its 1st, 2nd, … write to the registry (each
+// blob upload step, the manifest, the signature's blobs and manifest, each tag), checks that the
+// registry is consistent at that point, and that a re-run converges on exactly what an
+// uninterrupted run publishes, with one signature per digest. One component is killed at every
+// write; three components publishing side by side (writes interleaved by the workers) are killed
+// at every fourth write and the last, to keep the run short on small machines.
+func TestKillAtEveryWrite(t *testing.T) {
+	host := testenv.Registry(t)
+	repo := newGitRepo(t, "../../testdata/apps")
+	for _, flow := range []struct {
+		id    string
+		args  []string
+		tags  []string
+		step  int
+		setup func()
+	}{
+		{id: "main-one", args: []string{"--components", "frontend"}, tags: []string{"main-", "latest"}, step: 1},
+		{id: "main-three", tags: []string{"main-", "latest"}, step: 4},
+		{id: "release", args: []string{"--ref", "refs/tags/frontend/v1.0.0"}, tags: []string{"v1.0.0", "latest-stable"}, step: 1,
+			setup: func() { repo.git("tag", "frontend/v1.0.0") }},
+	} {
+		t.Run(flow.id, func(t *testing.T) {
+			if flow.setup != nil {
+				flow.setup()
+			}
+			args := append([]string{"--validate=false"}, flow.args...)
+			// A clean run, counted: how many writes, and the digests to converge on.
+			ref := newFaultEnvOn(t, host, repo)
+			ref.prefix = ref.proxy.Host + "/acme/ref-" + flow.id
+			plan := crashes.plan(ref.proxy.Host, 0)
+			code, want, stderr := ref.publish(t, args...)
+			mustCode(t, code, ExitOK, stderr)
+			writes := int(plan.writes.Load())
+			var points []int
+			for k := 1; k <= writes; k += flow.step {
+				points = append(points, k)
+			}
+			if points[len(points)-1] != writes {
+				points = append(points, writes)
+			}
+			t.Cleanup(func() {
+				t.Logf("%s: killed after %d of its %d writes; every re-run converged", flow.id, len(points), writes)
+			})
+			for _, k := range points {
+				t.Run(fmt.Sprintf("after write %d", k), func(t *testing.T) {
+					t.Parallel()
+					f := newFaultEnvOn(t, host, repo)
+					prefix := fmt.Sprintf("acme/kill-%s-%d", flow.id, k)
+					f.prefix = f.proxy.Host + "/" + prefix
+					crashes.plan(f.proxy.Host, int64(k))
+					_, _, _ = f.publish(t, args...)
+					f.checkRegistry(t, prefix)
+
+					again := testenv.NewProxy(t, host) // a new job: nothing killed
+					f.prefix = again.Host + "/" + prefix
+					code, got, stderr := f.publish(t, args...)
+					if code != ExitOK {
+						t.Fatalf("the re-run exited %d:\n%s", code, stderr)
+					}
+					tags := f.checkRegistry(t, prefix)
+					for c, r := range want {
+						if got[c].Digest != r.Digest {
+							t.Errorf("re-run %s digest %s, want %s as an uninterrupted run", c, got[c].Digest, r.Digest)
+						}
+						for _, w := range flow.tags {
+							if !hasTagPrefix(tags[c], w) {
+								t.Errorf("re-run %s tags %v, want %s*", c, tags[c], w)
+							}
+						}
+					}
+				})
+			}
+		})
+	}
+}
