@@ -236,6 +236,15 @@ func (p *publisher) one(ctx context.Context, c component.Component) (res report.
 		return fail(err)
 	}
 
+	// The tags before this run writes anything: moveLatest reads the builds that appear after
+	// this point, to find a newer run whose move of latest it may have overwritten.
+	var before []string
+	if p.plan.Latest && !cfg.DryRunOn {
+		if before, err = store.Tags(ctx); err != nil {
+			return fail(err)
+		}
+	}
+
 	// Content is the authority: a tag that already holds this layer keeps its digest.
 	m, tagged, err := p.existing(ctx, store, layer, logf)
 	if err != nil {
@@ -290,7 +299,7 @@ func (p *publisher) one(ctx context.Context, c component.Component) (res report.
 		return fail(err)
 	}
 
-	if err := p.tag(ctx, store, m, tagged, &res, logf); err != nil {
+	if err := p.tag(ctx, store, m, tagged, before, &res, logf); err != nil {
 		return fail(err)
 	}
 	return res
@@ -355,7 +364,7 @@ func (p *publisher) plannedTags() []string {
 // The immutable tag was read as absent (or already at m) a moment ago: it is written without
 // another read. A concurrent run of the same commit writes the same digest, since the build is
 // deterministic.
-func (p *publisher) tag(ctx context.Context, store registry.Store, m *registry.Manifest, tagged bool, res *report.Result, logf func(string, ...any)) error {
+func (p *publisher) tag(ctx context.Context, store registry.Store, m *registry.Manifest, tagged bool, before []string, res *report.Result, logf func(string, ...any)) error {
 	if !tagged {
 		if err := store.Tag(ctx, m, p.plan.Immutable); err != nil {
 			return err
@@ -363,7 +372,7 @@ func (p *publisher) tag(ctx context.Context, store registry.Store, m *registry.M
 	}
 	res.Tags = append(res.Tags, p.plan.Immutable)
 	if p.plan.Latest {
-		moved, why, err := p.moveLatest(ctx, store, m)
+		moved, why, err := p.moveLatest(ctx, store, m, before, logf)
 		if err != nil {
 			return err
 		}
@@ -438,7 +447,13 @@ func (p *publisher) ancestor(ctx context.Context) func(a, b string) (bool, bool)
 // moveLatest moves latest to m unless that would go backwards. After moving it re-reads the tag:
 // if an overlapping run moved it in between, the decision is taken again, so that whichever run
 // finishes last, latest ends at the newest commit.
-func (p *publisher) moveLatest(ctx context.Context, store registry.Store, m *registry.Manifest) (bool, string, error) {
+//
+// Re-reading latest cannot see everything: registries have no conditional tag write, so a newer
+// run may move latest between this run's read and its write, check it, finish, and then lose to
+// this run's write. Whenever latest holds m, this run therefore also reads the builds of the
+// branch tagged since it started (before: the tags then; a newer run writes its immutable tag
+// before it moves latest) and hands latest to the newest of them if that is newer than ours.
+func (p *publisher) moveLatest(ctx context.Context, store registry.Store, m *registry.Manifest, before []string, logf func(string, ...any)) (bool, string, error) {
 	tag := p.pol.LatestTag
 	ours := p.ours()
 	for range moveAttempts {
@@ -447,7 +462,18 @@ func (p *publisher) moveLatest(ctx context.Context, store registry.Store, m *reg
 			return false, "", err
 		}
 		if cur != nil && cur.Digest == m.Digest {
-			return true, "", nil
+			newer, err := p.newerBuild(ctx, store, before)
+			if err != nil {
+				return false, "", err
+			}
+			if newer == nil {
+				return true, "", nil
+			}
+			logf("%s: a newer commit (%s) was published while this run moved it: pointing it at %s", tag, shortSHA(p.head(newer).SHA), newer.Digest)
+			if err := store.Tag(ctx, newer, tag); err != nil {
+				return false, "", err
+			}
+			continue
 		}
 		curHead := p.head(cur)
 		if cur != nil && curHead.SHA == "" && curHead.Created.IsZero() {
@@ -463,11 +489,49 @@ func (p *publisher) moveLatest(ctx context.Context, store registry.Store, m *reg
 	return false, "", fmt.Errorf("moving %s: it kept changing under this run (%d attempts); re-run to converge", tag, moveAttempts)
 }
 
+// newerBuild returns the newest build of this branch tagged since the run started (tags not in
+// before) when it is newer than ours, else nil. Only those few manifests are read.
+func (p *publisher) newerBuild(ctx context.Context, store registry.Store, before []string) (*registry.Manifest, error) {
+	after, err := store.Tags(ctx)
+	if err != nil {
+		return nil, err
+	}
+	seen := make(map[string]bool, len(before))
+	for _, t := range before {
+		seen[t] = true
+	}
+	branch := p.r.src.ref.Name
+	var best *registry.Manifest
+	bestHead := p.ours()
+	for _, t := range after {
+		if seen[t] || t == p.plan.Immutable || t == p.pol.LatestTag || t == p.pol.StableTag || strings.HasSuffix(t, ".sig") {
+			continue
+		}
+		cand, err := store.Get(ctx, t)
+		if err != nil || cand == nil {
+			continue // gone or unreadable: not a build to hand latest to
+		}
+		name, sha, err := tags.ParseRevision(cand.Annotation(artifact.RevisionAnnotation))
+		if err != nil || name != branch || sha == bestHead.SHA {
+			continue
+		}
+		if want, err := p.pol.BranchTag(branch, sha); err != nil || want != t {
+			continue // not this branch's immutable tag of that commit
+		}
+		h := p.head(cand)
+		if tags.MoveLatest(bestHead, h, p.ancestor(ctx)) {
+			best, bestHead = cand, h
+		}
+	}
+	return best, nil
+}
+
 // moveStable moves the stable tag to m when this release is the highest stable version. After
 // moving it re-reads the tags: if a higher release landed in between, the stable tag is pointed
 // at that release instead, so overlapping releases never leave it on an older one.
 func (p *publisher) moveStable(ctx context.Context, store registry.Store, m *registry.Manifest) (bool, string, error) {
 	tag, version := p.pol.StableTag, p.plan.Immutable
+	moved := false
 	for range moveAttempts {
 		all, err := store.Tags(ctx)
 		if err != nil {
@@ -479,11 +543,15 @@ func (p *publisher) moveStable(ctx context.Context, store registry.Store, m *reg
 		}
 		if !tags.MoveStable(version, all) {
 			best := tags.HighestStable(all)
-			return false, fmt.Sprintf("%s not moved: %s is higher than %s", tag, best, version), p.repairStable(ctx, store, best)
+			if moved {
+				return false, fmt.Sprintf("%s handed to %s: it was released while this run moved %s to %s", tag, best, tag, version), p.repairStable(ctx, store, m, best)
+			}
+			return false, fmt.Sprintf("%s not moved: %s is higher than %s", tag, best, version), nil
 		}
 		if err := ensureTag(ctx, store, m, tag); err != nil {
 			return false, "", err
 		}
+		moved = true
 		after, err := store.Tags(ctx)
 		if err != nil {
 			return false, "", err
@@ -495,14 +563,39 @@ func (p *publisher) moveStable(ctx context.Context, store registry.Store, m *reg
 	return false, "", fmt.Errorf("moving %s: releases kept landing under this run (%d attempts); re-run to converge", tag, moveAttempts)
 }
 
-// repairStable makes sure the stable tag is not on a release older than best, which happens when
-// an older release's run moved it after a newer one did. It never moves the tag when it points at
-// best already, and leaves a deliberate rollback (promote) alone unless this run moved the tag.
-func (p *publisher) repairStable(ctx context.Context, store registry.Store, best string) error {
-	_ = ctx
-	_ = store
-	_ = best
-	return nil
+// repairStable hands the stable tag, which this run moved to m, to the higher release best that
+// landed meanwhile: that release's run may have moved the tag and checked it before this run's
+// write overwrote it. It is called only when this run moved the tag, so a deliberate rollback
+// (promote) is never undone, and it leaves the tag alone once anyone else has moved it since.
+// Each hand-over is checked against a fresh tag list, as a still higher release may land too.
+func (p *publisher) repairStable(ctx context.Context, store registry.Store, m *registry.Manifest, best string) error {
+	tag := p.pol.StableTag
+	for range moveAttempts {
+		cur, err := store.Get(ctx, tag)
+		if err != nil {
+			return err
+		}
+		if cur == nil || cur.Digest != m.Digest {
+			return nil
+		}
+		bm, err := store.Get(ctx, best)
+		if err != nil || bm == nil {
+			return err
+		}
+		if err := store.Tag(ctx, bm, tag); err != nil {
+			return err
+		}
+		after, err := store.Tags(ctx)
+		if err != nil {
+			return err
+		}
+		next := tags.HighestStable(after)
+		if next == best || next == "" {
+			return nil
+		}
+		m, best = bm, next
+	}
+	return fmt.Errorf("moving %s: releases kept landing under this run (%d attempts); re-run to converge", tag, moveAttempts)
 }
 
 func containsTag(all []string, t string) bool {
