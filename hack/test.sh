@@ -27,5 +27,15 @@ go vet ./...
 echo "== go test" >&2
 go test -count=1 -timeout 30m ./...
 
+# Every Fuzz* target in the repository, found by grep, runs briefly on top of its seed corpus and
+# any regression inputs under testdata/fuzz (which go test above already replayed).
+# FLEETPUSH_FUZZTIME runs them longer on demand, e.g. FLEETPUSH_FUZZTIME=5m bash hack/test.sh.
+echo "== fuzz (${FLEETPUSH_FUZZTIME:-5s} per target)" >&2
+grep -rE --include='*_test.go' -o '^func Fuzz[A-Za-z0-9_]+' . | sed 's|^\./||; s|/[^/]*_test\.go:func | |' | sort -u |
+	while read -r dir target; do
+		echo "-- ./$dir $target" >&2
+		go test -run '^$' -fuzz "^${target}\$" -fuzztime "${FLEETPUSH_FUZZTIME:-5s}" "./$dir" >&2
+	done
+
 echo "== build (Dockerfile flags)" >&2
 bash hack/build.sh
