@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -115,13 +116,17 @@ func (c *Client) Repository(ref string) (name.Repository, error) {
 // RemoteOptions are the go-containerregistry options every call uses: auth, transport, user agent,
 // and this client's retries in place of go-containerregistry's own (see noGGCRRetry). The signer
 // uses them too, so signatures travel the same authenticated, counted, retried transport.
+//
+// The slice is clipped to its length: callers (cosign's WithMoreRemoteOptions among them) append
+// to it from concurrent goroutines, which must each get a copy rather than write into shared
+// spare capacity.
 func (c *Client) RemoteOptions() []remote.Option {
-	return append([]remote.Option{
+	return slices.Clip(append([]remote.Option{
 		remote.WithAuthFromKeychain(c.keychain()),
 		remote.WithTransport(c.rt),
 		remote.WithUserAgent(c.ua),
 		remote.WithPageSize(defaultPageSize),
-	}, noGGCRRetry...)
+	}, noGGCRRetry...))
 }
 
 // reuse returns options with a Pusher/Puller shared per registry, so the token handshake and ping
