@@ -51,8 +51,9 @@ type Config struct {
 	Version string // promote
 	Channel string // promote
 
-	All        bool
-	ValidateOn bool // run validation inside publish
+	All             bool
+	ValidateOn      bool // run validation inside publish
+	SchemaLocations []string
 
 	Sign           string
 	CosignKey      string
@@ -62,6 +63,7 @@ type Config struct {
 	FulcioRoot     string
 	RekorPublicKey string
 	TLogUpload     bool
+	CTLogPublicKey string
 	CertIssuer     string // exact OIDC issuer URL override
 	CertIdentity   string // subject regexp override
 

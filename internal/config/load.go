@@ -1,10 +1,12 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/sethvargo/go-githubactions"
@@ -141,10 +143,19 @@ func (c *Config) applyDefaults(getenv func(string) string) {
 		}
 	}
 	if c.Sign == "" {
-		c.Sign = SignNone
-		if gh.Actions && !gh.Act {
+		switch {
+		case c.Command == Promote || c.Command == Verify:
+			// Both exist to check signatures: a rollback must never put an unsigned artifact
+			// in production because a flag was forgotten. sign: none skips the check, said.
 			c.Sign = SignKeyless
+		case gh.Actions && !gh.Act:
+			c.Sign = SignKeyless
+		default:
+			c.Sign = SignNone
 		}
+	}
+	if gh.DefaultBranch == "" {
+		c.GitHub.DefaultBranch = eventDefaultBranch(gh.EventPath)
 	}
 	if c.Ref == "" {
 		c.Ref = getenv("GITHUB_REF")
@@ -171,7 +182,7 @@ func (c *Config) resolveDryRun() bool {
 	if c.GitHub.Act {
 		return true
 	}
-	if c.Sign == SignKeyless && c.GitHub.TokenRequestURL == "" && !c.GitHub.CI && !c.GitHub.Actions {
+	if c.Command == Publish && c.Sign == SignKeyless && c.GitHub.TokenRequestURL == "" && !c.GitHub.CI && !c.GitHub.Actions {
 		return true
 	}
 	return false
@@ -216,4 +227,24 @@ func writeUsage(w io.Writer, cmd string) {
 		fmt.Fprintf(w, "  --%-18s %s%s\n", o.Name, o.Usage, def)
 	}
 	_ = cmd
+}
+
+// eventDefaultBranch reads repository.default_branch from the event payload, or "".
+func eventDefaultBranch(path string) string {
+	if path == "" {
+		return ""
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	var ev struct {
+		Repository struct {
+			DefaultBranch string `json:"default_branch"`
+		} `json:"repository"`
+	}
+	if json.Unmarshal(b, &ev) != nil {
+		return ""
+	}
+	return ev.Repository.DefaultBranch
 }

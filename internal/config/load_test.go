@@ -136,7 +136,8 @@ func TestLoadCLI(t *testing.T) {
 			name: "promote flags",
 			args: []string{"promote", "--version", "v1.2.3", "--channel", "stable", "--components", "frontend"},
 			want: func(c *Config) {
-				c.Command, c.Version, c.Channel, c.Components = Promote, "v1.2.3", "stable", []string{"frontend"}
+				// promote checks signatures: keyless by default, even outside Actions
+				c.Command, c.Version, c.Channel, c.Components, c.Sign = Promote, "v1.2.3", "stable", []string{"frontend"}, SignKeyless
 			},
 		},
 		{

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/mod/semver"
 
 	"github.com/fleetpush/fleetpush/internal/component"
+	"github.com/fleetpush/fleetpush/internal/tags"
 )
 
 // Validate reports every problem with the config at once, each naming the flag or input and
@@ -62,17 +63,17 @@ func (c *Config) Validate() error {
 		add("registry-password: empty while registry-username is %q: give both, or neither to use the docker config / GITHUB_TOKEN", c.Username)
 	}
 
-	// Tags.
-	if c.SHALength < 7 || c.SHALength > 40 {
-		add("sha-length: %d is out of range: use 7 to 40 (default 8)", c.SHALength)
+	// Tags: the tag policy's own checks, so the rules live in one place.
+	mainBranch := c.MainBranch
+	if mainBranch == "" {
+		mainBranch = tags.DefaultMainBranch // the event's default branch is a branch name too
 	}
-	for _, t := range []struct{ input, tag string }{{"latest-tag", c.LatestTag}, {"stable-tag", c.StableTag}, {"channel", c.Channel}} {
-		if !validTag(t.tag) {
-			add("%s: %q is not a valid OCI tag: use letters, digits, '_', '.', '-' (at most 128, not starting with '.' or '-')", t.input, t.tag)
-		}
+	pol := tags.Policy{MainBranch: mainBranch, LatestTag: c.LatestTag, StableTag: c.StableTag, SHALength: c.SHALength}
+	if err := pol.Validate(); err != nil {
+		errs = append(errs, err)
 	}
-	if c.LatestTag != "" && c.LatestTag == c.StableTag {
-		add("latest-tag and stable-tag: both are %q: the main branch and releases need different tags", c.LatestTag)
+	if err := tags.ValidateChannel(c.Channel); err != nil {
+		add("channel: %v", err)
 	}
 
 	if c.Command == Promote {
@@ -107,6 +108,9 @@ func (c *Config) Validate() error {
 		if p, err := url.Parse(u.v); err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
 			add("%s: %q is not an http(s) URL", u.input, u.v)
 		}
+	}
+	if (c.Command == Promote || c.Command == Verify) && c.Sign == SignKeyless && c.CertIdentity == "" && c.GitHub.Repository == "" {
+		add("certificate-identity-regexp: required to check keyless signatures outside GitHub Actions (there GITHUB_REPOSITORY gives it): e.g. '^https://github\\.com/acme/apps/\\.github/workflows/.+@refs/tags/frontend/v.*$', or sign: none to skip the check")
 	}
 	if c.Sign != SignNone && c.Sign != "" {
 		if _, layout := c.Layout(); layout {
@@ -161,12 +165,4 @@ func validRepository(repo string) error {
 		return fmt.Errorf("repository: %q is not an OCI repository: %v", repo, err)
 	}
 	return nil
-}
-
-// tagPattern is the OCI distribution-spec tag grammar. ggcr's name.NewTag checks the characters
-// and the length but not the first one, so "-prod" or ".x" would pass here and fail at push time.
-var tagPattern = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
-
-func validTag(t string) bool {
-	return tagPattern.MatchString(t)
 }

@@ -9,7 +9,9 @@ import (
 
 func TestValidateDefaults(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{{"publish"}, {"detect"}, {"validate"}, {"verify"}} {
+	// verify and promote check signatures, which needs a registry and an identity: no default
+	// can guess those on a laptop (TestValidateRejects covers what they say instead).
+	for _, args := range [][]string{{"publish"}, {"detect"}, {"validate"}, {"verify", "--repository", "ghcr.io/acme/apps", "--certificate-identity-regexp", "^x$"}} {
 		c, err := Load(args, env(nil), nil)
 		if err != nil {
 			t.Fatalf("Load(%q) = %v", args, err)
@@ -78,7 +80,7 @@ func TestValidateAccepts(t *testing.T) {
 // TestValidateRejects: every bad input gives exactly one error, and its text names the input.
 func TestValidateRejects(t *testing.T) {
 	t.Parallel()
-	const badTag = `is not a valid OCI tag: use letters, digits, '_', '.', '-' (at most 128, not starting with '.' or '-')`
+	const badTag = `is not a valid OCI tag: use up to 128 letters, digits, '_', '.' or '-', starting with a letter, digit or '_'`
 	const notDNS = `is not a DNS-1123 label: use lower-case letters, digits and '-', starting and ending with a letter or digit`
 	tests := []struct {
 		name   string
@@ -253,7 +255,7 @@ func TestValidateRejects(t *testing.T) {
 		{
 			name:   "latest-tag empty",
 			modify: func(c *Config) { c.LatestTag = "" },
-			want:   `latest-tag: "" ` + badTag,
+			want:   `latest-tag: empty: give a tag name such as latest or latest-stable`,
 		},
 		{
 			name:   "latest-tag too long",
@@ -278,7 +280,7 @@ func TestValidateRejects(t *testing.T) {
 		{
 			name:   "latest-tag equals stable-tag",
 			modify: func(c *Config) { c.LatestTag, c.StableTag = "edge", "edge" },
-			want:   `latest-tag and stable-tag: both are "edge": the main branch and releases need different tags`,
+			want:   `latest-tag and stable-tag: both are "edge": they must differ, or one channel would carry both main-branch builds and releases`,
 		},
 		{
 			name:   "promote without version",
@@ -351,6 +353,13 @@ func TestValidateRejects(t *testing.T) {
 			want:   `dry-run: "maybe" is not one of auto, true, false`,
 		},
 		{
+			name: "verify with keyless and no identity outside Actions",
+			modify: func(c *Config) {
+				c.Command, c.Sign, c.Repository = Verify, SignKeyless, "ghcr.io/acme/apps"
+			},
+			want: `certificate-identity-regexp: required to check keyless signatures outside GitHub Actions (there GITHUB_REPOSITORY gives it): e.g. '^https://github\.com/acme/apps/\.github/workflows/.+@refs/tags/frontend/v.*$', or sign: none to skip the check`,
+		},
+		{
 			name:   "jobs zero",
 			modify: func(c *Config) { c.Jobs = 0 },
 			want:   `jobs: 0: use 1 or more`,
@@ -392,8 +401,8 @@ func TestValidateReportsAll(t *testing.T) {
 		`components: component name "Frontend" is not a DNS-1123 label: use lower-case letters, digits and '-', starting and ending with a letter or digit`,
 		`components: component name "../x" is a path: give the folder name under the components folder only`,
 		`repository: "https://ghcr.io/acme" has a scheme: give it without, e.g. ghcr.io/acme`,
+		`latest-tag and stable-tag: both are "latest": they must differ, or one channel would carry both main-branch builds and releases`,
 		`sha-length: 3 is out of range: use 7 to 40 (default 8)`,
-		`latest-tag and stable-tag: both are "latest": the main branch and releases need different tags`,
 		`version: required for promote: give the vX.Y.Z to point "latest-stable" at`,
 		`sign: "pgp" is not a signing mode: use keyless, key or none`,
 		`dry-run: "yes" is not one of auto, true, false`,

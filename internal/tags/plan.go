@@ -68,7 +68,7 @@ func (p Policy) Plan(ref Ref, sha string, components []string) (Plan, error) {
 func (p Policy) BranchTag(branch, sha string) (string, error) {
 	p = p.WithDefaults()
 	if p.SHALength < MinSHALength || p.SHALength > MaxSHALength {
-		return "", fmt.Errorf("sha-length %d is out of range: use %d to %d (default %d)", p.SHALength, MinSHALength, MaxSHALength, DefaultSHALength)
+		return "", fmt.Errorf("sha-length: %d is out of range: use %d to %d (default %d)", p.SHALength, MinSHALength, MaxSHALength, DefaultSHALength)
 	}
 	if err := validateSHA(sha); err != nil {
 		return "", err

@@ -99,7 +99,7 @@ func TestPlan(t *testing.T) {
 			name:   "invalid policy",
 			policy: tags.Policy{SHALength: 99},
 			ref:    tags.Ref{Kind: tags.Branch, Name: "main"}, sha: sha1,
-			wantErr: "sha-length 99 is out of range: use 7 to 40 (default 8)",
+			wantErr: "sha-length: 99 is out of range: use 7 to 40 (default 8)",
 		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -185,11 +185,11 @@ func TestBranchTag(t *testing.T) {
 		{name: "version-like branch", branch: "v1.2.3", sha: sha1, want: "branch-v1.2.3-1a2b3c4d"},
 		{
 			name: "sha length too short", policy: tags.Policy{SHALength: 6}, branch: "main", sha: sha1,
-			wantErr: "sha-length 6 is out of range: use 7 to 40 (default 8)",
+			wantErr: "sha-length: 6 is out of range: use 7 to 40 (default 8)",
 		},
 		{
 			name: "sha length too long", policy: tags.Policy{SHALength: 41}, branch: "main", sha: sha1,
-			wantErr: "sha-length 41 is out of range: use 7 to 40 (default 8)",
+			wantErr: "sha-length: 41 is out of range: use 7 to 40 (default 8)",
 		},
 		{
 			name: "bad sha", branch: "main", sha: "not-a-sha",

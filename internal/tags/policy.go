@@ -72,10 +72,10 @@ func (p Policy) Validate() error {
 		errs = append(errs, fmt.Errorf("stable-tag: %w", err))
 	}
 	if p.LatestTag != "" && p.LatestTag == p.StableTag {
-		errs = append(errs, fmt.Errorf("latest-tag and stable-tag are both %q: they must differ, or one channel would carry both main-branch builds and releases", p.LatestTag))
+		errs = append(errs, fmt.Errorf("latest-tag and stable-tag: both are %q: they must differ, or one channel would carry both main-branch builds and releases", p.LatestTag))
 	}
 	if p.SHALength < MinSHALength || p.SHALength > MaxSHALength {
-		errs = append(errs, fmt.Errorf("sha-length %d is out of range: use %d to %d (default %d)", p.SHALength, MinSHALength, MaxSHALength, DefaultSHALength))
+		errs = append(errs, fmt.Errorf("sha-length: %d is out of range: use %d to %d (default %d)", p.SHALength, MinSHALength, MaxSHALength, DefaultSHALength))
 	}
 	return errors.Join(errs...)
 }

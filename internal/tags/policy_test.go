@@ -68,12 +68,12 @@ func TestValidate(t *testing.T) {
 		{
 			name: "sha length 6",
 			in:   with(func(p *tags.Policy) { p.SHALength = 6 }),
-			want: "sha-length 6 is out of range: use 7 to 40 (default 8)",
+			want: "sha-length: 6 is out of range: use 7 to 40 (default 8)",
 		},
 		{
 			name: "sha length 41",
 			in:   with(func(p *tags.Policy) { p.SHALength = 41 }),
-			want: "sha-length 41 is out of range: use 7 to 40 (default 8)",
+			want: "sha-length: 41 is out of range: use 7 to 40 (default 8)",
 		},
 		{
 			name: "zero value without defaults names every input",
@@ -81,7 +81,7 @@ func TestValidate(t *testing.T) {
 			want: "main-branch: empty: give a branch name such as main\n" +
 				"latest-tag: empty: give a tag name such as latest or latest-stable\n" +
 				"stable-tag: empty: give a tag name such as latest or latest-stable\n" +
-				"sha-length 0 is out of range: use 7 to 40 (default 8)",
+				"sha-length: 0 is out of range: use 7 to 40 (default 8)",
 		},
 		{
 			name: "invalid OCI tag",
@@ -125,7 +125,7 @@ func TestValidate(t *testing.T) {
 		{
 			name: "same moving tags",
 			in:   with(func(p *tags.Policy) { p.LatestTag, p.StableTag = "prod", "prod" }),
-			want: `latest-tag and stable-tag are both "prod": they must differ, or one channel would carry both main-branch builds and releases`,
+			want: `latest-tag and stable-tag: both are "prod": they must differ, or one channel would carry both main-branch builds and releases`,
 		},
 		{
 			name: "full ref as main branch",
@@ -146,8 +146,8 @@ func TestValidate(t *testing.T) {
 			name: "every problem at once",
 			in:   tags.Policy{MainBranch: "a..b", LatestTag: "x", StableTag: "x", SHALength: 99},
 			want: `main-branch: "a..b" is not a valid git branch name: it contains ".."` + "\n" +
-				`latest-tag and stable-tag are both "x": they must differ, or one channel would carry both main-branch builds and releases` + "\n" +
-				"sha-length 99 is out of range: use 7 to 40 (default 8)",
+				`latest-tag and stable-tag: both are "x": they must differ, or one channel would carry both main-branch builds and releases` + "\n" +
+				"sha-length: 99 is out of range: use 7 to 40 (default 8)",
 		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
