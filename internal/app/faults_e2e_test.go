@@ -418,7 +418,11 @@ func TestPublishThroughTransientFaults(t *testing.T) {
 					}
 				}
 			}
-			if strings.Count(stderr, "registry: ") == 0 && faults[0].Delay == 0 {
+			// Go's http.Transport itself retries an idempotent request (GET) whose reused
+			// connection was closed before any answer, without telling anyone: a reset GET may
+			// never reach the retry layer, so only other faults must show in the log.
+			silent := faults[0].Reset && faults[0].Method == "GET"
+			if strings.Count(stderr, "registry: ") == 0 && faults[0].Delay == 0 && !silent {
 				t.Errorf("the log does not say what was retried:\n%s", stderr)
 			}
 			t.Logf("published through %d injected fault(s) in %s", len(faults), took.Round(time.Millisecond))

@@ -57,12 +57,13 @@ func TestActionGolden(t *testing.T) {
 	layout := t.TempDir()
 	for _, tc := range []struct {
 		name   string
+		code   int
 		inputs map[string]string
 		mutate func()
 	}{
-		{"detect", map[string]string{"INPUT_COMMAND": "detect"}, nil},
-		{"publish", map[string]string{"INPUT_COMMAND": "publish", "INPUT_REPOSITORY": "oci-layout:" + layout, "INPUT_SIGN": "none", "INPUT_ALL": "true"}, nil},
-		{"validate", map[string]string{"INPUT_COMMAND": "validate"}, func() {
+		{"detect", 0, map[string]string{"INPUT_COMMAND": "detect"}, nil},
+		{"publish", 0, map[string]string{"INPUT_COMMAND": "publish", "INPUT_REPOSITORY": "oci-layout:" + layout, "INPUT_SIGN": "none", "INPUT_ALL": "true"}, nil},
+		{"validate", 1, map[string]string{"INPUT_COMMAND": "validate"}, func() {
 			repo.write("components/cache/base/broken.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: broken\ndata: [unclosed\n")
 			k := readFile(t, filepath.Join(repo.dir, "components/cache/base/kustomization.yaml"))
 			repo.write("components/cache/base/kustomization.yaml", k+"  - broken.yaml\n")
@@ -83,7 +84,8 @@ func TestActionGolden(t *testing.T) {
 			for k, v := range tc.inputs {
 				env[k] = v
 			}
-			_, stdout, stderr := run(t, env)
+			code, stdout, stderr := run(t, env)
+			mustCode(t, code, tc.code, stderr)
 			dirs := map[string]string{layout: "LAYOUT", repo.dir: "REPO", after: "AFTER", after[:8]: "AFTER8", before: "BEFORE", before[:8]: "BEFORE8"}
 			out, _ := os.ReadFile(env["GITHUB_OUTPUT"])
 			sum, _ := os.ReadFile(env["GITHUB_STEP_SUMMARY"])

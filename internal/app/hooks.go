@@ -8,8 +8,6 @@ import (
 	"github.com/fleetpush/fleetpush/internal/report"
 )
 
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
-
 // outputOrder is the order outputs are written in (action.yml's).
 var outputOrder = []string{"result", "matrix", "components", "any-changed", "pushed", "digests", "verify-snippet"}
 

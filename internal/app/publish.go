@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path"
 	"path/filepath"
@@ -10,10 +9,9 @@ import (
 	"sync"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
 	"github.com/fleetpush/fleetpush/internal/artifact"
 	"github.com/fleetpush/fleetpush/internal/component"
+	"github.com/fleetpush/fleetpush/internal/gitdiff"
 	"github.com/fleetpush/fleetpush/internal/registry"
 	"github.com/fleetpush/fleetpush/internal/report"
 	"github.com/fleetpush/fleetpush/internal/tags"
@@ -34,13 +32,8 @@ func (r *runner) policy() tags.Policy {
 
 // defaultBranch is the repository's default branch as the event says, else "main".
 func (r *runner) defaultBranch() string {
-	var ev struct {
-		Repository struct {
-			DefaultBranch string `json:"default_branch"`
-		} `json:"repository"`
-	}
-	if b := r.readEvent(); b != nil && jsonUnmarshal(b, &ev) == nil && ev.Repository.DefaultBranch != "" {
-		return ev.Repository.DefaultBranch
+	if b := r.cfg.GitHub.DefaultBranch; b != "" {
+		return b
 	}
 	return tags.DefaultMainBranch
 }
@@ -84,7 +77,7 @@ func (r *runner) names() []string {
 func (r *runner) publish(ctx context.Context) (int, error) {
 	cfg, src := r.cfg, r.src
 	if err := r.commit(ctx); err != nil {
-		return ExitUsage, err
+		return ExitFailed, err
 	}
 	pol := r.policy()
 	plan, err := pol.Plan(src.ref, src.sha, r.names())
@@ -113,7 +106,7 @@ func (r *runner) publish(ctx context.Context) (int, error) {
 			release = plan.Components[0]
 		}
 		if r.signer, err = r.publishSigner(ctx, release); err != nil {
-			return ExitUsage, fmt.Errorf("sign: %w", explainSign(err))
+			return ExitFailed, fmt.Errorf("sign: %w", err)
 		}
 	}
 	p := &publisher{r: r, pol: pol, plan: plan, client: r.registry}
@@ -156,6 +149,11 @@ func (r *runner) forEach(ctx context.Context, comps []component.Component, fn fu
 			start := time.Now()
 			res := fn(ctx, c)
 			res.Component = c.Name
+			// Errors can quote what a server said; no secret leaves through the results.
+			res.Error = r.log.Redact(res.Error)
+			for i, f := range res.Findings {
+				res.Findings[i] = r.log.Redact(f)
+			}
 			res.Duration = report.Duration(time.Since(start))
 			results[i] = res
 			mu.Lock()
@@ -188,10 +186,11 @@ func (r *runner) finish(results []report.Result, title string) (int, error) {
 
 // publisher publishes one component at a time; it is shared by the concurrent workers.
 type publisher struct {
-	r      *runner
-	pol    tags.Policy
-	plan   tags.Plan
-	client *registry.Client
+	ancestry ancestry
+	r        *runner
+	pol      tags.Policy
+	plan     tags.Plan
+	client   *registry.Client
 }
 
 func (p *publisher) one(ctx context.Context, c component.Component) (res report.Result) {
@@ -327,7 +326,7 @@ func (p *publisher) existing(ctx context.Context, store registry.Store, layer *a
 			return m, true, nil
 		}
 		have, _ := m.LayerDigest()
-		return nil, false, tags.ImmutableConflict(p.plan.Immutable, have.String(), layer.Digest.String())
+		return nil, false, p.immutableConflict(have.String(), layer.Digest.String())
 	}
 	if p.plan.Latest {
 		m, err := store.Get(ctx, p.pol.LatestTag)
@@ -366,7 +365,7 @@ func (p *publisher) plannedTags() []string {
 // deterministic.
 func (p *publisher) tag(ctx context.Context, store registry.Store, m *registry.Manifest, tagged bool, before []string, res *report.Result, logf func(string, ...any)) error {
 	if !tagged {
-		if err := store.Tag(ctx, m, p.plan.Immutable); err != nil {
+		if err := p.writeImmutable(ctx, store, m); err != nil {
 			return err
 		}
 	}
@@ -396,6 +395,56 @@ func (p *publisher) tag(ctx context.Context, store registry.Store, m *registry.M
 		}
 	}
 	return nil
+}
+
+// writeImmutable creates the immutable tag. A release version is read again right before the
+// write (signing may have taken seconds since the first read) and after it: a version that
+// another run gave other content in between is reported, never silently overwritten twice.
+// Registries have no conditional tag write, so this narrows the window to two round trips.
+// A branch build tag names one commit, whose content is the same in every run: no re-read.
+func (p *publisher) writeImmutable(ctx context.Context, store registry.Store, m *registry.Manifest) error {
+	tag := p.plan.Immutable
+	if !tags.IsRelease(tag) {
+		return store.Tag(ctx, m, tag)
+	}
+	cur, err := store.Get(ctx, tag)
+	if err != nil {
+		return err
+	}
+	if cur != nil && cur.Digest != m.Digest {
+		return p.conflict(cur, m)
+	}
+	if cur == nil {
+		if err := store.Tag(ctx, m, tag); err != nil {
+			return err
+		}
+	}
+	after, err := store.Get(ctx, tag)
+	if err != nil {
+		return err
+	}
+	if after == nil || after.Digest != m.Digest {
+		return p.conflict(after, m)
+	}
+	return nil
+}
+
+// conflict is the error for an immutable tag that holds other content than m.
+func (p *publisher) conflict(have, want *registry.Manifest) error {
+	var h string
+	if d, ok := have.LayerDigest(); ok {
+		h = d.String()
+	}
+	w, _ := want.LayerDigest()
+	return p.immutableConflict(h, w.String())
+}
+
+// immutableConflict says why an immutable tag cannot take this content, and what to do.
+func (p *publisher) immutableConflict(have, want string) error {
+	if tags.IsRelease(p.plan.Immutable) {
+		return tags.ImmutableConflict(p.plan.Immutable, have, want)
+	}
+	return fmt.Errorf("%w: %s already holds layer %s, but this build of the same commit gives %s: the ignore-paths input or the files changed without a commit; commit the change (or restore the input) and publish again", tags.ErrImmutable, p.plan.Immutable, have, want)
 }
 
 // ensureTag points tag at m unless it already does.
@@ -436,12 +485,34 @@ func (p *publisher) ancestor(ctx context.Context) func(a, b string) (bool, bool)
 		return nil
 	}
 	return func(a, b string) (bool, bool) {
-		is, err := git.IsAncestor(ctx, a, b)
-		if err != nil {
-			return false, false
-		}
-		return is, true
+		return p.ancestry.ask(ctx, git, a, b)
 	}
+}
+
+// ancestry answers "is a an ancestor of b" once per pair for the whole run: every component asks
+// the same question, and an answer may need a fetch or a deepening of a shallow clone, which
+// must not run in several goroutines on one repository at once.
+type ancestry struct {
+	mu      sync.Mutex
+	answers map[[2]string][2]bool // is, known
+}
+
+func (an *ancestry) ask(ctx context.Context, git *gitdiff.Repo, a, b string) (bool, bool) {
+	an.mu.Lock()
+	defer an.mu.Unlock()
+	key := [2]string{a, b}
+	if r, ok := an.answers[key]; ok {
+		return r[0], r[1]
+	}
+	is, err := git.IsAncestor(ctx, a, b)
+	known := err == nil
+	if an.answers == nil {
+		an.answers = map[[2]string][2]bool{}
+	}
+	if ctx.Err() == nil {
+		an.answers[key] = [2]bool{is, known}
+	}
+	return is, known
 }
 
 // moveLatest moves latest to m unless that would go backwards. After moving it re-reads the tag:
@@ -628,7 +699,3 @@ func groupTitle(c component.Component, res report.Result) string {
 	}
 	return fmt.Sprintf("%s: %s", name, res.Status)
 }
-
-var errNotImplemented = errors.New("not implemented")
-
-var _ = v1.Hash{}

@@ -175,7 +175,7 @@ func TestPublishD2Lifecycle(t *testing.T) {
 	}
 
 	// 8. promote: roll latest-stable back to v1.0.1 on purpose; a missing version is refused.
-	code, out, stderr := run(t, env, "promote", "--source", repo.dir, "--repository", prefix, "--components", "frontend", "--version", "v1.0.1", "--output", "json")
+	code, out, stderr := run(t, env, "promote", "--source", repo.dir, "--repository", prefix, "--components", "frontend", "--version", "v1.0.1", "--sign", "none", "--output", "json")
 	mustCode(t, code, 0, stderr)
 	v101 := digestAt(t, host, "acme/apps/frontend", "v1.0.1")
 	if got := digestAt(t, host, "acme/apps/frontend", "latest-stable"); got != v101 {
@@ -184,7 +184,7 @@ func TestPublishD2Lifecycle(t *testing.T) {
 	if !strings.Contains(out, v110) || !strings.Contains(out, `"status": "promoted"`) {
 		t.Errorf("promote result does not report from v1.1.0 (%s) to v1.0.1:\n%s", v110, out)
 	}
-	code, _, stderr = run(t, env, "promote", "--source", repo.dir, "--repository", prefix, "--components", "frontend", "--version", "v9.9.9")
+	code, _, stderr = run(t, env, "promote", "--source", repo.dir, "--repository", prefix, "--components", "frontend", "--version", "v9.9.9", "--sign", "none")
 	mustCode(t, code, 1, stderr)
 	if !strings.Contains(stderr, "v9.9.9 does not exist") || !strings.Contains(stderr, "v1.0.1, v1.1.0") {
 		t.Errorf("promote of a missing version: stderr does not name it and the releases there:\n%s", stderr)

@@ -152,6 +152,19 @@ func TestKeylessPublishSignVerify(t *testing.T) {
 	code, _, stderr = run(t, venv)
 	mustCode(t, code, 1, stderr)
 
+	// promote refuses a release whose signature does not verify: here an unsigned one.
+	repo.git("tag", "cache/v1.0.0")
+	unsignedRelease := signedEnv(t, st, repo, host, "release-artifact.yaml", "refs/tags/cache/v1.0.0")
+	unsignedRelease["INPUT_SIGN"] = "none"
+	code, _, stderr = run(t, unsignedRelease)
+	mustCode(t, code, 0, stderr)
+	promoteEnv := signedEnv(t, st, repo, host, "promote.yaml", "refs/heads/main")
+	promoteEnv["INPUT_COMMAND"], promoteEnv["INPUT_COMPONENTS"], promoteEnv["INPUT_VERSION"] = "promote", "cache", "v1.0.0"
+	code, _, stderr = run(t, promoteEnv)
+	if code == 0 || !strings.Contains(stderr, "refusing to promote v1.0.0") {
+		t.Errorf("promote of an unsigned release: exit %d, want a refusal:\n%s", code, stderr)
+	}
+
 	// Missing `permissions: id-token: write`: the error says exactly what to add.
 	repo.write("components/cache/base/extra.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  a: b\n")
 	repo.git("add", "-A")

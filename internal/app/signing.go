@@ -2,10 +2,8 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -15,7 +13,6 @@ import (
 	"github.com/fleetpush/fleetpush/internal/registry"
 	"github.com/fleetpush/fleetpush/internal/report"
 	"github.com/fleetpush/fleetpush/internal/sign"
-	"github.com/fleetpush/fleetpush/internal/tags"
 )
 
 // signers holds the run's Signer: one for publishing (one OIDC token and one certificate shared
@@ -70,6 +67,7 @@ func (r *runner) signerFor(ctx context.Context, id sign.Identity) (sign.Signer, 
 		FulcioRoot:        cfg.FulcioRoot,
 		RekorPublicKey:    cfg.RekorPublicKey,
 		TLogUpload:        cfg.TLogUpload,
+		CTLogPublicKey:    cfg.CTLogPublicKey,
 		TokenRequestURL:   cfg.GitHub.TokenRequestURL,
 		TokenRequestToken: cfg.GitHub.TokenRequestToken,
 		Expected:          id,
@@ -87,6 +85,10 @@ func (r *runner) publishSigner(ctx context.Context, releaseComponent string) (si
 		return nil, nil
 	}
 	if cfg.GitHub.Act && cfg.Sign == config.SignKeyless {
+		if !cfg.DryRunOn {
+			// Tagging unsigned digests would be worse than not publishing: refuse.
+			return nil, fmt.Errorf("keyless signing cannot run under act, which provides no OIDC token: keep dry-run: auto (or true) under act, or use sign: key or sign: none")
+		}
 		r.skipNotice.Do(func() {
 			r.log.Notice("keyless signing skipped under act: act provides no OIDC token (the plan shows what would be signed)")
 		})
@@ -116,7 +118,7 @@ func (r *runner) signDigest(ctx context.Context, store registry.Store, m *regist
 	ref := rs.Reference(m.Digest)
 	out, err := r.signer.Sign(ctx, ref, sign.Reused(reused))
 	if err != nil {
-		return fmt.Errorf("signing %s: %w", ref, explainSign(err))
+		return fmt.Errorf("signing %s: %w", ref, err)
 	}
 	res.Signed, res.Identity = string(out.Status), out.Identity
 	if out.RekorLogIndex >= 0 {
@@ -161,13 +163,3 @@ func (r *runner) releaseRef(component, version string) string {
 	}
 	return "refs/tags/" + component + "/" + version
 }
-
-// explainSign adds the fix to the signing errors users meet.
-func explainSign(err error) error {
-	if errors.Is(err, sign.ErrNoIDToken) && !strings.Contains(err.Error(), "id-token") {
-		return fmt.Errorf("%w: add to the workflow job:\n  permissions:\n    id-token: write\n    packages: write\n    contents: read", err)
-	}
-	return err
-}
-
-var _ = tags.Ref{}

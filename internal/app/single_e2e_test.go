@@ -82,4 +82,24 @@ func TestDryRunWritesNothing(t *testing.T) {
 	if !strings.Contains(string(sum), "(planned)") {
 		t.Errorf("summary does not show the plan:\n%s", sum)
 	}
+
+	// act with dry-run forced off and keyless signing: refused, since tags would land on
+	// unsigned digests; nothing is written.
+	env["INPUT_DRY-RUN"] = "false"
+	proxy.Reset()
+	code, _, stderr = run(t, env)
+	if code == 0 || !strings.Contains(stderr, "keyless signing cannot run under act") {
+		t.Errorf("act with dry-run false and keyless: exit %d, want a refusal naming act:\n%s", code, stderr)
+	}
+	if n := proxy.Count("PUT", "manifest") + proxy.Count("POST", "blob-upload"); n != 0 {
+		t.Errorf("the refused act run wrote %d times to the registry", n)
+	}
+
+	// The embedded default target: a dry run creates no layout folder.
+	dist := filepath.Join(t.TempDir(), "dist")
+	code, _, stderr = run(t, nil, "publish", "--source", repo.dir, "--repository", "oci-layout:"+dist, "--dry-run", "true")
+	mustCode(t, code, 0, stderr)
+	if _, err := os.Stat(dist); !os.IsNotExist(err) {
+		t.Errorf("a dry run to an OCI layout created %s (stat: %v)", dist, err)
+	}
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -35,6 +36,9 @@ func (r *runner) build(c component.Component) (*artifact.Layer, error) {
 	layer, err := artifact.Build(filepath.Join(r.src.dir, filepath.FromSlash(c.Dir)),
 		artifact.WithIgnore(cfg.IgnorePaths...),
 		artifact.WithLimits(artifact.Limits{MaxFiles: cfg.MaxFiles, MaxBytes: cfg.MaxBytes}))
+	if errors.Is(err, artifact.ErrLimit) {
+		return nil, fmt.Errorf("building %s: %w (raise it with the max-files or max-size input, or ignore-paths to leave files out)", displayDir(c.Dir), err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("building %s: %w", displayDir(c.Dir), err)
 	}
@@ -49,7 +53,7 @@ func (r *runner) findings(ctx context.Context, c component.Component, layer *art
 	if err != nil {
 		return nil, err
 	}
-	fs, err := v.Validate(ctx, layer.FS(), kustomize.Options{Prefix: r.repoPrefix(c)})
+	fs, err := v.Validate(ctx, layer.FS(), kustomize.Options{Prefix: r.repoPrefix(c), SchemaLocations: r.schemaLocations()})
 	if err != nil {
 		return nil, fmt.Errorf("validating %s: %w", displayDir(c.Dir), err)
 	}
@@ -101,4 +105,16 @@ func (r *runner) validateCmd(ctx context.Context) (int, error) {
 		return res
 	})
 	return r.finish(results, "fleetpush validate")
+}
+
+// schemaLocations are the schema-locations input, relative to the checkout unless absolute.
+func (r *runner) schemaLocations() []string {
+	var out []string
+	for _, l := range r.cfg.SchemaLocations {
+		if !filepath.IsAbs(l) {
+			l = filepath.Join(r.src.dir, l)
+		}
+		out = append(out, l)
+	}
+	return out
 }

@@ -21,31 +21,47 @@ import (
 const refNameAnnotation = "org.opencontainers.image.ref.name"
 
 type layoutStore struct {
-	dir string
-	mu  sync.Mutex
-	p   layout.Path
+	dir    string
+	mu     sync.Mutex
+	p      layout.Path
+	exists bool // the folder is an OCI layout; created on the first write, so reads (a dry run) write nothing
 }
 
-// OpenLayout opens (creating it if needed) the OCI image layout folder dir.
+// OpenLayout opens the OCI image layout folder dir. A missing folder reads as an empty layout
+// and is created on the first write.
 func OpenLayout(dir string) (Store, error) {
 	p, err := layout.FromPath(dir)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("opening OCI layout %q: %w", dir, err)
 		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("creating OCI layout %q: %w", dir, err)
-		}
-		if p, err = layout.Write(dir, empty.Index); err != nil {
-			return nil, fmt.Errorf("creating OCI layout %q: %w", dir, err)
-		}
+		return &layoutStore{dir: dir}, nil
 	}
-	return &layoutStore{dir: dir, p: p}, nil
+	return &layoutStore{dir: dir, p: p, exists: true}, nil
+}
+
+// create makes the folder an (empty) OCI layout before the first write.
+func (s *layoutStore) create() error {
+	if s.exists {
+		return nil
+	}
+	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		return fmt.Errorf("creating OCI layout %q: %w", s.dir, err)
+	}
+	p, err := layout.Write(s.dir, empty.Index)
+	if err != nil {
+		return fmt.Errorf("creating OCI layout %q: %w", s.dir, err)
+	}
+	s.p, s.exists = p, true
+	return nil
 }
 
 func (s *layoutStore) String() string { return LayoutScheme + filepath.ToSlash(s.dir) }
 
 func (s *layoutStore) index() (*v1.IndexManifest, error) {
+	if !s.exists {
+		return &v1.IndexManifest{SchemaVersion: 2}, nil
+	}
 	ii, err := s.p.ImageIndex()
 	if err != nil {
 		return nil, fmt.Errorf("reading %s/index.json: %w", s.dir, err)
@@ -75,6 +91,9 @@ func (s *layoutStore) Get(_ context.Context, tag string) (*Manifest, error) {
 func (s *layoutStore) GetDigest(_ context.Context, d v1.Hash) (*Manifest, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.exists {
+		return nil, nil
+	}
 	m, err := s.read(d, "")
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -93,6 +112,9 @@ func (s *layoutStore) read(d v1.Hash, mediaType string) (*Manifest, error) {
 func (s *layoutStore) Push(_ context.Context, img v1.Image) (*Manifest, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.create(); err != nil {
+		return nil, err
+	}
 	if err := s.p.WriteImage(img); err != nil {
 		return nil, fmt.Errorf("writing to %s: %w", s.dir, err)
 	}
@@ -115,6 +137,9 @@ func (s *layoutStore) Tag(_ context.Context, m *Manifest, tag string) error {
 		Size:        int64(len(m.Raw)),
 		Digest:      m.Digest,
 		Annotations: map[string]string{refNameAnnotation: tag},
+	}
+	if err := s.create(); err != nil {
+		return err
 	}
 	im, err := s.index()
 	if err != nil {

@@ -27,13 +27,25 @@ type Log struct {
 
 // NewLog returns a Log writing to w; actions turns on workflow commands and the output files.
 func NewLog(w io.Writer, actions bool, getenv func(string) string) *Log {
-	return &Log{
-		w:       w,
-		actions: actions,
-		getenv:  getenv,
-		gh:      githubactions.New(githubactions.WithGetenv(getenv), githubactions.WithWriter(w)),
-	}
+	l := &Log{w: w, actions: actions, getenv: getenv}
+	// Workflow commands go through the same lock as every other line: components report from
+	// concurrent goroutines.
+	l.gh = githubactions.New(githubactions.WithGetenv(getenv), githubactions.WithWriter(lockedWriter{l}))
+	return l
 }
+
+// lockedWriter writes to the log's stream under its lock.
+type lockedWriter struct{ l *Log }
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.l.mu.Lock()
+	defer w.l.mu.Unlock()
+	return w.l.w.Write(p)
+}
+
+// Redact replaces every masked secret in s with ***, for text that leaves through another door
+// than this log (results on stdout, outputs).
+func (l *Log) Redact(s string) string { return l.redact(s) }
 
 // Actions reports whether workflow commands are on.
 func (l *Log) Actions() bool { return l.actions }
