@@ -27,6 +27,13 @@ go vet ./...
 echo "== go test" >&2
 go test -count=1 -timeout 30m ./...
 
+# The race detector over the packages that share state between goroutines and stay quick under
+# it. internal/app (every step at once, and the Sigstore stack) takes minutes with -race on two
+# cores: run `CGO_ENABLED=1 go test -race ./...` on demand for the whole tree.
+echo "== go test -race" >&2
+CGO_ENABLED=1 go test -race -count=1 -timeout 15m ./internal/report/... ./internal/registry/... ./internal/gitdiff/... \
+	./internal/tags/... ./internal/artifact/... ./internal/config/... ./internal/component/...
+
 # Every Fuzz* target in the repository, found by grep, runs briefly on top of its seed corpus and
 # any regression inputs under testdata/fuzz (which go test above already replayed).
 # FLEETPUSH_FUZZTIME runs them longer on demand, e.g. FLEETPUSH_FUZZTIME=5m bash hack/test.sh.

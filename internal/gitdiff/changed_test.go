@@ -518,23 +518,28 @@ func TestOpenWithoutGitInPath(t *testing.T) {
 // TestSafeDirectory is a workspace that belongs to another uid, as in a
 // container action where the runner's uid owns the checkout.
 func TestSafeDirectory(t *testing.T) {
-	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to give the repository to another uid")
-	}
+	// Not parallel: without root the test makes git believe every repository belongs to someone
+	// else (GIT_TEST_ASSUME_DIFFERENT_OWNER, git's own switch for testing this check), which is
+	// process-wide; with root it gives the clone to another uid for real.
+	asRoot := os.Geteuid() == 0
 	src := newRepo(t, fixture())
 	c1 := src.git("rev-parse", "HEAD")
 	c2 := src.commit("a", map[string]string{"components/a/base/deploy.yaml": "kind: Deployment\na: 1\n"})
 	checkout := cloneShallow(t, src.bare(), "main")
 	const otherUID = 12345
-	err := filepath.Walk(checkout, func(p string, _ os.FileInfo, err error) error {
+	if !asRoot {
+		t.Setenv("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1")
+	}
+	if asRoot {
+		err := filepath.Walk(checkout, func(p string, _ os.FileInfo, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Lchown(p, otherUID, otherUID)
+		})
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
-		return os.Lchown(p, otherUID, otherUID)
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	// Without the flag git refuses: otherwise this test proves nothing.
 	out, err := exec.Command("git", "-C", checkout, "rev-parse", "HEAD").CombinedOutput()

@@ -22,7 +22,7 @@ func exampleArtifacts(t testing.TB) map[string]string {
 	for _, repo := range []string{"apps", "infra"} {
 		entries, err := os.ReadDir(filepath.Join(root, repo, "components"))
 		if err != nil {
-			t.Skipf("example repository %s not present: %v", repo, err)
+			t.Fatalf("example repository %s is missing: %v", repo, err)
 		}
 		for _, e := range entries {
 			if e.IsDir() {
@@ -30,9 +30,10 @@ func exampleArtifacts(t testing.TB) map[string]string {
 			}
 		}
 	}
-	if _, err := os.Stat(filepath.Join(root, "fleet")); err == nil {
-		out["fleet/"] = filepath.Join(root, "fleet")
+	if _, err := os.Stat(filepath.Join(root, "fleet")); err != nil {
+		t.Fatalf("example repository fleet is missing: %v", err)
 	}
+	out["fleet/"] = filepath.Join(root, "fleet")
 	return out
 }
 
