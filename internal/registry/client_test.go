@@ -224,7 +224,9 @@ func TestExplain(t *testing.T) {
 		{"403", &transport.Error{StatusCode: http.StatusForbidden}, "(no write access: on ghcr.io the workflow needs `permissions: packages: write` and the package must grant this repository access)"},
 		{"403 wrapped", fmt.Errorf("put: %w", &transport.Error{StatusCode: http.StatusForbidden}), "`permissions: packages: write`"},
 		{"404", &transport.Error{StatusCode: http.StatusNotFound}, ""},
-		{"500", &transport.Error{StatusCode: http.StatusInternalServerError}, ""},
+		{"500", &transport.Error{StatusCode: http.StatusInternalServerError}, "(the registry kept failing after retries: re-run the job; it resumes where this run stopped, nothing half-written is tagged)"},
+		{"429", &transport.Error{StatusCode: http.StatusTooManyRequests}, "(the registry kept rate-limiting after retries: re-run the job later; it resumes where this run stopped)"},
+		{"400", &transport.Error{StatusCode: http.StatusBadRequest}, ""},
 		{"not a registry error", plain, ""},
 	}
 	for _, tt := range tests {

@@ -113,6 +113,11 @@ func explain(err error) error {
 		return fmt.Errorf("%w (the registry refused the credentials: check registry-username/registry-password or the docker config; on ghcr.io the workflow needs `permissions: packages: write`)", err)
 	case http.StatusForbidden:
 		return fmt.Errorf("%w (no write access: on ghcr.io the workflow needs `permissions: packages: write` and the package must grant this repository access)", err)
+	case http.StatusTooManyRequests:
+		return fmt.Errorf("%w (the registry kept rate-limiting after retries: re-run the job later; it resumes where this run stopped)", err)
+	}
+	if te.StatusCode >= 500 {
+		return fmt.Errorf("%w (the registry kept failing after retries: re-run the job; it resumes where this run stopped, nothing half-written is tagged)", err)
 	}
 	return err
 }
