@@ -370,28 +370,30 @@ func (p *publisher) tag(ctx context.Context, store registry.Store, m *registry.M
 		}
 	}
 	res.Tags = append(res.Tags, p.plan.Immutable)
-	if p.plan.Latest {
-		moved, why, err := p.moveLatest(ctx, store, m, before, logf)
-		if err != nil {
+	// record notes a moving tag's outcome: in Tags when it now points at m, else in Skipped
+	// with the reason.
+	record := func(tag string, moved bool, why string, err error) error {
+		switch {
+		case err != nil:
 			return err
-		}
-		if moved {
-			res.Tags = append(res.Tags, p.pol.LatestTag)
-		} else {
+		case moved:
+			res.Tags = append(res.Tags, tag)
+		default:
 			res.Skipped = append(res.Skipped, why)
 			logf("%s", why)
+		}
+		return nil
+	}
+	if p.plan.Latest {
+		moved, why, err := p.moveLatest(ctx, store, m, before, logf)
+		if err := record(p.pol.LatestTag, moved, why, err); err != nil {
+			return err
 		}
 	}
 	if p.plan.Stable {
 		moved, why, err := p.moveStable(ctx, store, m)
-		if err != nil {
+		if err := record(p.pol.StableTag, moved, why, err); err != nil {
 			return err
-		}
-		if moved {
-			res.Tags = append(res.Tags, p.pol.StableTag)
-		} else {
-			res.Skipped = append(res.Skipped, why)
-			logf("%s", why)
 		}
 	}
 	return nil

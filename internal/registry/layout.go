@@ -118,15 +118,7 @@ func (s *layoutStore) Push(_ context.Context, img v1.Image) (*Manifest, error) {
 	if err := s.p.WriteImage(img); err != nil {
 		return nil, fmt.Errorf("writing to %s: %w", s.dir, err)
 	}
-	raw, err := img.RawManifest()
-	if err != nil {
-		return nil, err
-	}
-	mt, err := img.MediaType()
-	if err != nil {
-		return nil, err
-	}
-	return parseManifest(raw, string(mt))
+	return manifestOf(img)
 }
 
 func (s *layoutStore) Tag(_ context.Context, m *Manifest, tag string) error {

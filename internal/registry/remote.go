@@ -54,15 +54,7 @@ func (s *remoteStore) Push(ctx context.Context, img v1.Image) (*Manifest, error)
 	if err := remote.Write(ref, img, s.opts(ctx)...); err != nil {
 		return nil, fmt.Errorf("pushing %q: %w", ref, explain(err))
 	}
-	raw, err := img.RawManifest()
-	if err != nil {
-		return nil, err
-	}
-	mt, err := img.MediaType()
-	if err != nil {
-		return nil, err
-	}
-	return parseManifest(raw, string(mt))
+	return manifestOf(img)
 }
 
 func (s *remoteStore) Tag(ctx context.Context, m *Manifest, tag string) error {

@@ -92,6 +92,19 @@ func parseManifest(raw []byte, mediaType string) (*Manifest, error) {
 	return m, nil
 }
 
+// manifestOf is the Manifest of an image this client just wrote.
+func manifestOf(img v1.Image) (*Manifest, error) {
+	raw, err := img.RawManifest()
+	if err != nil {
+		return nil, err
+	}
+	mt, err := img.MediaType()
+	if err != nil {
+		return nil, err
+	}
+	return parseManifest(raw, string(mt))
+}
+
 // rawManifest lets remote.Tag and layout re-publish a manifest as it is, byte for byte.
 type rawManifest struct{ m *Manifest }
 
