@@ -72,6 +72,7 @@ func (r *runner) signerFor(ctx context.Context, id sign.Identity) (sign.Signer, 
 		TokenRequestToken: cfg.GitHub.TokenRequestToken,
 		Expected:          id,
 		RemoteOptions:     r.registry.RemoteOptions(),
+		Transport:         r.registry.RetryTransport(func(f string, a ...any) { r.log.Printf("sign: "+f, a...) }),
 		Logf:              func(f string, a ...any) { r.log.Printf("sign: "+f, a...) },
 	})
 	r.signers.bySubj[key], r.signers.errBySub[key] = s, err

@@ -129,6 +129,13 @@ func (c *Client) RemoteOptions() []remote.Option {
 	}, noGGCRRetry...))
 }
 
+// RetryTransport retries with this client's policy over http.DefaultTransport, logging to logf:
+// for the other services of a run (the OIDC token service, Fulcio, Rekor), which share neither
+// the registry's credentials, its counters nor the verification --insecure turns off.
+func (c *Client) RetryTransport(logf func(string, ...any)) http.RoundTripper {
+	return NewRetryTransport(http.DefaultTransport, c.retry, logf)
+}
+
 // reuse returns options with a Pusher/Puller shared per registry, so the token handshake and ping
 // happen once per repository scope rather than once per call.
 func (c *Client) reuse(repo name.Repository) []remote.Option {

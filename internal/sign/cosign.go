@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -30,7 +29,6 @@ import (
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
 	"github.com/sigstore/cosign/v2/pkg/oci/static"
 	fulcioapi "github.com/sigstore/fulcio/pkg/api"
-	rekorclient "github.com/sigstore/rekor/pkg/client"
 	rekorgen "github.com/sigstore/rekor/pkg/generated/client"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -43,8 +41,10 @@ import (
 // inside the certificate's validity (Fulcio issues certificates for 10 minutes).
 const certMargin = time.Minute
 
-// httpTimeout bounds each request to the token service.
-const httpTimeout = 30 * time.Second
+// credCooldown is how long a keyless credential that failed in a way that may heal (Fulcio or
+// the token service unreachable, rate limiting or failing with 5xx after the transport's
+// retries) is answered from the cache before a Sign tries again; see credential.
+const credCooldown = 30 * time.Second
 
 type cosignSigner struct {
 	o       Options
@@ -53,10 +53,14 @@ type cosignSigner struct {
 	rekor   *rekorgen.Rekor // upload client; nil when tlog upload is off
 	snippet string
 	margin  time.Duration // certMargin; tests raise it to force a new certificate
+	cooling time.Duration // credCooldown; tests lower it
 
-	mu      sync.Mutex
-	cred    *credential
-	credErr error
+	// credLock guards the fields below it, and is held while the credential is requested. It is
+	// a one-slot channel so that a waiter can give up with its context.
+	credLock chan struct{}
+	cred     *credential
+	credErr  error
+	credAt   time.Time // when credErr happened
 }
 
 // credential is what signs: a key, and for keyless its short-lived certificate.
@@ -69,13 +73,13 @@ type credential struct {
 }
 
 func newCosignSigner(o Options) (*cosignSigner, error) {
-	s := &cosignSigner{o: o, margin: certMargin}
+	s := &cosignSigner{o: o, margin: certMargin, cooling: credCooldown, credLock: make(chan struct{}, 1)}
 	if len(o.RemoteOptions) > 0 {
 		s.ociOpts = append(s.ociOpts, ociremote.WithRemoteOptions(o.RemoteOptions...))
 	}
 	if o.TLogUpload {
 		rekorURL := orDefault(o.RekorURL, PublicRekorURL)
-		rc, err := rekorclient.GetRekorClient(rekorURL)
+		rc, err := newRekorClient(rekorURL, s.httpClient())
 		if err != nil {
 			return nil, fmt.Errorf("creating the Rekor client for %q: %w", rekorURL, err)
 		}
@@ -344,30 +348,52 @@ func existingResult(sig oci.Signature) Result {
 }
 
 // credential returns the key (and certificate) to sign with, requesting the OIDC token and the
-// Fulcio certificate on first use. Concurrent callers wait for that one request; a certificate
-// close to expiry is replaced. A failure is kept: the next component would fail the same way.
+// Fulcio certificate on first use: one token and one certificate serve the whole run.
+// Concurrent callers wait for that one request; a certificate close to expiry is replaced.
+//
+// A failure is kept, so that 50 components do not each spend the retry budget on the same
+// outage, but for how long depends on whether it can heal:
+//   - one that cannot (no id-token permission, a 4xx from Fulcio, a certificate for another
+//     identity) is kept for the run: every later try would fail the same way;
+//   - one that may (network error, 408/429/5xx from the token service or Fulcio) has already
+//     been retried by Options.Transport. It is answered to every caller that waited for that
+//     try and to those arriving within credCooldown of it; the first caller after that tries
+//     again. An outage thus costs about one retry budget per cooldown, not one per component,
+//     and components still to sign once the service is back get signed. Without a retrying
+//     transport, this is the only retry there is;
+//   - a cancelled or timed-out caller's context is the caller's problem, and not kept at all.
 func (s *cosignSigner) credential(ctx context.Context) (*credential, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	select {
+	case s.credLock <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-s.credLock }()
 	if s.cred != nil && (s.cred.notAfter.IsZero() || time.Until(s.cred.notAfter) > s.margin) {
 		return s.cred, nil
 	}
-	if s.credErr != nil {
+	if s.credErr != nil && (!isTransient(s.credErr) || time.Since(s.credAt) < s.cooling) {
 		return nil, s.credErr
 	}
 	cred, err := s.keyless(ctx)
-	if err != nil {
-		s.credErr = err
+	switch {
+	case err == nil:
+		s.cred, s.credErr = cred, nil
+		return cred, nil
+	case ctx.Err() != nil:
 		return nil, err
 	}
-	s.cred = cred
-	return cred, nil
+	s.credErr, s.credAt = err, time.Now()
+	if isTransient(err) {
+		s.o.Logf("keyless signing failed in a way that may heal (%v): components that reach signing in the next %s fail with it; the first after asks again", err, s.cooling)
+	}
+	return nil, err
 }
 
 // keyless gets a certificate from Fulcio for a fresh ephemeral key, proving the key with the
 // GitHub Actions OIDC token.
 func (s *cosignSigner) keyless(ctx context.Context) (*credential, error) {
-	client := &http.Client{Timeout: httpTimeout}
+	client := s.httpClient()
 	token, err := requestIDToken(ctx, client, s.o.TokenRequestURL, s.o.TokenRequestToken)
 	if err != nil {
 		return nil, err
@@ -400,7 +426,7 @@ func (s *cosignSigner) keyless(ctx context.Context) (*credential, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parsing fulcio-url %q: %w", fulcioURL, err)
 	}
-	resp, err := fulcioapi.NewClient(u, fulcioapi.WithTimeout(httpTimeout)).SigningCert(fulcioapi.CertificateRequest{
+	resp, err := signingCert(ctx, client, u, fulcioapi.CertificateRequest{
 		PublicKey:          fulcioapi.Key{Content: pubPEM},
 		SignedEmailAddress: proof,
 	}, token)

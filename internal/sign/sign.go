@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -113,6 +114,12 @@ type Options struct {
 
 	// RemoteOptions reach the registry (auth, transport).
 	RemoteOptions []remote.Option
+	// Transport carries every request to the token service, Fulcio and Rekor (nil:
+	// http.DefaultTransport, one try per request). Give it a retrying RoundTripper: it is the
+	// only retry layer of these requests (the Rekor client's own retries are left out so the two
+	// do not multiply), and it bounds their time. It must not log request headers or bodies:
+	// they carry the OIDC token and the token-service credential.
+	Transport http.RoundTripper
 	// Logf receives progress lines; nil discards them.
 	Logf func(format string, args ...any)
 }

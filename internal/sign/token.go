@@ -47,16 +47,20 @@ func requestIDToken(ctx context.Context, client *http.Client, requestURL, reques
 	req.Header.Set("Accept", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("requesting an OIDC token: %w", err)
+		return "", fmt.Errorf("requesting an OIDC token from %s: %w", u.Host, requestError(err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return "", fmt.Errorf("reading the OIDC token response: %w", err)
+		return "", fmt.Errorf("reading the OIDC token response: %w", transient(err))
 	}
+	// The body is never quoted: it is the token, or an answer to a request that carried the
+	// request token.
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		return "", fmt.Errorf("%w: the token service answered %s: %s", ErrNoIDToken, resp.Status, idTokenHelp)
+	case healable(resp.StatusCode):
+		return "", fmt.Errorf("requesting an OIDC token: %w", transient(fmt.Errorf("the token service answered %s", resp.Status)))
 	case resp.StatusCode != http.StatusOK:
 		return "", fmt.Errorf("requesting an OIDC token: the token service answered %s", resp.Status)
 	}
