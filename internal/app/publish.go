@@ -529,12 +529,16 @@ func (an *ancestry) ask(ctx context.Context, git *gitdiff.Repo, a, b string) (bo
 func (p *publisher) moveLatest(ctx context.Context, store registry.Store, m *registry.Manifest, before []string, logf func(string, ...any)) (bool, string, error) {
 	tag := p.pol.LatestTag
 	ours := p.ours()
+	wrote := false // only a write of this run can have overwritten a newer run's move
 	for range moveAttempts {
 		cur, err := store.Get(ctx, tag)
 		if err != nil {
 			return false, "", err
 		}
 		if cur != nil && cur.Digest == m.Digest {
+			if !wrote {
+				return true, "", nil
+			}
 			newer, err := p.newerBuild(ctx, store, before)
 			if err != nil {
 				return false, "", err
@@ -558,6 +562,7 @@ func (p *publisher) moveLatest(ctx context.Context, store registry.Store, m *reg
 		if err := store.Tag(ctx, m, tag); err != nil {
 			return false, "", err
 		}
+		wrote = true
 	}
 	return false, "", fmt.Errorf("moving %s: it kept changing under this run (%d attempts); re-run to converge", tag, moveAttempts)
 }
