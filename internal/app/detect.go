@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path"
 
-	"github.com/fleetpush/fleetpush/internal/component"
 	"github.com/fleetpush/fleetpush/internal/gitdiff"
 )
 
@@ -105,19 +104,4 @@ func (r *runner) detectCmd(ctx context.Context) (int, error) {
 		}
 	}
 	return ExitOK, nil
-}
-
-// changedOnly keeps the components detection says changed.
-func changedOnly(comps []component.Component, d detection) []component.Component {
-	keep := map[string]bool{}
-	for _, n := range d.Changed {
-		keep[n] = true
-	}
-	var out []component.Component
-	for _, c := range comps {
-		if keep[c.Name] {
-			out = append(out, c)
-		}
-	}
-	return out
 }

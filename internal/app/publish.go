@@ -92,7 +92,7 @@ func (r *runner) publish(ctx context.Context) (int, error) {
 		// unchanged content.
 		d := r.detect(ctx)
 		r.log.Printf("detect: %s", d.Reason)
-		comps = changedOnly(comps, d)
+		comps = pick(comps, d.Changed)
 		if len(comps) == 0 {
 			r.log.Notice("no component changed: nothing to publish")
 		}
