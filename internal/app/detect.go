@@ -33,7 +33,7 @@ func (r *runner) detect(ctx context.Context) detection {
 	if src.git == nil {
 		return everything(fmt.Sprintf("the source is not a git checkout (%v): every component is a candidate", src.gitErr))
 	}
-	rng, defaultBranch, err := gitdiff.RangeFromEvent(cfg.GitHub.EventName, r.readEvent())
+	rng, _, err := gitdiff.RangeFromEvent(cfg.GitHub.EventName, r.readEvent())
 	if err != nil {
 		return everything(fmt.Sprintf("reading the event payload: %v: every component is a candidate", err))
 	}
@@ -45,13 +45,8 @@ func (r *runner) detect(ctx context.Context) detection {
 	if rng.Ref == "" {
 		rng.Ref = cfg.Ref
 	}
-	if cfg.MainBranch != "" {
-		defaultBranch = cfg.MainBranch
-	}
-	if defaultBranch == "" {
-		defaultBranch = "main"
-	}
-	res, err := src.git.Changed(ctx, rng, defaultBranch)
+	// The main-branch input, else the event's default branch (read once, by config), else main.
+	res, err := src.git.Changed(ctx, rng, r.policy().MainBranch)
 	if err != nil {
 		return everything(fmt.Sprintf("change detection failed: %v: every component is a candidate", err))
 	}

@@ -36,12 +36,12 @@ func (r *runner) actionsReport(results []report.Result, title string) error {
 		}
 	}
 	matrix, _ := gitdiff.Matrix(changed)
-	list, _ := json.Marshal(nonNilStrings(names))
+	_, list := gitdiff.Matrix(names)
 	dj, _ := json.Marshal(digests)
 	outputs := map[string]string{
 		"result":      string(compact),
 		"matrix":      matrix,
-		"components":  string(list),
+		"components":  list,
 		"any-changed": fmt.Sprint(len(changed) > 0),
 		"pushed":      fmt.Sprint(pushed),
 		"digests":     string(dj),
@@ -60,11 +60,4 @@ func nonNil(rs []report.Result) []report.Result {
 		return []report.Result{}
 	}
 	return rs
-}
-
-func nonNilStrings(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }

@@ -274,8 +274,11 @@ func (p *publisher) one(ctx context.Context, c component.Component) (res report.
 		res.Status = report.Planned
 		d, _ := img.Digest()
 		res.Digest = d.String()
-		sz, _ := img.Size()
-		res.Size = sz + layer.Size
+		// The same sum a pushed result reports: manifest, config and layer.
+		if man, err := img.Manifest(); err == nil {
+			sz, _ := img.Size()
+			res.Size = sz + man.Config.Size + layer.Size
+		}
 		res.Tags = p.plannedTags()
 		logf("would push %s and tag it %s", d, strings.Join(res.Tags, ", "))
 		return res

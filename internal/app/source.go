@@ -23,7 +23,6 @@ type source struct {
 	sha        string
 	created    time.Time
 	ref        tags.Ref
-	refErr     error
 	url        string // https URL of the repository, for the source annotation
 	components []component.Component
 }

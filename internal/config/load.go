@@ -33,11 +33,11 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 	case len(args) > 0:
 		cmd, rest := args[0], args[1:]
 		if cmd == "help" || cmd == "-h" || cmd == "--help" {
-			writeUsage(usage, "")
+			writeUsage(usage)
 			return nil, ErrHelp
 		}
 		if strings.HasPrefix(cmd, "-") {
-			writeUsage(usage, "")
+			writeUsage(usage)
 			return nil, fmt.Errorf("missing command: say which, e.g. `fleetpush publish %s`", strings.Join(args, " "))
 		}
 		values["command"] = cmd
@@ -51,7 +51,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 		}
 		if err := fs.Parse(rest); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				writeUsage(usage, cmd)
+				writeUsage(usage)
 				return nil, ErrHelp
 			}
 			return nil, fmt.Errorf("%w (see `fleetpush %s --help`)", err, cmd)
@@ -68,7 +68,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 		}
 		origin = func(name string) string { return "input " + name }
 	default:
-		writeUsage(usage, "")
+		writeUsage(usage)
 		return nil, errors.New("missing command: run `fleetpush publish` (or detect, validate, promote, verify); `fleetpush help` lists the flags")
 	}
 
@@ -207,7 +207,7 @@ func (f *flagValue) Set(s string) error {
 }
 func (f *flagValue) IsBoolFlag() bool { return f.isBool }
 
-func writeUsage(w io.Writer, cmd string) {
+func writeUsage(w io.Writer) {
 	if w == nil {
 		return
 	}
@@ -226,7 +226,6 @@ func writeUsage(w io.Writer, cmd string) {
 		}
 		fmt.Fprintf(w, "  --%-18s %s%s\n", o.Name, o.Usage, def)
 	}
-	_ = cmd
 }
 
 // eventDefaultBranch reads repository.default_branch from the event payload, or "".
