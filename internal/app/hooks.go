@@ -4,12 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/fleetpush/fleetpush/internal/config"
 	"github.com/fleetpush/fleetpush/internal/gitdiff"
 	"github.com/fleetpush/fleetpush/internal/report"
 )
 
-// outputOrder is the order outputs are written in (action.yml's).
-var outputOrder = []string{"result", "matrix", "components", "any-changed", "pushed", "digests", "verify-snippet"}
+// outputOrder is the order outputs are written in (action.yml's, generated from the same table).
+var outputOrder = config.OutputNames()
 
 // actionsReport writes the outputs and the step summary when running in Actions.
 func (r *runner) actionsReport(results []report.Result, title string) error {

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -32,8 +33,13 @@ func (r *runner) policy() tags.Policy {
 
 // defaultBranch is the repository's default branch as the event says, else "main".
 func (r *runner) defaultBranch() string {
-	if b := r.cfg.GitHub.DefaultBranch; b != "" {
-		return b
+	if p := r.cfg.GitHub.EventPath; p != "" {
+		// detect warns about a payload it cannot read; here it only means no default branch.
+		if payload, err := os.ReadFile(p); err == nil {
+			if _, b, _ := gitdiff.RangeFromEvent(r.cfg.GitHub.EventName, payload); b != "" {
+				return b
+			}
+		}
 	}
 	return tags.DefaultMainBranch
 }
@@ -132,11 +138,11 @@ func pick(all []component.Component, names []string) []component.Component {
 	return out
 }
 
-// forEach runs fn for every component, cfg.Jobs at a time, printing a progress line as each
+// forEach runs fn for every component, cfg.Concurrency at a time, printing a progress line as each
 // finishes. A failure of one component never stops the others.
 func (r *runner) forEach(ctx context.Context, comps []component.Component, fn func(context.Context, component.Component) report.Result) []report.Result {
 	results := make([]report.Result, len(comps))
-	sem := make(chan struct{}, r.cfg.Jobs)
+	sem := make(chan struct{}, r.cfg.Concurrency)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	done := 0

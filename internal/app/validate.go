@@ -25,7 +25,7 @@ func (r *runner) validator() (*kustomize.Validator, error) {
 	r.validators.once.Do(func() {
 		// Components are already validated concurrently; one build at a time inside each keeps
 		// the machine from oversubscribing.
-		r.validators.v, r.validators.err = kustomize.New(kustomize.WithConcurrency(1))
+		r.validators.v, r.validators.err = kustomize.New(kustomize.WithConcurrency(1), kustomize.WithMaxFileSize(r.cfg.MaxFileSize))
 	})
 	return r.validators.v, r.validators.err
 }

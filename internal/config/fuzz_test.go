@@ -19,7 +19,10 @@ func FuzzLoadCLI(f *testing.F) {
 		"publish",
 		"publish\x00--repository\x00127.0.0.1:5000/acme/apps\x00--components\x00a,b",
 		"promote\x00--components\x00frontend\x00--version\x00v1.2.3\x00--channel\x00-x",
-		"publish\x00--sha-length=99\x00--jobs=0\x00--max-files=-1\x00--max-size=1Ti",
+		"publish\x00--sha-length=99\x00--concurrency=0\x00--max-files=-1\x00--max-size=1Ti",
+		"publish\x00--max-size=18014398509481985Ki\x00--max-file-size=0\x00--all=yes\x00--repository\x00 ",
+		"publish\x00--annotations\x00org.opencontainers.image.revision=x\x00--trusted-root\x00{\x00--provenance=true",
+		"publish\x00--schema-locations\x00nope/{{.Group}}/x.json,https://x\x00--signature-format\x00v3",
 		"publish\x00--annotations\x00=v\x00--all=maybe\x00--sign\x00key",
 		"publish\x00--path\x00../x\x00--components\x00UP",
 		"publish\x00--repository=ghcr.io/Acme//x:tag\x00--latest-tag=latest-stable",
@@ -44,6 +47,7 @@ func FuzzLoadInputs(f *testing.F) {
 	f.Add(uint8(7), "k=v\nnokey", uint8(15), "keyless")
 	f.Add(uint8(20), "http://[::1", uint8(30), "-5")
 	f.Add(uint8(12), "v1.2", uint8(0), "promote")
+	f.Add(uint8(26), "{\"mediaType\": 1}", uint8(36), "9999999999999999999Gi")
 	f.Fuzz(func(t *testing.T, i uint8, v string, j uint8, w string) {
 		inputs := config.ActionInputs()
 		env := map[string]string{

@@ -1,12 +1,10 @@
 package config
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/sethvargo/go-githubactions"
@@ -21,10 +19,7 @@ var ErrHelp = flag.ErrHelp
 // cases, through getenv, so tests hand in a map. Load only parses; call Validate for the checks.
 // usage receives the help text when asked for or when the command line is malformed.
 func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, error) {
-	c := &Config{}
-	gh := readGitHub(getenv)
-	c.GitHub = gh
-
+	c := &Config{GitHub: readGitHub(getenv)}
 	values := map[string]string{}
 	var errs []error
 	origin := func(name string) string { return "--" + name }
@@ -40,14 +35,14 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 			writeUsage(usage)
 			return nil, fmt.Errorf("missing command: say which, e.g. `fleetpush publish %s`", strings.Join(args, " "))
 		}
-		values["command"] = cmd
 		fs := flag.NewFlagSet("fleetpush "+cmd, flag.ContinueOnError)
 		fs.SetOutput(io.Discard)
 		for _, o := range Options {
-			if o.Name == "command" {
+			if !o.Flag() {
+				values[o.Name] = cmd
 				continue
 			}
-			fs.Var(&flagValue{name: o.Name, values: values, isBool: o.kind == kBool, accumulate: o.kind == kList || o.kind == kMap}, o.Name, o.Usage)
+			fs.Var(&flagValue{name: o.Name, values: values, isBool: o.field.isBool(), accumulate: o.field.isList()}, o.Name, o.Description)
 		}
 		if err := fs.Parse(rest); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
@@ -59,7 +54,18 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 		if fs.NArg() > 0 {
 			return nil, fmt.Errorf("unexpected argument %q: every value is given with a flag, e.g. --components %s", fs.Arg(0), fs.Arg(0))
 		}
-	case gh.Actions:
+		// A flag given an empty value is a mistake, usually an unset shell variable
+		// (--repository "$REPO"): falling back to the default would publish somewhere else, or
+		// everything, without a word.
+		for _, o := range Options {
+			if v, given := values[o.Name]; given && o.Flag() && strings.TrimSpace(v) == "" {
+				errs = append(errs, fmt.Errorf("%s: empty value: give one, or leave the flag out for the default", origin(o.Name)))
+				delete(values, o.Name)
+			}
+		}
+	case c.GitHub.Actions:
+		// The runner passes every input action.yml declares, "" when the workflow gives none
+		// (also `with: x: ${{ vars.UNSET }}`): blank means the default.
 		action := githubactions.New(githubactions.WithGetenv(getenv), githubactions.WithWriter(io.Discard))
 		for _, o := range ActionInputs() {
 			if v := action.GetInput(o.Name); v != "" {
@@ -72,38 +78,34 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 		return nil, errors.New("missing command: run `fleetpush publish` (or detect, validate, promote, verify); `fleetpush help` lists the flags")
 	}
 
+	var computed []Option
 	for _, o := range Options {
 		text, given := values[o.Name]
 		if !given {
 			text = o.Default
 		}
-		if text == "" && o.kind != kList && o.kind != kMap {
-			o.set(c, zero(o.kind))
+		if text == "" {
+			if o.compute != nil {
+				computed = append(computed, o)
+			}
 			continue
 		}
-		v, err := o.parse(text, origin(o.Name))
-		if err != nil {
-			errs = append(errs, err)
-			continue
+		if err := o.field.set(c, text); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", origin(o.Name), err))
 		}
-		o.set(c, v)
 	}
-	if c.MaxBytes == 0 {
-		c.MaxBytes, _ = parseSize("100Mi")
+	for _, o := range computed {
+		o.compute(c, getenv)
 	}
 	c.CosignPassword = getenv("COSIGN_PASSWORD")
-	c.applyDefaults(getenv)
-	return c, errors.Join(errs...)
-}
-
-func zero(k kind) any {
-	switch k {
-	case kBool:
-		return false
-	case kInt:
-		return 0
+	if c.SHA == "" && c.GitHub.Actions {
+		c.SHA = getenv("GITHUB_SHA")
 	}
-	return ""
+	if c.Path == "./" {
+		c.Path = "."
+	}
+	c.DryRunOn = c.resolveDryRun()
+	return c, errors.Join(errs...)
 }
 
 func readGitHub(getenv func(string) string) GitHub {
@@ -124,49 +126,6 @@ func readGitHub(getenv func(string) string) GitHub {
 		TokenRequestURL:   getenv("ACTIONS_ID_TOKEN_REQUEST_URL"),
 		TokenRequestToken: getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
 	}
-}
-
-// applyDefaults fills the values whose default depends on where the run happens.
-func (c *Config) applyDefaults(getenv func(string) string) {
-	gh := c.GitHub
-	if c.Source == "" || (c.Source == "." && gh.Actions && gh.Workspace != "") {
-		c.Source = "."
-		if gh.Actions && gh.Workspace != "" {
-			c.Source = gh.Workspace
-		}
-	}
-	if c.Repository == "" {
-		if gh.Actions && gh.Repository != "" {
-			c.Repository = "ghcr.io/" + strings.ToLower(gh.Repository)
-		} else {
-			c.Repository = LayoutScheme + "dist"
-		}
-	}
-	if c.Sign == "" {
-		switch {
-		case c.Command == Promote || c.Command == Verify:
-			// Both exist to check signatures: a rollback must never put an unsigned artifact
-			// in production because a flag was forgotten. sign: none skips the check, said.
-			c.Sign = SignKeyless
-		case gh.Actions && !gh.Act:
-			c.Sign = SignKeyless
-		default:
-			c.Sign = SignNone
-		}
-	}
-	if gh.DefaultBranch == "" {
-		c.GitHub.DefaultBranch = eventDefaultBranch(gh.EventPath)
-	}
-	if c.Ref == "" {
-		c.Ref = getenv("GITHUB_REF")
-	}
-	if c.SHA == "" && gh.Actions {
-		c.SHA = getenv("GITHUB_SHA")
-	}
-	if c.Path == "./" {
-		c.Path = "."
-	}
-	c.DryRunOn = c.resolveDryRun()
 }
 
 // resolveDryRun: "auto" is a dry run under act (no OIDC token, a laptop's docker) and when
@@ -215,35 +174,50 @@ func writeUsage(w io.Writer) {
 	for _, c := range Commands {
 		fmt.Fprintf(w, "  %s\n", c)
 	}
-	fmt.Fprintf(w, "\nFlags (each is also the action input of the same name):\n")
+	fmt.Fprintf(w, "\nFlags (each is also the action input of the same name, unless it says CLI only):\n")
 	for _, o := range Options {
-		if o.Name == "command" {
+		if !o.Flag() {
 			continue
 		}
-		def := ""
-		if o.Default != "" {
-			def = " (default " + o.Default + ")"
+		text := o.Description
+		if o.CLIOnly {
+			text += " CLI only."
 		}
-		fmt.Fprintf(w, "  --%-18s %s%s\n", o.Name, o.Usage, def)
+		if d := o.DefaultText(); d != "" {
+			text += " (default " + d + ")"
+		}
+		fmt.Fprintf(w, "  --%s\n", o.Name)
+		for _, line := range wrap(strings.ReplaceAll(text, "`", ""), 90) {
+			fmt.Fprintf(w, "        %s\n", line)
+		}
 	}
 }
 
-// eventDefaultBranch reads repository.default_branch from the event payload, or "".
-func eventDefaultBranch(path string) string {
-	if path == "" {
-		return ""
+// DefaultText is the default as the docs show it, in markdown: the value, or how a default that
+// depends on the run is found; "" when there is none.
+func (o Option) DefaultText() string {
+	if o.Default != "" {
+		return "`" + o.Default + "`"
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
+	return o.DefaultDoc
+}
+
+// wrap breaks text into lines of at most width bytes at spaces; a longer word stays whole.
+func wrap(text string, width int) []string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(text) {
+		if line != "" && len(line)+1+len(w) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += w
 	}
-	var ev struct {
-		Repository struct {
-			DefaultBranch string `json:"default_branch"`
-		} `json:"repository"`
+	if line != "" {
+		lines = append(lines, line)
 	}
-	if json.Unmarshal(b, &ev) != nil {
-		return ""
-	}
-	return ev.Repository.DefaultBranch
+	return lines
 }

@@ -2,7 +2,9 @@ package config
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 
@@ -17,23 +19,24 @@ func env(m map[string]string) func(string) string {
 // defaults is the Config of `fleetpush publish` on a laptop: the documented defaults.
 func defaults() Config {
 	return Config{
-		Command:       Publish,
-		Source:        ".",
-		Repository:    "oci-layout:dist",
-		ComponentsDir: "components",
-		Annotations:   map[string]string{},
-		LatestTag:     "latest",
-		StableTag:     "latest-stable",
-		SHALength:     8,
-		Channel:       "latest-stable",
-		ValidateOn:    true,
-		Sign:          SignNone,
-		TLogUpload:    true,
-		DryRun:        "auto",
-		Output:        "text",
-		Jobs:          8,
-		MaxFiles:      10000,
-		MaxBytes:      100 << 20,
+		Command:         Publish,
+		Source:          ".",
+		Repository:      "oci-layout:dist",
+		ComponentsDir:   "components",
+		LatestTag:       "latest",
+		StableTag:       "latest-stable",
+		SHALength:       8,
+		Channel:         "latest-stable",
+		ValidateOn:      true,
+		Sign:            SignNone,
+		SignatureFormat: FormatBoth,
+		TLogUpload:      true,
+		DryRun:          "auto",
+		Output:          "text",
+		Concurrency:     8,
+		MaxFiles:        10000,
+		MaxBytes:        100 << 20,
+		MaxFileSize:     16 << 20,
 	}
 }
 
@@ -77,18 +80,52 @@ func TestLoadCLI(t *testing.T) {
 		},
 		{
 			name: "bool flag with values",
-			args: []string{"publish", "--all=yes", "--validate=false", "--tlog-upload=0", "--insecure=1"},
+			args: []string{"publish", "--all=true", "--validate=false", "--tlog-upload=false", "--insecure=true"},
 			want: func(c *Config) { c.All, c.ValidateOn, c.TLogUpload, c.Insecure = true, false, false, true },
 		},
 		{
-			name: "bool flag value is case-insensitive",
-			args: []string{"publish", "--validate=FALSE", "--all=True"},
-			want: func(c *Config) { c.All, c.ValidateOn = true, false },
+			name: "bool flag values as GitHub writes them: true, True, TRUE",
+			args: []string{"publish", "--validate=FALSE", "--all=True", "--allow-empty=TRUE"},
+			want: func(c *Config) { c.All, c.ValidateOn, c.AllowEmpty = true, false, true },
 		},
 		{
 			name: "int flags",
-			args: []string{"publish", "--sha-length", "12", "--jobs=2", "--max-files", " 50 "},
-			want: func(c *Config) { c.SHALength, c.Jobs, c.MaxFiles = 12, 2, 50 },
+			args: []string{"publish", "--sha-length", "12", "--concurrency=2", "--max-files", " 50 "},
+			want: func(c *Config) { c.SHALength, c.Concurrency, c.MaxFiles = 12, 2, 50 },
+		},
+		{
+			name: "max-file-size",
+			args: []string{"publish", "--max-file-size", "32Mi"},
+			want: func(c *Config) { c.MaxFileSize = 32 << 20 },
+		},
+		{
+			name: "the largest size that fits",
+			args: []string{"publish", "--max-size", "8589934591Gi"},
+			want: func(c *Config) { c.MaxBytes = 8589934591 << 30 },
+		},
+		{
+			name: "signing formats and trust",
+			args: []string{"publish", "--repository", "ghcr.io/acme/apps", "--sign", "keyless", "--signature-format", "legacy", "--trusted-root", "root.json"},
+			env:  map[string]string{"CI": "true"},
+			want: func(c *Config) {
+				c.Repository, c.Sign, c.SignatureFormat, c.TrustedRoot = "ghcr.io/acme/apps", SignKeyless, FormatLegacy, "root.json"
+				c.Provenance = true // default when signing
+				c.GitHub.CI = true
+			},
+		},
+		{
+			name: "provenance false while signing",
+			args: []string{"publish", "--repository", "ghcr.io/acme/apps", "--sign", "keyless", "--provenance=false"},
+			env:  map[string]string{"CI": "true"},
+			want: func(c *Config) {
+				c.Repository, c.Sign, c.Provenance = "ghcr.io/acme/apps", SignKeyless, false
+				c.GitHub.CI = true
+			},
+		},
+		{
+			name: "provenance is off by default without signing",
+			args: []string{"publish", "--sign", "none"},
+			want: func(c *Config) {},
 		},
 		{
 			name: "size flag with suffix",
@@ -138,6 +175,7 @@ func TestLoadCLI(t *testing.T) {
 			want: func(c *Config) {
 				// promote checks signatures: keyless by default, even outside Actions
 				c.Command, c.Version, c.Channel, c.Components, c.Sign = Promote, "v1.2.3", "stable", []string{"frontend"}, SignKeyless
+				c.Provenance = true
 			},
 		},
 		{
@@ -154,7 +192,10 @@ func TestLoadCLI(t *testing.T) {
 			name: "COSIGN_PASSWORD is read from the environment",
 			args: []string{"publish", "--sign", "key", "--cosign-key", "cosign.key"},
 			env:  map[string]string{"COSIGN_PASSWORD": "pw"},
-			want: func(c *Config) { c.Sign, c.CosignKey, c.CosignPassword = SignKey, "cosign.key", "pw" },
+			want: func(c *Config) {
+				c.Sign, c.CosignKey, c.CosignPassword = SignKey, "cosign.key", "pw"
+				c.Provenance = true
+			},
 		},
 		{
 			name: "GITHUB_REF fills ref outside Actions, GITHUB_SHA does not fill sha",
@@ -213,6 +254,7 @@ func TestLoadActions(t *testing.T) {
 		c.Source = "/github/workspace"
 		c.Repository = "ghcr.io/acme/d2-apps"
 		c.Sign = SignKeyless
+		c.Provenance = true
 		c.Ref = "refs/heads/main"
 		c.SHA = "0123456789abcdef0123456789abcdef01234567"
 		c.GitHub = gh
@@ -270,11 +312,32 @@ func TestLoadActions(t *testing.T) {
 		{
 			name: "inputs are trimmed; blank inputs keep the default",
 			env:  map[string]string{"INPUT_LATEST-TAG": "  edge\n", "INPUT_STABLE-TAG": "   ", "INPUT_SIGN": " none "},
-			want: func(c *Config) { c.LatestTag, c.Sign = "edge", SignNone },
+			want: func(c *Config) { c.LatestTag, c.Sign, c.Provenance = "edge", SignNone, false },
 		},
 		{
 			name: "CLI-only options are not inputs: source stays the workspace",
-			env:  map[string]string{"INPUT_SOURCE": "/elsewhere", "INPUT_OUTPUT": "json", "INPUT_JOBS": "1", "INPUT_REF": "refs/heads/x"},
+			env:  map[string]string{"INPUT_SOURCE": "/elsewhere", "INPUT_OUTPUT": "json", "INPUT_BASE": "abc", "INPUT_REF": "refs/heads/x"},
+			want: func(c *Config) {},
+		},
+		{
+			name: "the signing, policy and limit inputs",
+			env: map[string]string{
+				"INPUT_SIGNATURE-FORMAT": "bundle",
+				"INPUT_PROVENANCE":       "false",
+				"INPUT_TRUSTED-ROOT":     "trusted_root.json",
+				"INPUT_ALLOW-EMPTY":      "true",
+				"INPUT_CONCURRENCY":      "16",
+				"INPUT_MAX-FILE-SIZE":    "1Mi",
+				"INPUT_MAX-SIZE":         "1Gi",
+			},
+			want: func(c *Config) {
+				c.SignatureFormat, c.Provenance, c.TrustedRoot = FormatBundle, false, "trusted_root.json"
+				c.AllowEmpty, c.Concurrency, c.MaxFileSize, c.MaxBytes = true, 16, 1<<20, 1<<30
+			},
+		},
+		{
+			name: "blank provenance input: the default, true when signing",
+			env:  map[string]string{"INPUT_PROVENANCE": ""},
 			want: func(c *Config) {},
 		},
 		{
@@ -286,7 +349,7 @@ func TestLoadActions(t *testing.T) {
 			name: "under act: sign none and dry-run on",
 			env:  map[string]string{"ACT": "true"},
 			want: func(c *Config) {
-				c.Sign, c.DryRunOn = SignNone, true
+				c.Sign, c.Provenance, c.DryRunOn = SignNone, false, true
 				c.GitHub.Act = true
 			},
 		},
@@ -294,7 +357,7 @@ func TestLoadActions(t *testing.T) {
 			name: "under act, dry-run false is obeyed",
 			env:  map[string]string{"ACT": "true", "INPUT_DRY-RUN": "false"},
 			want: func(c *Config) {
-				c.Sign, c.DryRun = SignNone, "false"
+				c.Sign, c.Provenance, c.DryRun = SignNone, false, "false"
 				c.GitHub.Act = true
 			},
 		},
@@ -534,12 +597,73 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{`--max-size: "0" is not a size: use bytes or a number with Ki, Mi or Gi, e.g. 100Mi`},
 		},
 		{
+			// A size past int64 once wrapped around to a small number (1024 bytes here).
+			name: "size overflow",
+			args: []string{"publish", "--max-size", "18014398509481985Ki"},
+			want: []string{`--max-size: "18014398509481985Ki" is too large: use at most 8589934591Gi`},
+		},
+		{
+			name: "size overflow in bytes",
+			args: []string{"publish", "--max-size", "99999999999999999999"},
+			want: []string{`--max-size: "99999999999999999999" is too large: use at most 8589934591Gi`},
+		},
+		{
+			name: "max-file-size overflow",
+			args: []string{"publish", "--max-file-size", "18014398509481985Ki"},
+			want: []string{`--max-file-size: "18014398509481985Ki" is too large: use at most 8589934591Gi`},
+		},
+		{
+			name: "negative size",
+			args: []string{"publish", "--max-file-size", "-1Mi"},
+			want: []string{`--max-file-size: "-1Mi" is not a size: use bytes or a number with Ki, Mi or Gi, e.g. 100Mi`},
+		},
+		{
+			name: "size with an unknown unit",
+			args: []string{"publish", "--max-size", "1Ti"},
+			want: []string{`--max-size: "1Ti" is not a size: use bytes or a number with Ki, Mi or Gi, e.g. 100Mi`},
+		},
+		{
+			name: "int overflow",
+			args: []string{"publish", "--concurrency", "99999999999999999999"},
+			want: []string{`--concurrency: "99999999999999999999" is out of range: use a smaller number`},
+		},
+		{
+			// GitHub Actions booleans are true or false; yes/1 were once taken for true.
+			name: "yes is not a boolean",
+			args: []string{"publish", "--all=yes"},
+			want: []string{`--all: "yes" is not a boolean: use true or false`},
+		},
+		{
+			name: "1 and 0 are not booleans",
+			args: []string{"publish", "--insecure=1", "--validate=0"},
+			want: []string{
+				`--validate: "0" is not a boolean: use true or false`,
+				`--insecure: "1" is not a boolean: use true or false`,
+			},
+		},
+		{
+			// A blank repository once fell back to the layout folder without a word.
+			name: "blank repository",
+			args: []string{"publish", "--repository", " "},
+			want: []string{`--repository: empty value: give one, or leave the flag out for the default`},
+		},
+		{
+			name: "empty values of every kind",
+			args: []string{"publish", "--components=", "--all=", "--sha-length", "", "--max-size", "\t"},
+			want: []string{
+				`--components: empty value: give one, or leave the flag out for the default`,
+				`--sha-length: empty value: give one, or leave the flag out for the default`,
+				`--all: empty value: give one, or leave the flag out for the default`,
+				`--max-size: empty value: give one, or leave the flag out for the default`,
+			},
+		},
+		{
 			name: "every bad value is reported at once",
-			args: []string{"publish", "--all=maybe", "--jobs", "x", "--validate=2"},
+			args: []string{"publish", "--all=maybe", "--concurrency", "x", "--validate=2"},
 			want: []string{
 				`--all: "maybe" is not a boolean: use true or false`,
 				`--validate: "2" is not a boolean: use true or false`,
-				`--jobs: "x" is not a whole number`,
+				`--concurrency: "x" is not a whole number`,
 			},
 		},
 		{
@@ -549,11 +673,15 @@ func TestLoadErrors(t *testing.T) {
 				"INPUT_ALL":         "sometimes",
 				"INPUT_SHA-LENGTH":  "long",
 				"INPUT_ANNOTATIONS": "a=1\nb",
+				"INPUT_PROVENANCE":  "yes",
+				"INPUT_MAX-SIZE":    "18014398509481985Ki",
 			},
 			want: []string{
 				`input annotations: "b" is not key=value`,
 				`input sha-length: "long" is not a whole number`,
 				`input all: "sometimes" is not a boolean: use true or false`,
+				`input provenance: "yes" is not a boolean: use true or false`,
+				`input max-size: "18014398509481985Ki" is too large: use at most 8589934591Gi`,
 			},
 		},
 	}
@@ -606,18 +734,23 @@ func TestLoadHelp(t *testing.T) {
 				}
 			}
 			for _, o := range Options {
-				if o.Name == "command" {
-					if strings.Contains(help, "--command") {
-						t.Errorf("help lists --command, which is the sub-command on the CLI")
+				if !o.Flag() {
+					if strings.Contains(help, "--"+o.Name) {
+						t.Errorf("help lists --%s, which is the sub-command on the CLI", o.Name)
 					}
 					continue
 				}
-				if !strings.Contains(help, "  --"+o.Name+" ") {
+				if !strings.Contains(help, "  --"+o.Name+"\n") {
 					t.Errorf("help does not list --%s", o.Name)
 				}
 			}
-			if !strings.Contains(help, "(default latest-stable)") {
-				t.Errorf("help does not show defaults:\n%s", help)
+			for _, want := range []string{"(default latest-stable)", "(default true when signing)", "(default 100Mi)", "(default 16Mi)"} {
+				if !strings.Contains(help, want) {
+					t.Errorf("help does not show the default %q:\n%s", want, help)
+				}
+			}
+			if strings.Contains(help, "`") {
+				t.Errorf("help shows markdown backticks:\n%s", help)
 			}
 		})
 	}
@@ -671,7 +804,7 @@ func TestSecretsNeverInString(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"registry-password-value", "cosign-password-value", "ghs-token-value", "oidc-request-token"}
-	if diff := cmp.Diff(want, c.Secrets()); diff != "" {
+	if diff := cmp.Diff(want, c.Secrets()[:len(want)]); diff != "" {
 		t.Errorf("Secrets() mismatch (-want +got):\n%s", diff)
 	}
 	s := c.String()
@@ -682,6 +815,59 @@ func TestSecretsNeverInString(t *testing.T) {
 	}
 	if !strings.Contains(s, "repository=ghcr.io/acme/apps") {
 		t.Errorf("String() = %q does not describe the config", s)
+	}
+}
+
+// TestSecretsCoverBasicHeader: a registry or proxy that echoes the request shows the password
+// as base64("user:password") in an Authorization header. Redacting every value of Secrets()
+// must leave neither form, whichever user name the registry client pairs the secret with.
+func TestSecretsCoverBasicHeader(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name         string
+		env          map[string]string
+		user, secret string // what the registry client sends
+	}{
+		{
+			name: "explicit credentials",
+			env:  map[string]string{"INPUT_REGISTRY-USERNAME": "robot", "INPUT_REGISTRY-PASSWORD": "pw-1"},
+			user: "robot", secret: "pw-1",
+		},
+		{
+			name: "a token alone goes with the actor on ghcr.io",
+			env:  map[string]string{"INPUT_REGISTRY-PASSWORD": "pat-2", "GITHUB_ACTOR": "octocat"},
+			user: "octocat", secret: "pat-2",
+		},
+		{
+			name: "GITHUB_TOKEN with the actor",
+			env:  map[string]string{"GITHUB_TOKEN": "ghs-3", "GITHUB_ACTOR": "octocat"},
+			user: "octocat", secret: "ghs-3",
+		},
+		{
+			name: "GITHUB_TOKEN without an actor",
+			env:  map[string]string{"GITHUB_TOKEN": "ghs-4"},
+			user: "x-access-token", secret: "ghs-4",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			m := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/apps"}
+			maps.Copy(m, tt.env)
+			c, err := Load(nil, env(m), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			basic := base64.StdEncoding.EncodeToString([]byte(tt.user + ":" + tt.secret))
+			echo := "403 Forbidden: request had Authorization: Basic " + basic + " (password " + tt.secret + ")"
+			redacted := echo
+			for _, s := range c.Secrets() {
+				redacted = strings.ReplaceAll(redacted, s, "***")
+			}
+			if strings.Contains(redacted, basic) || strings.Contains(redacted, tt.secret) {
+				t.Errorf("redacting Secrets() from %q left %q", echo, redacted)
+			}
+		})
 	}
 }
 
@@ -728,7 +914,7 @@ func TestActionInputs(t *testing.T) {
 	for _, o := range ActionInputs() {
 		got = append(got, o.Name)
 	}
-	for _, cliOnly := range []string{"source", "output", "base", "head", "ref", "jobs"} {
+	for _, cliOnly := range []string{"source", "output", "base", "head", "ref"} {
 		for _, n := range got {
 			if n == cliOnly {
 				t.Errorf("ActionInputs() holds the CLI-only option %q", n)
@@ -738,7 +924,8 @@ func TestActionInputs(t *testing.T) {
 	for _, input := range []string{"command", "repository", "components", "components-dir", "path", "ignore-paths",
 		"annotations", "main-branch", "latest-tag", "stable-tag", "sha-length", "version", "channel", "all",
 		"validate", "sign", "cosign-key", "fulcio-url", "rekor-url", "fulcio-root", "rekor-public-key",
-		"tlog-upload", "dry-run", "registry-username", "registry-password", "insecure"} {
+		"tlog-upload", "dry-run", "registry-username", "registry-password", "insecure",
+		"signature-format", "provenance", "trusted-root", "concurrency", "allow-empty", "max-file-size"} {
 		found := false
 		for _, n := range got {
 			found = found || n == input

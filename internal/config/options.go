@@ -1,112 +1,328 @@
 package config
 
 import (
-	"fmt"
+	"errors"
+	"math"
 	"strconv"
 	"strings"
+
+	"github.com/fleetpush/fleetpush/internal/artifact"
+	"github.com/fleetpush/fleetpush/internal/component"
+	"github.com/fleetpush/fleetpush/internal/kustomize"
+	"github.com/fleetpush/fleetpush/internal/tags"
 )
 
-// kind is how an option's text becomes a value.
-type kind int
+// DefaultConcurrency is how many components a run works on at once: GitHub's standard runners
+// have 4 cores, and a component's time is mostly spent waiting on the registry and Sigstore, so
+// twice the cores keeps them busy without holding many artifacts in memory.
+const DefaultConcurrency = 8
 
-const (
-	kString kind = iota
-	kBool
-	kInt
-	kList
-	kMap
-)
+// MaxConcurrency bounds concurrency: every worker holds one artifact (up to max-size) in memory,
+// and registries answer a flood from one client with 429s that slow everyone.
+const MaxConcurrency = 64
 
 // Option is one entry of the public interface: a CLI flag and an action input of the same name.
+// The table below is the one source of the flags, the action inputs (action.yml and the README's
+// table are generated from it: go generate ./internal/packaging), the help text and the defaults.
 type Option struct {
-	Name    string
-	Default string // as documented; "" = none or computed (see Usage)
-	Usage   string
-	Secret  bool
-	CLIOnly bool // not an action input (e.g. source: the workspace in Actions)
-	kind    kind
-	set     func(c *Config, v any)
+	Name string
+	// Description says what the option does, in one paragraph of markdown: action.yml, the README
+	// and --help show it. It does not repeat the default, which the generated files add.
+	Description string
+	// Default is the value when the option is not given, as text (the value action.yml hands
+	// the binary). It is "" when there is none or when it depends on the run.
+	Default string
+	// DefaultDoc describes, in markdown, a default that depends on the run (Default is then "").
+	DefaultDoc string
+	Secret     bool // masked in the log; pass it from a secret
+	CLIOnly    bool // not an action input (e.g. source: the workspace in Actions)
+
+	field field
+	// compute fills the field when the option is not given and has no Default. Computations
+	// run in table order, after every option is parsed, so one may read another's value.
+	compute func(c *Config, getenv func(string) string)
+	// subcommand: on the CLI, the first argument rather than a flag.
+	subcommand bool
 }
 
+// Flag reports whether the option is a CLI flag (the command is the sub-command instead).
+func (o Option) Flag() bool { return !o.subcommand }
+
 // Options is the interface table (DESIGN "The interface"). Its order is the order of the help
-// text and of action.yml.
+// text, of action.yml and of the README's tables.
 var Options = []Option{
-	{Name: "command", Default: "publish", Usage: "publish, detect, validate, promote or verify (CLI: the sub-command)", kind: kString,
-		set: func(c *Config, v any) { c.Command = Command(v.(string)) }},
-	{Name: "source", Default: ".", Usage: "the checkout to publish from (in Actions: GITHUB_WORKSPACE)", CLIOnly: true, kind: kString,
-		set: func(c *Config, v any) { c.Source = v.(string) }},
-	{Name: "repository", Usage: "OCI prefix; a component goes to <repository>/<component> (default: ghcr.io/<owner>/<repo> lower-cased in Actions, oci-layout:dist elsewhere)", kind: kString,
-		set: func(c *Config, v any) { c.Repository = v.(string) }},
-	{Name: "components", Usage: "explicit list of components (commas or newlines), e.g. ${{ matrix.component }}; default: discovered", kind: kList,
-		set: func(c *Config, v any) { c.Components = v.([]string) }},
-	{Name: "components-dir", Default: "components", Usage: "where components are discovered", kind: kString,
-		set: func(c *Config, v any) { c.ComponentsDir = v.(string) }},
-	{Name: "path", Usage: "single-artifact mode: this folder is pushed to <repository> itself", kind: kString,
-		set: func(c *Config, v any) { c.Path = v.(string) }},
-	{Name: "ignore-paths", Usage: "extra ignore patterns (gitignore syntax), added to Flux's defaults", kind: kList,
-		set: func(c *Config, v any) { c.IgnorePaths = v.([]string) }},
-	{Name: "annotations", Usage: "extra key=value manifest annotations", kind: kMap,
-		set: func(c *Config, v any) { c.Annotations = v.(map[string]string) }},
-	{Name: "main-branch", Usage: "the branch whose pushes move latest (default: the event's default branch, else main)", kind: kString,
-		set: func(c *Config, v any) { c.MainBranch = v.(string) }},
-	{Name: "latest-tag", Default: "latest", Usage: "tag that follows the main branch", kind: kString,
-		set: func(c *Config, v any) { c.LatestTag = v.(string) }},
-	{Name: "stable-tag", Default: "latest-stable", Usage: "tag that follows the highest release", kind: kString,
-		set: func(c *Config, v any) { c.StableTag = v.(string) }},
-	{Name: "sha-length", Default: "8", Usage: "hex digits of the commit in <branch>-<sha> tags", kind: kInt,
-		set: func(c *Config, v any) { c.SHALength = v.(int) }},
-	{Name: "version", Usage: "promote: the vX.Y.Z to point the channel at", kind: kString,
-		set: func(c *Config, v any) { c.Version = v.(string) }},
-	{Name: "channel", Default: "latest-stable", Usage: "promote: the channel tag to move", kind: kString,
-		set: func(c *Config, v any) { c.Channel = v.(string) }},
-	{Name: "all", Default: "false", Usage: "ignore git change detection; every component is a candidate", kind: kBool,
-		set: func(c *Config, v any) { c.All = v.(bool) }},
-	{Name: "validate", Default: "true", Usage: "run validation inside publish", kind: kBool,
-		set: func(c *Config, v any) { c.ValidateOn = v.(bool) }},
-	{Name: "schema-locations", Usage: "local JSON schema locations (kubeconform layout, e.g. schemas/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json) for custom resources; kinds they do not cover pass with a notice", kind: kList,
-		set: func(c *Config, v any) { c.SchemaLocations = v.([]string) }},
-	{Name: "sign", Usage: "keyless, key or none (default: keyless in Actions, none elsewhere)", kind: kString,
-		set: func(c *Config, v any) { c.Sign = v.(string) }},
-	{Name: "cosign-key", Usage: "key for sign: key (PEM, file or KMS URI; password from COSIGN_PASSWORD)", kind: kString, Secret: true,
-		set: func(c *Config, v any) { c.CosignKey = v.(string) }},
-	{Name: "fulcio-url", Usage: "Fulcio URL of a private Sigstore (default: public Sigstore)", kind: kString,
-		set: func(c *Config, v any) { c.FulcioURL = v.(string) }},
-	{Name: "rekor-url", Usage: "Rekor URL of a private Sigstore (default: public Sigstore)", kind: kString,
-		set: func(c *Config, v any) { c.RekorURL = v.(string) }},
-	{Name: "fulcio-root", Usage: "Fulcio root certificate (PEM or file) of a private Sigstore", kind: kString,
-		set: func(c *Config, v any) { c.FulcioRoot = v.(string) }},
-	{Name: "rekor-public-key", Usage: "Rekor public key (PEM or file) of a private Sigstore", kind: kString,
-		set: func(c *Config, v any) { c.RekorPublicKey = v.(string) }},
-	{Name: "ct-log-public-key", Usage: "CT log public key (PEM or file) of a private Sigstore: certificates must then carry an SCT", kind: kString,
-		set: func(c *Config, v any) { c.CTLogPublicKey = v.(string) }},
-	{Name: "certificate-oidc-issuer", Usage: "OIDC issuer a keyless signature must come from (default: GitHub Actions' token issuer of this server)", kind: kString,
-		set: func(c *Config, v any) { c.CertIssuer = v.(string) }},
-	{Name: "certificate-identity-regexp", Usage: "regular expression the signing certificate's subject must match (default: this repository's workflow and ref; for verify and promote, any workflow of this repository on the release ref)", kind: kString,
-		set: func(c *Config, v any) { c.CertIdentity = v.(string) }},
-	{Name: "tlog-upload", Default: "true", Usage: "upload signatures to the transparency log", kind: kBool,
-		set: func(c *Config, v any) { c.TLogUpload = v.(bool) }},
-	{Name: "dry-run", Default: "auto", Usage: "auto (on under act), true or false: plan without writing", kind: kString,
-		set: func(c *Config, v any) { c.DryRun = v.(string) }},
-	{Name: "registry-username", Usage: "registry user (default: GITHUB_ACTOR for ghcr.io)", kind: kString,
-		set: func(c *Config, v any) { c.Username = v.(string) }},
-	{Name: "registry-password", Usage: "registry password or token (default: GITHUB_TOKEN for ghcr.io)", kind: kString, Secret: true,
-		set: func(c *Config, v any) { c.Password = v.(string) }},
-	{Name: "insecure", Default: "false", Usage: "plain HTTP / unverified TLS (loopback is always allowed plain HTTP)", kind: kBool,
-		set: func(c *Config, v any) { c.Insecure = v.(bool) }},
-	{Name: "output", Default: "text", Usage: "result format on stdout: text or json", CLIOnly: true, kind: kString,
-		set: func(c *Config, v any) { c.Output = v.(string) }},
-	{Name: "base", Usage: "change detection: the commit to diff from (default: from the event)", kind: kString, CLIOnly: true,
-		set: func(c *Config, v any) { c.Base = v.(string) }},
-	{Name: "head", Usage: "change detection: the commit to diff to (default: HEAD)", kind: kString, CLIOnly: true,
-		set: func(c *Config, v any) { c.Head = v.(string) }},
-	{Name: "ref", Usage: "the git ref being published, refs/heads/B or refs/tags/T (default: GITHUB_REF, else the checkout's)", kind: kString, CLIOnly: true,
-		set: func(c *Config, v any) { c.Ref = v.(string) }},
-	{Name: "jobs", Default: "8", Usage: "components processed at once", kind: kInt, CLIOnly: true,
-		set: func(c *Config, v any) { c.Jobs = v.(int) }},
-	{Name: "max-files", Default: "10000", Usage: "largest number of files in one artifact", kind: kInt,
-		set: func(c *Config, v any) { c.MaxFiles = v.(int) }},
-	{Name: "max-size", Default: "100Mi", Usage: "largest uncompressed artifact (bytes, or Ki/Mi/Gi)", kind: kString,
-		set: func(c *Config, v any) { c.MaxBytes, _ = parseSize(v.(string)) }},
+	{
+		Name: "command", Default: string(Publish), subcommand: true,
+		Description: "What to do: `publish` (detect, build, validate, push, sign, tag), `detect` (only list the changed components as a matrix), `validate` (build and check, push nothing: for pull requests), `promote` (point `channel` at an existing signed `version`, backwards too: a rollback) or `verify` (check the signatures and tags of what is published). On the CLI, the sub-command.",
+		field:       choice(func(c *Config) *Command { return &c.Command }, "a command", Commands...),
+	},
+	{
+		Name: "source", CLIOnly: true,
+		DefaultDoc:  "`.`; in GitHub Actions `GITHUB_WORKSPACE`",
+		Description: "The checkout to publish from.",
+		field: textField[string]{ptr: func(c *Config) *string { return &c.Source }, valid: func(s string) error {
+			if strings.TrimSpace(s) == "" {
+				return errors.New("empty: give the checkout folder")
+			}
+			return nil
+		}},
+		compute: func(c *Config, _ func(string) string) {
+			c.Source = "."
+			if c.GitHub.Actions && c.GitHub.Workspace != "" {
+				c.Source = c.GitHub.Workspace
+			}
+		},
+	},
+	{
+		Name:        "repository",
+		DefaultDoc:  "`ghcr.io/<owner>/<repo>` lower-cased in GitHub Actions, `" + DefaultLayout + "` (a local OCI layout folder) elsewhere",
+		Description: "OCI repository prefix; a component is pushed to `<repository>/<component>`, a single artifact (`path`) to `<repository>` itself. `" + LayoutScheme + "DIR` writes an OCI image layout folder instead of pushing.",
+		field:       textField[string]{ptr: func(c *Config) *string { return &c.Repository }, valid: validRepository},
+		compute: func(c *Config, _ func(string) string) {
+			c.Repository = DefaultLayout
+			if c.GitHub.Actions && c.GitHub.Repository != "" {
+				c.Repository = "ghcr.io/" + strings.ToLower(c.GitHub.Repository)
+			}
+		},
+	},
+	{
+		Name:        "components",
+		DefaultDoc:  "every sub-folder of `components-dir` holding a kustomization (on a `<component>/vX.Y.Z` tag: that component)",
+		Description: "Components to consider, separated by commas or newlines (in a matrix job: the `matrix.component` expression).",
+		field:       list(func(c *Config) *[]string { return &c.Components }, component.ValidName),
+	},
+	{
+		Name: "components-dir", Default: "components",
+		Description: "Folder, relative to the checkout, whose sub-folders are the components.",
+		field:       text(func(c *Config) *string { return &c.ComponentsDir }), // checked with path: see Validate
+	},
+	{
+		Name:        "path",
+		Description: "Single-artifact mode (a fleet repository): this folder, for example `./`, is pushed as one artifact to `repository`, and `components` is not used.",
+		field:       text(func(c *Config) *string { return &c.Path }, component.ValidDir),
+	},
+	{
+		Name:        "ignore-paths",
+		Description: "Extra ignore patterns (.gitignore syntax, commas or newlines), on top of Flux's defaults (`.git/`, images, archives).",
+		field:       list(func(c *Config) *[]string { return &c.IgnorePaths }, nil),
+	},
+	{
+		Name:        "annotations",
+		Description: "Extra manifest annotations as `key=value`, separated by commas or newlines. The source, revision and created annotations are set by fleetpush and cannot be given.",
+		field:       keyValues(func(c *Config) *map[string]string { return &c.Annotations }, reservedAnnotations),
+	},
+	{
+		Name:        "main-branch",
+		DefaultDoc:  "the repository's default branch from the event, else `" + tags.DefaultMainBranch + "`",
+		Description: "The branch whose pushes move `latest-tag` (every branch push gets a `<branch>-<sha>` tag).",
+		field:       text(func(c *Config) *string { return &c.MainBranch }), // the tag policy checks it
+	},
+	{
+		Name: "latest-tag", Default: tags.DefaultLatestTag,
+		Description: "Tag that follows the main branch (staging clusters pull it). Never moves backwards.",
+		field:       text(func(c *Config) *string { return &c.LatestTag }), // the tag policy checks it
+	},
+	{
+		Name: "stable-tag", Default: tags.DefaultStableTag,
+		Description: "Tag that follows the highest `vX.Y.Z` release (production clusters pull it). Moves only forward on release; `promote` moves it on purpose.",
+		field:       text(func(c *Config) *string { return &c.StableTag }), // the tag policy checks it
+	},
+	{
+		Name: "sha-length", Default: strconv.Itoa(tags.DefaultSHALength),
+		Description: "Number of hex digits of the commit in `<branch>-<sha>` tags (`main-1a2b3c4d`).",
+		field:       integer(func(c *Config) *int { return &c.SHALength }, math.MinInt, math.MaxInt), // the tag policy checks the range
+	},
+	{
+		Name:        "version",
+		Description: "For `promote`, the existing, signed `vX.Y.Z` to point `channel` at.",
+		field:       text(func(c *Config) *string { return &c.Version }), // checked for promote: see Validate
+	},
+	{
+		Name: "channel", Default: tags.DefaultStableTag,
+		Description: "For `promote`, the tag to move to `version`.",
+		field:       textField[string]{ptr: func(c *Config) *string { return &c.Channel }, valid: tags.ValidateChannel},
+	},
+	{
+		Name: "all", Default: "false",
+		Description: "`true` ignores git change detection: every component is a candidate (an unchanged one is still not pushed again, because the registry content is compared first).",
+		field:       boolean(func(c *Config) *bool { return &c.All }),
+	},
+	{
+		Name: "validate", Default: "true",
+		Description: "Run the offline kustomize and schema validation inside `publish` (`true` or `false`).",
+		field:       boolean(func(c *Config) *bool { return &c.ValidateOn }),
+	},
+	{
+		Name:        "schema-locations",
+		Description: "Local JSON schema locations for custom resources, in kubeconform's layout (for example `schemas/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json`), separated by commas or newlines, relative to the checkout. Kubernetes and Flux kinds are always checked; a custom kind these do not cover passes with a notice.",
+		field:       list(func(c *Config) *[]string { return &c.SchemaLocations }, nil), // checked against the checkout: see Validate
+	},
+	{
+		Name: "allow-empty", Default: "false",
+		Description: "`true` publishes an artifact that holds no Kubernetes object. Without it such an artifact fails: with Flux pruning, an empty artifact deletes what the component had deployed.",
+		field:       boolean(func(c *Config) *bool { return &c.AllowEmpty }),
+	},
+	{
+		Name:        "sign",
+		DefaultDoc:  "`keyless` in GitHub Actions, `none` elsewhere; `keyless` everywhere for `promote` and `verify`",
+		Description: "How to sign: `keyless` (GitHub OIDC, Fulcio and Rekor; needs `permissions: id-token: write`), `key` (with `cosign-key`) or `none`. `promote` and `verify` check signatures with it (`none` skips the check, with a warning).",
+		field:       choice(func(c *Config) *string { return &c.Sign }, "a signing mode", SignKeyless, SignKey, SignNone),
+		compute: func(c *Config, _ func(string) string) {
+			switch {
+			case c.Command == Promote || c.Command == Verify:
+				// Both exist to check signatures: a rollback must never put an unsigned artifact
+				// in production because a flag was forgotten. sign: none skips the check, said.
+				c.Sign = SignKeyless
+			case c.GitHub.Actions && !c.GitHub.Act:
+				c.Sign = SignKeyless
+			default:
+				c.Sign = SignNone
+			}
+		},
+	},
+	{
+		Name: "signature-format", Default: FormatBoth,
+		Description: "Which signatures to write and accept: `both` (what every Flux version verifies), `bundle` (a Sigstore bundle stored as an OCI referrer, as cosign v3 signs; Flux 2.8 and later) or `legacy` (the `sha256-<digest>.sig` tag; Flux 2.7 and older).",
+		field:       choice(func(c *Config) *string { return &c.SignatureFormat }, "a signature format", FormatBoth, FormatBundle, FormatLegacy),
+	},
+	{
+		Name:        "provenance",
+		DefaultDoc:  "`true` when signing",
+		Description: "Attach a signed SLSA v1 provenance statement (a bundle referrer, as `cosign attest` stores it) to each pushed artifact (`true` or `false`).",
+		field:       boolean(func(c *Config) *bool { return &c.Provenance }),
+		compute:     func(c *Config, _ func(string) string) { c.Provenance = c.Sign != SignNone },
+	},
+	{
+		Name: "cosign-key", Secret: true,
+		Description: "Key for `sign: key`: for signing a private key, for `verify` and `promote` a private or public key, as PEM text or a file path; a private key's password is read from the `COSIGN_PASSWORD` environment variable. Pass it from a secret.",
+		field:       text(func(c *Config) *string { return &c.CosignKey }),
+	},
+	{
+		Name:        "fulcio-url",
+		DefaultDoc:  "the public Sigstore instance",
+		Description: "Fulcio URL of a private Sigstore.",
+		field:       text(func(c *Config) *string { return &c.FulcioURL }, httpURL),
+	},
+	{
+		Name:        "rekor-url",
+		DefaultDoc:  "the public Sigstore instance",
+		Description: "Rekor URL of a private Sigstore.",
+		field:       text(func(c *Config) *string { return &c.RekorURL }, httpURL),
+	},
+	{
+		Name:        "fulcio-root",
+		DefaultDoc:  "the public Sigstore trust root",
+		Description: "Fulcio root certificate(s) of a private Sigstore (PEM text or file path).",
+		field:       text(func(c *Config) *string { return &c.FulcioRoot }),
+	},
+	{
+		Name:        "rekor-public-key",
+		DefaultDoc:  "the public Sigstore trust root",
+		Description: "Rekor public key of a private Sigstore (PEM text or file path).",
+		field:       text(func(c *Config) *string { return &c.RekorPublicKey }),
+	},
+	{
+		Name:        "ct-log-public-key",
+		Description: "Certificate Transparency log public key of a private Sigstore (PEM text or file path). When set, signing certificates must carry an SCT from that log; without it a private Sigstore's certificates are not required to.",
+		field:       text(func(c *Config) *string { return &c.CTLogPublicKey }),
+	},
+	{
+		Name:        "trusted-root",
+		DefaultDoc:  "the public Sigstore trust root",
+		Description: "A Sigstore `trusted_root.json` (JSON text or file path) of a private Sigstore, holding its Fulcio roots and Rekor and CT log keys, for verification (Flux 2.9 reads the same file through `trustedRootSecretRef`).",
+		field:       text(func(c *Config) *string { return &c.TrustedRoot }, validTrustedRoot),
+	},
+	{
+		Name:        "certificate-oidc-issuer",
+		DefaultDoc:  "GitHub Actions' token issuer (`https://token.actions.githubusercontent.com`, or the GitHub Enterprise Server's own)",
+		Description: "OIDC issuer a keyless signature must come from, as an exact URL.",
+		field:       text(func(c *Config) *string { return &c.CertIssuer }, issuerURL),
+	},
+	{
+		Name:        "certificate-identity-regexp",
+		DefaultDoc:  "this repository's workflow on this ref when publishing; for `verify` and `promote`, any workflow of this repository on the release ref (`refs/tags/<component>/v.*`)",
+		Description: "Regular expression the signing certificate's subject must match.",
+		field:       text(func(c *Config) *string { return &c.CertIdentity }, validRegexp),
+	},
+	{
+		Name: "tlog-upload", Default: "true",
+		Description: "Upload signatures to the transparency log (`true` or `false`).",
+		field:       boolean(func(c *Config) *bool { return &c.TLogUpload }),
+	},
+	{
+		Name: "dry-run", Default: "auto",
+		Description: "`auto`, `true` or `false`. A dry run detects, builds, validates and reads the registry, then prints what would be pushed, signed and tagged, writing nothing. `auto` is a dry run under `act`.",
+		field:       choice(func(c *Config) *string { return &c.DryRun }, "a dry-run mode", "auto", "true", "false"),
+	},
+	{
+		Name:        "registry-username",
+		DefaultDoc:  "the docker config if present, else `GITHUB_ACTOR` for ghcr.io",
+		Description: "Registry user name.",
+		field:       text(func(c *Config) *string { return &c.Username }),
+	},
+	{
+		Name: "registry-password", Secret: true,
+		DefaultDoc:  "the docker config if present, else the workflow's `GITHUB_TOKEN` for ghcr.io (needs `permissions: packages: write`)",
+		Description: "Registry password or token; pass it from a secret.",
+		field:       text(func(c *Config) *string { return &c.Password }),
+	},
+	{
+		Name: "insecure", Default: "false",
+		Description: "`true` allows plain HTTP and unverified TLS to the registry (loopback registries always allow plain HTTP).",
+		field:       boolean(func(c *Config) *bool { return &c.Insecure }),
+	},
+	{
+		Name: "concurrency", Default: strconv.Itoa(DefaultConcurrency),
+		Description: "How many components are worked on at once (1 to " + strconv.Itoa(MaxConcurrency) + "); a registry's 429 Too Many Requests slows every worker.",
+		field:       integer(func(c *Config) *int { return &c.Concurrency }, 1, MaxConcurrency),
+	},
+	{
+		Name: "max-files", Default: strconv.Itoa(artifact.DefaultMaxFiles),
+		Description: "Largest number of files in one artifact: a guard against publishing a wrong folder (for example `path: ./` with a vendored tree).",
+		field:       integer(func(c *Config) *int { return &c.MaxFiles }, 1, math.MaxInt),
+	},
+	{
+		Name: "max-size", Default: formatSize(artifact.DefaultMaxBytes),
+		Description: "Largest uncompressed artifact, in bytes or with a `Ki`, `Mi` or `Gi` suffix.",
+		field:       size(func(c *Config) *int64 { return &c.MaxBytes }),
+	},
+	{
+		Name: "max-file-size", Default: formatSize(kustomize.DefaultMaxFileSize),
+		Description: "Largest single file that validation reads, in bytes or with a `Ki`, `Mi` or `Gi` suffix.",
+		field:       size(func(c *Config) *int64 { return &c.MaxFileSize }),
+	},
+	{
+		Name: "output", Default: "text", CLIOnly: true,
+		Description: "Result format on stdout: `text` or `json`.",
+		field:       choice(func(c *Config) *string { return &c.Output }, "a format", "text", "json"),
+	},
+	{
+		Name: "base", CLIOnly: true,
+		DefaultDoc:  "from the event",
+		Description: "Change detection: the commit to diff from.",
+		field:       text(func(c *Config) *string { return &c.Base }),
+	},
+	{
+		Name: "head", CLIOnly: true,
+		DefaultDoc:  "`HEAD`",
+		Description: "Change detection: the commit to diff to.",
+		field:       text(func(c *Config) *string { return &c.Head }),
+	},
+	{
+		Name: "ref", CLIOnly: true,
+		DefaultDoc:  "`GITHUB_REF`, else the checkout's",
+		Description: "The git ref being published, `refs/heads/B` or `refs/tags/T`.",
+		field:       text(func(c *Config) *string { return &c.Ref }),
+		compute:     func(c *Config, getenv func(string) string) { c.Ref = getenv("GITHUB_REF") },
+	},
+}
+
+// reservedAnnotations are the manifest annotations fleetpush writes itself, and why a user's
+// value may not replace them.
+var reservedAnnotations = map[string]string{
+	artifact.SourceAnnotation:   "the repository URL, which Flux shows as the artifact's origin",
+	artifact.RevisionAnnotation: "the branch or tag and commit, which decide whether latest may move",
+	artifact.CreatedAnnotation:  "the commit time, which keeps a re-run's digest identical",
 }
 
 // ActionInputs returns the options that are action inputs, in table order.
@@ -118,71 +334,4 @@ func ActionInputs() []Option {
 		}
 	}
 	return out
-}
-
-// parse turns an option's text into its typed value; errors name the option and say what is
-// accepted.
-func (o Option) parse(text, origin string) (any, error) {
-	switch o.kind {
-	case kBool:
-		switch strings.ToLower(strings.TrimSpace(text)) {
-		case "true", "1", "yes":
-			return true, nil
-		case "false", "0", "no":
-			return false, nil
-		}
-		return nil, fmt.Errorf("%s: %q is not a boolean: use true or false", origin, text)
-	case kInt:
-		n, err := strconv.Atoi(strings.TrimSpace(text))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %q is not a whole number", origin, text)
-		}
-		return n, nil
-	case kList:
-		return SplitList(text), nil
-	case kMap:
-		m := map[string]string{}
-		for _, kv := range SplitList(text) {
-			k, v, ok := strings.Cut(kv, "=")
-			if !ok || strings.TrimSpace(k) == "" {
-				return nil, fmt.Errorf("%s: %q is not key=value", origin, kv)
-			}
-			m[strings.TrimSpace(k)] = strings.TrimSpace(v)
-		}
-		return m, nil
-	default:
-		if o.Name == "max-size" {
-			if _, err := parseSize(text); err != nil {
-				return nil, fmt.Errorf("%s: %w", origin, err)
-			}
-		}
-		return strings.TrimSpace(text), nil
-	}
-}
-
-// SplitList splits on commas and newlines, trimming blanks: how every list input is read.
-func SplitList(s string) []string {
-	var out []string
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-func parseSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	mult := int64(1)
-	for suffix, m := range map[string]int64{"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30} {
-		if strings.HasSuffix(s, suffix) {
-			s, mult = strings.TrimSuffix(s, suffix), m
-			break
-		}
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("%q is not a size: use bytes or a number with Ki, Mi or Gi, e.g. 100Mi", s)
-	}
-	return n * mult, nil
 }

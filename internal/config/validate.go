@@ -1,9 +1,13 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -15,49 +19,28 @@ import (
 )
 
 // Validate reports every problem with the config at once, each naming the flag or input and
-// saying what to do. It runs before any work starts.
+// saying what to do. It runs before any work starts. Each option's own checks come from the
+// option table, in its order; the checks that tie options together follow.
 func (c *Config) Validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
-	known := false
-	for _, k := range Commands {
-		known = known || c.Command == k
-	}
-	if !known {
-		add("command: %q is not a command: use one of publish, detect, validate, promote, verify", c.Command)
-	}
-	if c.Output != "text" && c.Output != "json" {
-		add("output: %q is not a format: use text or json", c.Output)
-	}
-	if strings.TrimSpace(c.Source) == "" {
-		add("source: empty: give the checkout folder")
+	for _, o := range Options {
+		for _, err := range unjoin(o.field.check(c)) {
+			add("%s: %w", o.Name, err)
+		}
 	}
 
 	// Where the artifacts come from.
 	if c.Path != "" {
-		if err := component.ValidDir(c.Path); err != nil {
-			add("path: %v", err)
-		}
 		if len(c.Components) > 0 {
 			add("path and components: choose one: path publishes one folder as a single artifact, components publishes named components")
 		}
 	} else if err := component.ValidDir(c.ComponentsDir); err != nil {
 		add("components-dir: %v", err)
 	}
-	for _, n := range c.Components {
-		if err := component.ValidName(n); err != nil {
-			add("components: %v", err)
-		}
-	}
-
-	// Where they go.
-	if dir, ok := c.Layout(); ok {
-		if strings.TrimSpace(dir) == "" {
-			add("repository: %q names no folder: use e.g. oci-layout:dist", c.Repository)
-		}
-	} else if err := validRepository(c.Repository); err != nil {
-		errs = append(errs, err)
+	for _, err := range c.checkSchemaLocations() {
+		add("schema-locations: %w", err)
 	}
 	if c.Username != "" && c.Password == "" {
 		add("registry-password: empty while registry-username is %q: give both, or neither to use the docker config / GITHUB_TOKEN", c.Username)
@@ -70,10 +53,7 @@ func (c *Config) Validate() error {
 	}
 	pol := tags.Policy{MainBranch: mainBranch, LatestTag: c.LatestTag, StableTag: c.StableTag, SHALength: c.SHALength}
 	if err := pol.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if err := tags.ValidateChannel(c.Channel); err != nil {
-		add("channel: %v", err)
+		errs = append(errs, unjoin(err)...)
 	}
 
 	if c.Command == Promote {
@@ -89,25 +69,17 @@ func (c *Config) Validate() error {
 	}
 
 	// Signing.
-	switch c.Sign {
-	case SignKeyless, SignNone:
-	case SignKey:
-		if c.CosignKey == "" {
-			add("cosign-key: required with sign: key: give a PEM private key, a key file or a KMS URI")
-		}
-	default:
-		add("sign: %q is not a signing mode: use keyless, key or none", c.Sign)
+	if c.Sign == SignKey && c.CosignKey == "" {
+		add("cosign-key: required with sign: key: give a PEM private key or a key file")
 	}
 	if c.CosignKey != "" && c.Sign != SignKey {
 		add("cosign-key: given while sign is %q: set sign: key to sign with it", c.Sign)
 	}
-	for _, u := range []struct{ input, v string }{{"fulcio-url", c.FulcioURL}, {"rekor-url", c.RekorURL}} {
-		if u.v == "" {
-			continue
-		}
-		if p, err := url.Parse(u.v); err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
-			add("%s: %q is not an http(s) URL", u.input, u.v)
-		}
+	if c.Provenance && c.Sign == SignNone {
+		add("provenance: true needs a signature, but sign is none: set sign to keyless or key, or provenance: false")
+	}
+	if c.TrustedRoot != "" && c.Sign == SignNone {
+		add("trusted-root: given while sign is none, so nothing is signed or verified: set sign, or leave trusted-root out")
 	}
 	if (c.Command == Promote || c.Command == Verify) && c.Sign == SignKeyless && c.CertIdentity == "" && c.GitHub.Repository == "" {
 		add("certificate-identity-regexp: required to check keyless signatures outside GitHub Actions (there GITHUB_REPOSITORY gives it): e.g. '^https://github\\.com/acme/apps/\\.github/workflows/.+@refs/tags/frontend/v.*$', or sign: none to skip the check")
@@ -117,52 +89,138 @@ func (c *Config) Validate() error {
 			add("sign: %q needs a registry, but repository is the local folder %q: set repository to a registry, or sign: none", c.Sign, c.Repository)
 		}
 	}
-
-	if c.CertIdentity != "" {
-		if _, err := regexp.Compile(c.CertIdentity); err != nil {
-			add("certificate-identity-regexp: %q is not a regular expression: %v", c.CertIdentity, err)
-		}
-	}
-	if c.CertIssuer != "" {
-		if p, err := url.Parse(c.CertIssuer); err != nil || p.Scheme == "" || p.Host == "" {
-			add("certificate-oidc-issuer: %q is not a URL: give the issuer, e.g. https://token.actions.githubusercontent.com", c.CertIssuer)
-		}
-	}
-	switch c.DryRun {
-	case "auto", "true", "false":
-	default:
-		add("dry-run: %q is not one of auto, true, false", c.DryRun)
-	}
-	if c.Jobs < 1 {
-		add("jobs: %d: use 1 or more", c.Jobs)
-	}
-	if c.MaxFiles < 1 {
-		add("max-files: %d: use 1 or more", c.MaxFiles)
-	}
 	return errors.Join(errs...)
+}
+
+// checkSchemaLocations finds the schema locations that cannot work: a remote URL (validation
+// runs offline) or a folder that does not exist in the checkout. A template's folder is the part
+// before its first variable, so schemas/{{.Group}}/x.json needs schemas/.
+func (c *Config) checkSchemaLocations() []error {
+	var errs []error
+	for _, l := range c.SchemaLocations {
+		p := strings.TrimPrefix(l, "file://")
+		if strings.Contains(p, "://") {
+			errs = append(errs, fmt.Errorf("%q is not a local path: validation runs offline; download the schemas into the repository and give their folder", l))
+			continue
+		}
+		dir := p
+		if i := strings.Index(p, "{{"); i >= 0 {
+			dir = filepath.Dir(p[:i] + "x") // the folder the fixed prefix names, even without a slash
+		}
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(c.Source, dir)
+		}
+		fi, err := os.Stat(dir)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%q: folder %q not found: give a folder of the checkout that holds the schemas", l, dir))
+		case !fi.IsDir():
+			errs = append(errs, fmt.Errorf("%q: %q is a file: give the folder that holds the schemas, or a template such as schemas/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json", l, dir))
+		}
+	}
+	return errs
+}
+
+// httpURL accepts an absolute http or https URL.
+func httpURL(s string) error {
+	if p, err := url.Parse(s); err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+		return fmt.Errorf("%q is not an http(s) URL", s)
+	}
+	return nil
+}
+
+// issuerURL accepts an OIDC issuer: a URL with a scheme and a host, compared exactly.
+func issuerURL(s string) error {
+	if p, err := url.Parse(s); err != nil || p.Scheme == "" || p.Host == "" {
+		return fmt.Errorf("%q is not a URL: give the issuer, e.g. https://token.actions.githubusercontent.com", s)
+	}
+	return nil
+}
+
+func validRegexp(s string) error {
+	if _, err := regexp.Compile(s); err != nil {
+		return fmt.Errorf("%q is not a regular expression: %v", s, err)
+	}
+	return nil
+}
+
+// maxTrustedRoot bounds a trusted_root.json file: the public-good instance's is about 7 KB; a
+// private one with years of rotated keys stays far below this.
+const maxTrustedRoot = 1 << 20
+
+// validTrustedRoot accepts a JSON object or the path of a file that holds one.
+func validTrustedRoot(s string) error {
+	data := []byte(s)
+	if !strings.HasPrefix(strings.TrimSpace(s), "{") {
+		// A regular file only: a FIFO or a device would block or never end.
+		fi, err := os.Stat(s)
+		if err != nil || !fi.Mode().IsRegular() {
+			return fmt.Errorf("%q is neither JSON nor a readable file: give the trusted_root.json text or its path", s)
+		}
+		if fi.Size() > maxTrustedRoot {
+			return fmt.Errorf("%q is larger than %d bytes: give a Sigstore trusted_root.json", s, maxTrustedRoot)
+		}
+		f, err := os.Open(s)
+		if err != nil {
+			return fmt.Errorf("%q is neither JSON nor a readable file: give the trusted_root.json text or its path", s)
+		}
+		defer f.Close()
+		if data, err = io.ReadAll(io.LimitReader(f, maxTrustedRoot)); err != nil {
+			return fmt.Errorf("reading %q: %v", s, err)
+		}
+	}
+	var root map[string]json.RawMessage
+	if err := json.Unmarshal(data, &root); err != nil {
+		return fmt.Errorf("not a JSON object (%v): give a Sigstore trusted_root.json", err)
+	}
+	if _, ok := root["mediaType"]; !ok {
+		return errors.New("no mediaType: give a Sigstore trusted_root.json (application/vnd.dev.sigstore.trustedroot+json)")
+	}
+	return nil
 }
 
 // validRepository explains, for the mistakes users make, why a repository prefix is not one.
 func validRepository(repo string) error {
+	if dir, ok := strings.CutPrefix(repo, LayoutScheme); ok {
+		if strings.TrimSpace(dir) == "" {
+			return fmt.Errorf("%q names no folder: use e.g. %s", repo, DefaultLayout)
+		}
+		return nil
+	}
 	if repo == "" {
-		return errors.New("repository: empty: give the OCI prefix, e.g. ghcr.io/acme/apps")
+		return errors.New("empty: give the OCI prefix, e.g. ghcr.io/acme/apps")
 	}
 	if strings.Contains(repo, "://") {
-		return fmt.Errorf("repository: %q has a scheme: give it without, e.g. %s", repo, repo[strings.Index(repo, "://")+3:])
+		return fmt.Errorf("%q has a scheme: give it without, e.g. %s", repo, repo[strings.Index(repo, "://")+3:])
 	}
 	if strings.ContainsAny(repo, ":@") && !strings.Contains(strings.SplitN(repo, "/", 2)[0], ":") {
-		return fmt.Errorf("repository: %q has a tag or digest: give the prefix only; tags come from the tag policy", repo)
+		return fmt.Errorf("%q has a tag or digest: give the prefix only; tags come from the tag policy", repo)
 	}
 	if strings.HasSuffix(repo, "/") || strings.Contains(repo, "//") {
 		// ggcr accepts these, but <repository>/<component> then has an empty segment that every
 		// registry rejects, late, at push time.
-		return fmt.Errorf("repository: %q has an empty path segment: use %q", repo, strings.Join(strings.FieldsFunc(repo, func(r rune) bool { return r == '/' }), "/"))
+		return fmt.Errorf("%q has an empty path segment: use %q", repo, strings.Join(strings.FieldsFunc(repo, func(r rune) bool { return r == '/' }), "/"))
 	}
 	if lower := strings.ToLower(repo); lower != repo {
-		return fmt.Errorf("repository: %q has upper-case letters, which OCI names do not allow: use %q", repo, lower)
+		return fmt.Errorf("%q has upper-case letters, which OCI names do not allow: use %q", repo, lower)
 	}
 	if _, err := name.NewRepository(repo); err != nil {
-		return fmt.Errorf("repository: %q is not an OCI repository: %v", repo, err)
+		return fmt.Errorf("%q is not an OCI repository: %v", repo, err)
 	}
 	return nil
+}
+
+// unjoin flattens an errors.Join tree, so each problem is reported on its own line.
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, unjoin(e)...)
+		}
+		return out
+	}
+	return []error{err}
 }

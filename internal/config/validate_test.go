@@ -63,6 +63,26 @@ func TestValidateAccepts(t *testing.T) {
 			c.FulcioURL, c.RekorURL = "https://fulcio.example.com", "http://127.0.0.1:3000"
 		}},
 		{"dry-run values", func(c *Config) { c.DryRun = "false" }},
+		{"signature format", func(c *Config) { c.SignatureFormat = FormatBundle }},
+		{"provenance while signing", func(c *Config) {
+			c.Sign, c.Repository, c.Provenance = SignKeyless, "ghcr.io/acme/apps", true
+		}},
+		{"trusted root file", func(c *Config) {
+			c.Sign, c.Repository, c.TrustedRoot = SignKeyless, "ghcr.io/acme/apps", "testdata/trusted_root.json"
+		}},
+		{"trusted root inline", func(c *Config) {
+			c.Sign, c.Repository, c.TrustedRoot = SignKeyless, "ghcr.io/acme/apps", `{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`
+		}},
+		{"schema locations: folder, template, file URL", func(c *Config) {
+			c.Source = "testdata"
+			c.SchemaLocations = []string{"schemas", "schemas/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json", "file://schemas/", "schemas/example.com/{{.ResourceKind}}"}
+		}},
+		{"other OpenContainers annotations", func(c *Config) {
+			c.Annotations = map[string]string{"org.opencontainers.image.title": "frontend", "org.opencontainers.image.revisionx": "x"}
+		}},
+		{"concurrency bounds", func(c *Config) { c.Concurrency = 1 }},
+		{"concurrency upper bound", func(c *Config) { c.Concurrency = 64 }},
+		{"allow empty", func(c *Config) { c.AllowEmpty = true }},
 		{"json output", func(c *Config) { c.Output = "json" }},
 	}
 	for _, tt := range tests {
@@ -90,7 +110,7 @@ func TestValidateRejects(t *testing.T) {
 		{
 			name:   "unknown command",
 			modify: func(c *Config) { c.Command = "pubish" },
-			want:   `command: "pubish" is not a command: use one of publish, detect, validate, promote, verify`,
+			want:   `command: "pubish" is not a command: use publish, detect, validate, promote or verify`,
 		},
 		{
 			name:   "unknown output",
@@ -320,7 +340,7 @@ func TestValidateRejects(t *testing.T) {
 		{
 			name:   "sign key without a key",
 			modify: func(c *Config) { c.Sign, c.Repository = SignKey, "ghcr.io/acme/apps" },
-			want:   `cosign-key: required with sign: key: give a PEM private key, a key file or a KMS URI`,
+			want:   `cosign-key: required with sign: key: give a PEM private key or a key file`,
 		},
 		{
 			name:   "cosign-key while sign is none",
@@ -350,7 +370,7 @@ func TestValidateRejects(t *testing.T) {
 		{
 			name:   "dry-run value",
 			modify: func(c *Config) { c.DryRun = "maybe" },
-			want:   `dry-run: "maybe" is not one of auto, true, false`,
+			want:   `dry-run: "maybe" is not a dry-run mode: use auto, true or false`,
 		},
 		{
 			name: "verify with keyless and no identity outside Actions",
@@ -360,9 +380,113 @@ func TestValidateRejects(t *testing.T) {
 			want: `certificate-identity-regexp: required to check keyless signatures outside GitHub Actions (there GITHUB_REPOSITORY gives it): e.g. '^https://github\.com/acme/apps/\.github/workflows/.+@refs/tags/frontend/v.*$', or sign: none to skip the check`,
 		},
 		{
-			name:   "jobs zero",
-			modify: func(c *Config) { c.Jobs = 0 },
-			want:   `jobs: 0: use 1 or more`,
+			name:   "concurrency zero",
+			modify: func(c *Config) { c.Concurrency = 0 },
+			want:   `concurrency: 0 is out of range: use 1 to 64`,
+		},
+		{
+			name:   "concurrency too high",
+			modify: func(c *Config) { c.Concurrency = 65 },
+			want:   `concurrency: 65 is out of range: use 1 to 64`,
+		},
+		{
+			name:   "max-file-size zero",
+			modify: func(c *Config) { c.MaxFileSize = 0 },
+			want:   `max-file-size: 0 bytes: use 1 or more, e.g. 100Mi`,
+		},
+		{
+			name:   "unknown signature format",
+			modify: func(c *Config) { c.SignatureFormat = "cosign3" },
+			want:   `signature-format: "cosign3" is not a signature format: use both, bundle or legacy`,
+		},
+		{
+			name:   "provenance without signing",
+			modify: func(c *Config) { c.Provenance = true },
+			want:   `provenance: true needs a signature, but sign is none: set sign to keyless or key, or provenance: false`,
+		},
+		{
+			name: "trusted-root without signing",
+			modify: func(c *Config) {
+				c.TrustedRoot = `{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`
+			},
+			want: `trusted-root: given while sign is none, so nothing is signed or verified: set sign, or leave trusted-root out`,
+		},
+		{
+			name: "trusted-root that is no JSON object",
+			modify: func(c *Config) {
+				c.Sign, c.Repository, c.TrustedRoot = SignKeyless, "ghcr.io/acme/apps", `{"mediaType": `
+			},
+			want: `trusted-root: not a JSON object (unexpected end of JSON input): give a Sigstore trusted_root.json`,
+		},
+		{
+			name: "trusted-root without a media type",
+			modify: func(c *Config) {
+				c.Sign, c.Repository, c.TrustedRoot = SignKeyless, "ghcr.io/acme/apps", `{"tlogs": []}`
+			},
+			want: `trusted-root: no mediaType: give a Sigstore trusted_root.json (application/vnd.dev.sigstore.trustedroot+json)`,
+		},
+		{
+			name: "trusted-root that is a folder",
+			modify: func(c *Config) {
+				c.Sign, c.Repository, c.TrustedRoot = SignKeyless, "ghcr.io/acme/apps", "testdata"
+			},
+			want: `trusted-root: "testdata" is neither JSON nor a readable file: give the trusted_root.json text or its path`,
+		},
+		{
+			name: "trusted-root file missing",
+			modify: func(c *Config) {
+				c.Sign, c.Repository, c.TrustedRoot = SignKeyless, "ghcr.io/acme/apps", "testdata/nope/trusted_root.json"
+			},
+			want: `trusted-root: "testdata/nope/trusted_root.json" is neither JSON nor a readable file: give the trusted_root.json text or its path`,
+		},
+		{
+			// A user annotation once replaced the revision, after which latest never moved again.
+			name: "annotations override the revision",
+			modify: func(c *Config) {
+				c.Annotations = map[string]string{"org.opencontainers.image.revision": "main@sha1:0", "team": "web"}
+			},
+			want: `annotations: "org.opencontainers.image.revision" is set by fleetpush itself (the branch or tag and commit, which decide whether latest may move): remove it`,
+		},
+		{
+			name: "annotations override the creation time",
+			modify: func(c *Config) {
+				c.Annotations = map[string]string{"org.opencontainers.image.created": "2020-01-01T00:00:00Z"}
+			},
+			want: `annotations: "org.opencontainers.image.created" is set by fleetpush itself (the commit time, which keeps a re-run's digest identical): remove it`,
+		},
+		{
+			name: "annotations override the source",
+			modify: func(c *Config) {
+				c.Annotations = map[string]string{"org.opencontainers.image.source": "https://evil.example"}
+			},
+			want: `annotations: "org.opencontainers.image.source" is set by fleetpush itself (the repository URL, which Flux shows as the artifact's origin): remove it`,
+		},
+		{
+			// A missing schema folder was once ignored: every custom resource then passed.
+			name:   "schema-locations folder missing",
+			modify: func(c *Config) { c.Source, c.SchemaLocations = "testdata", []string{"no-schemas"} },
+			want:   `schema-locations: "no-schemas": folder "testdata/no-schemas" not found: give a folder of the checkout that holds the schemas`,
+		},
+		{
+			name: "schema-locations template whose folder is missing",
+			modify: func(c *Config) {
+				c.Source, c.SchemaLocations = "testdata", []string{"schemas/{{.Group}}/{{.ResourceKind}}.json", "crds/{{.Group}}/{{.ResourceKind}}.json"}
+			},
+			want: `schema-locations: "crds/{{.Group}}/{{.ResourceKind}}.json": folder "testdata/crds" not found: give a folder of the checkout that holds the schemas`,
+		},
+		{
+			name: "schema-locations remote",
+			modify: func(c *Config) {
+				c.SchemaLocations = []string{"https://raw.githubusercontent.com/datreeio/CRDs-catalog/main/{{.Group}}"}
+			},
+			want: `schema-locations: "https://raw.githubusercontent.com/datreeio/CRDs-catalog/main/{{.Group}}" is not a local path: validation runs offline; download the schemas into the repository and give their folder`,
+		},
+		{
+			name: "schema-locations names a file",
+			modify: func(c *Config) {
+				c.Source, c.SchemaLocations = "testdata", []string{"schemas/example.com/widget_v1.json"}
+			},
+			want: `schema-locations: "schemas/example.com/widget_v1.json": "testdata/schemas/example.com/widget_v1.json" is a file: give the folder that holds the schemas, or a template such as schemas/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json`,
 		},
 		{
 			name:   "max-files negative",
@@ -395,18 +519,18 @@ func TestValidateReportsAll(t *testing.T) {
 	c.StableTag = "latest"
 	c.Sign = "pgp"
 	c.DryRun = "yes"
-	c.Jobs = 0
+	c.Concurrency = 0
 	want := []string{
-		`output: "xml" is not a format: use text or json`,
+		`repository: "https://ghcr.io/acme" has a scheme: give it without, e.g. ghcr.io/acme`,
 		`components: component name "Frontend" is not a DNS-1123 label: use lower-case letters, digits and '-', starting and ending with a letter or digit`,
 		`components: component name "../x" is a path: give the folder name under the components folder only`,
-		`repository: "https://ghcr.io/acme" has a scheme: give it without, e.g. ghcr.io/acme`,
+		`sign: "pgp" is not a signing mode: use keyless, key or none`,
+		`dry-run: "yes" is not a dry-run mode: use auto, true or false`,
+		`concurrency: 0 is out of range: use 1 to 64`,
+		`output: "xml" is not a format: use text or json`,
 		`latest-tag and stable-tag: both are "latest": they must differ, or one channel would carry both main-branch builds and releases`,
 		`sha-length: 3 is out of range: use 7 to 40 (default 8)`,
 		`version: required for promote: give the vX.Y.Z to point "latest-stable" at`,
-		`sign: "pgp" is not a signing mode: use keyless, key or none`,
-		`dry-run: "yes" is not one of auto, true, false`,
-		`jobs: 0: use 1 or more`,
 	}
 	if diff := cmp.Diff(want, messages(c.Validate())); diff != "" {
 		t.Errorf("Validate() mismatch (-want +got):\n%s", diff)
@@ -428,7 +552,7 @@ func TestLoadThenValidate(t *testing.T) {
 			want: []string{
 				`components: component name "Bad" is not a DNS-1123 label: use lower-case letters, digits and '-', starting and ending with a letter or digit`,
 				`sha-length: 99 is out of range: use 7 to 40 (default 8)`,
-				`cosign-key: required with sign: key: give a PEM private key, a key file or a KMS URI`,
+				`cosign-key: required with sign: key: give a PEM private key or a key file`,
 				`sign: "key" needs a registry, but repository is the local folder "oci-layout:dist": set repository to a registry, or sign: none`,
 			},
 		},

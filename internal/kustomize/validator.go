@@ -16,15 +16,15 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
-// defaultMaxFileSize bounds each file read from the artifact. The largest
+// DefaultMaxFileSize bounds each file read from the artifact. The largest
 // files in platform repositories are CRD bundles of a few megabytes.
-const defaultMaxFileSize = 16 << 20
+const DefaultMaxFileSize int64 = 16 << 20
 
 // Option configures a Validator.
 type Option func(*Validator)
 
 // WithMaxFileSize sets the largest file, in bytes, that Validate reads;
-// a larger file is an error finding. The default is 16 MiB.
+// a larger file is an error finding. The default is DefaultMaxFileSize.
 func WithMaxFileSize(n int64) Option { return func(v *Validator) { v.maxFileSize = n } }
 
 // WithConcurrency sets how many kustomize builds run at once. The default
@@ -58,7 +58,7 @@ func New(opts ...Option) (*Validator, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &Validator{types: reg, schemas: newSchemaCache(), maxFileSize: defaultMaxFileSize,
+	v := &Validator{types: reg, schemas: newSchemaCache(), maxFileSize: DefaultMaxFileSize,
 		concurrency: runtime.GOMAXPROCS(0)}
 	for _, o := range opts {
 		o(v)

@@ -1,0 +1,28 @@
+package config
+
+// Output is one action output: a value the run hands to later steps and jobs.
+type Output struct {
+	Name        string
+	Description string // markdown, one paragraph: action.yml and the README show it
+}
+
+// Outputs is the table of action outputs (DESIGN "The interface"), in the order the run writes
+// them and action.yml lists them. action.yml and the README's table are generated from it.
+var Outputs = []Output{
+	{Name: "result", Description: "JSON array with one entry per component (name, changed, digest, size, tags, signed, verified, error)."},
+	{Name: "matrix", Description: "The changed components as a matrix, `{\"component\":[\"a\",\"b\"]}`: give it to a job's `strategy.matrix` through `fromJSON(needs.<job>.outputs.matrix)`."},
+	{Name: "components", Description: "JSON array of the component names considered (after detection), for example `[\"a\",\"b\"]`."},
+	{Name: "any-changed", Description: "`true` if at least one component changed, else `false`: guard the matrix job with it."},
+	{Name: "pushed", Description: "`true` if at least one new artifact digest was pushed, else `false`."},
+	{Name: "digests", Description: "JSON object mapping each component to its artifact reference by digest (`<repository>/<component>@sha256:…`)."},
+	{Name: "verify-snippet", Description: "The `verify:` block to paste into a Flux `OCIRepository` for the artifacts of this run."},
+}
+
+// OutputNames returns the output names in table order.
+func OutputNames() []string {
+	names := make([]string, len(Outputs))
+	for i, o := range Outputs {
+		names[i] = o.Name
+	}
+	return names
+}
