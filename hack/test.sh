@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: installs the test servers (cached), checks formatting and
-# vet, runs the unit and end-to-end tests, and builds the shipped binary with the Dockerfile's flags.
+# The whole test suite, as CI runs it: installs the test servers (cached), checks formatting, that
+# go.mod is tidy and the generated files are current, vet, runs the unit and end-to-end tests,
+# and builds the shipped binary with the Dockerfile's flags.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,24 @@ unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' 
 if [[ -n "$unformatted" ]]; then
 	echo "gofmt would change these files (run gofmt -w):" >&2
 	echo "$unformatted" >&2
+	exit 1
+fi
+
+# go.mod names what the code imports, no more and no less: every direct dependency marked as
+# such, nothing unused. (go mod tidy -diff changes nothing; it exits non-zero and prints the diff.)
+echo "== go mod tidy" >&2
+if ! go mod tidy -diff; then
+	echo "go.mod/go.sum are not tidy: run go mod tidy and commit the result" >&2
+	exit 1
+fi
+
+# action.yml and the README's inputs and outputs tables are generated from internal/config's
+# option and output tables: a hand edit, or a table change without regenerating, fails here.
+echo "== generated files" >&2
+go generate ./internal/packaging
+if ! git diff --exit-code -- action.yml README.md; then
+	echo "action.yml or README.md differ from what go generate ./internal/packaging writes (diff above):" >&2
+	echo "edit internal/config's option and output tables (or internal/packaging/action.yml.tmpl), run the generator and commit the result" >&2
 	exit 1
 fi
 
