@@ -288,7 +288,7 @@ var Options = []Option{
 	},
 	{
 		Name: "max-file-size", Default: formatSize(kustomize.DefaultMaxFileSize),
-		Description: "Largest single file that validation reads, in bytes or with a `Ki`, `Mi` or `Gi` suffix.",
+		Description: "Largest single file that validation reads (a larger one fails validation), in bytes or with a `Ki`, `Mi` or `Gi` suffix.",
 		field:       size(func(c *Config) *int64 { return &c.MaxFileSize }),
 	},
 	{
