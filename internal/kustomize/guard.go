@@ -66,12 +66,19 @@ func (e *yamlError) Error() string {
 // kustomize's reader splits it (at lines starting with "---"), since
 // kustomize may read documents that the error stopped yaml.v3 from
 // reaching. The error is a *yamlError.
-func decodeGuarded(data []byte) ([]*yaml.Node, error) {
-	docs, err := (&guard{}).decode(data, 0)
+//
+// The strings of the documents are guarded in turn (see guardStrings).
+// The size of the input is bounded before it gets here: a file by the
+// max-file-size limit as it is read, a string by the file it is in.
+func decodeGuarded(data []byte) ([]*yaml.Node, error) { return decodeAt(data, 1) }
+
+// decodeAt is decodeGuarded for YAML found level-1 strings deep.
+func decodeAt(data []byte, level int) ([]*yaml.Node, error) {
+	docs, err := (&guard{level: level}).decode(data, 0)
 	var ye *yamlError
 	if err != nil && errors.As(err, &ye) && !ye.Limit {
 		// A budget of its own: the pieces repeat the documents read so far.
-		g := &guard{}
+		g := &guard{level: level}
 		for _, piece := range kustomizePieces(data) {
 			if _, perr := g.decode(piece.data, piece.line-1); perr != nil {
 				if errors.As(perr, &ye) && ye.Limit {
@@ -87,6 +94,7 @@ func decodeGuarded(data []byte) ([]*yaml.Node, error) {
 type guard struct {
 	aliasNodes int64
 	aliasBytes int64
+	level      int // of nesting in strings, 1 for a file
 }
 
 func (g *guard) decode(data []byte, lineOffset int) (docs []*yaml.Node, err error) {
@@ -116,6 +124,10 @@ func (g *guard) decode(data []byte, lineOffset int) (docs []*yaml.Node, err erro
 		}
 		if err := g.check(&n, sizes, lineOffset); err != nil {
 			return docs, err
+		}
+		if e := guardStrings(&n, g.level); e != nil {
+			e.Line += lineOffset
+			return docs, e
 		}
 		docs = append(docs, &n)
 	}
@@ -215,14 +227,19 @@ func (g *guard) check(doc *yaml.Node, sizes map[*yaml.Node]expansion, lineOffset
 
 // maxStringNesting is how deep guardStrings looks for YAML inside strings
 // inside YAML: kustomize parses the text of a string as YAML (an inline
-// patch, a replacement into structured data); nothing parses deeper.
+// patch, a plugin configuration, a replacement into structured data), and
+// an inline configuration may hold an inline patch; nothing parses deeper.
 const maxStringNesting = 3
 
-// guardStrings guards the YAML that may hide in the strings of n: an
-// inline patch in a kustomization, a replacement's target in a ConfigMap.
-// An alias bomb needs an anchor (&) and an alias (*), so only strings
-// holding both are parsed. The error's line is a line of n's input.
+// guardStrings guards the YAML that may hide in the strings of n, found
+// level strings deep. An alias bomb needs an anchor (&) and an alias (*),
+// so only strings holding both are parsed; each is a part of the input,
+// so the work stays linear in it for each level. The error's line is a
+// line of n's input.
 func guardStrings(n *yaml.Node, level int) *yamlError {
+	if level >= maxStringNesting {
+		return nil
+	}
 	var found *yamlError
 	var walk func(n *yaml.Node, depth int)
 	walk = func(n *yaml.Node, depth int) {
@@ -230,19 +247,15 @@ func guardStrings(n *yaml.Node, level int) *yamlError {
 			return
 		}
 		if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "&") && strings.Contains(n.Value, "*") {
-			docs, err := decodeGuarded([]byte(n.Value))
+			_, err := decodeAt([]byte(n.Value), level+1)
 			var ye *yamlError
 			if errors.As(err, &ye) && ye.Limit {
-				found = &yamlError{Line: scalarLine(n, ye.Line), Limit: true, Msg: "in a string that kustomize may parse: " + ye.Msg}
-				return
-			}
-			if level < maxStringNesting {
-				for _, d := range docs {
-					if e := guardStrings(d, level+1); e != nil {
-						found = &yamlError{Line: scalarLine(n, e.Line), Limit: true, Msg: e.Msg}
-						return
-					}
+				msg := ye.Msg
+				if !strings.HasPrefix(msg, stringPrefix) {
+					msg = stringPrefix + msg
 				}
+				found = &yamlError{Line: scalarLine(n, ye.Line), Limit: true, Msg: msg}
+				return
 			}
 		}
 		for _, c := range n.Content {
@@ -252,6 +265,8 @@ func guardStrings(n *yaml.Node, level int) *yamlError {
 	walk(n, 0)
 	return found
 }
+
+const stringPrefix = "in a string that kustomize may parse: "
 
 // firstAlias returns the line of the first alias of doc, where a reader
 // starts to see the bomb go off, or the document's line if it has none.

@@ -130,6 +130,14 @@ func bombCases() map[string]bombCase {
 			files: fstest.MapFS{"kustomization.yaml": file(kustHeader + "transformers:\n  - \"{apiVersion: builtin, kind: LabelTransformer, metadata: {name: l}, labels: {a: &a [x,x,x,x,x,x,x,x,x,x], b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a], c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b], d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c], e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d], f: [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]}}\"\n")},
 			want:  "error kustomization.yaml:4: refused: in a string that kustomize may parse: " + strings.TrimPrefix(nodes, "refused: "),
 		},
+		// Three levels: a patch inside an inline transformer
+		// configuration inside the kustomization.
+		"patch in an inline transformer": {
+			files: fstest.MapFS{"kustomization.yaml": file(kustHeader + "transformers:\n  - |\n" +
+				"    apiVersion: builtin\n    kind: PatchTransformer\n    metadata:\n      name: p\n    target:\n      kind: ConfigMap\n    patch: |\n" +
+				"      apiVersion: v1\n      kind: ConfigMap\n      metadata:\n        name: c\n      data:\n" + laughs("        "))},
+			want: "error kustomization.yaml:18: refused: in a string that kustomize may parse: " + strings.TrimPrefix(nodes, "refused: "),
+		},
 		// A ConfigMap value that a replacement would parse as
 		// structured data.
 		"string in a resource": {

@@ -39,11 +39,6 @@ func parseYAML(path string, data []byte) *yamlFile {
 		}
 	}
 	for _, n := range nodes {
-		if f.limitErr() == nil {
-			if e := guardStrings(n, 1); e != nil {
-				f.err, f.line = e, e.Line
-			}
-		}
 		d := &yamlDoc{file: path, node: n, line: n.Line}
 		if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
 			root := n.Content[0]
