@@ -16,7 +16,7 @@ var hostileOptions = map[string][]Option{
 	"empty-allowed": {WithAllowEmpty(true)},
 }
 
-// hostileDirs maps a case to its fixture folder: a case "x-allowed" reuses
+// hostileDir maps a case to its fixture folder: a case "x-allowed" reuses
 // the files of "x" with other options.
 func hostileDir(name string) string {
 	return filepath.Join("testdata", "hostile", strings.TrimSuffix(name, "-allowed"))

@@ -155,17 +155,51 @@ func TestPluginFolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var errs []string
-	for _, f := range got {
-		if f.Severity == Error {
-			errs = append(errs, f.String())
-		}
-	}
+	errs := errorStrings(got)
 	// The patch was applied: its wrong type is found in the build.
 	want := []string{`deploy.yaml:6: Deployment/web: spec.replicas: wrong type: got string "wrong", want integer`}
 	if diff := cmp.Diff(want, errs); diff != "" {
 		t.Errorf("errors (-want +got):\n%s", diff)
 	}
+
+	// Folders that cannot be checked stop the build that uses them.
+	for name, tc := range map[string]struct {
+		files fstest.MapFS
+		want  []string
+	}{
+		"broken": {
+			files: fstest.MapFS{"kustomization.yaml": file(kustHeader + "transformers: [t]\n"), "t/kustomization.yaml": file("resources: [\n")},
+			want:  []string{"t/kustomization.yaml:2: malformed YAML: did not find expected node content"},
+		},
+		"cycle": {
+			files: fstest.MapFS{"kustomization.yaml": file(kustHeader + "transformers: [t]\n"), "t/kustomization.yaml": file(kustHeader + "transformers: [.]\n")},
+			want: []string{
+				"t/kustomization.yaml:1: this folder configures generators or transformers of a build that it uses itself: kustomize would loop",
+			},
+		},
+		"component": {
+			files: fstest.MapFS{"kustomization.yaml": file(kustHeader + "transformers: [t]\n"), "t/kustomization.yaml": file("apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n")},
+			want:  []string{"t/kustomization.yaml:1: a Component cannot configure generators, transformers or validators: make it a Kustomization"},
+		},
+	} {
+		got, err := v.Validate(context.Background(), tc.files, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tc.want, errorStrings(got)); diff != "" {
+			t.Errorf("%s: errors (-want +got):\n%s", name, diff)
+		}
+	}
+}
+
+func errorStrings(fs []Finding) []string {
+	var errs []string
+	for _, f := range fs {
+		if f.Severity == Error {
+			errs = append(errs, f.String())
+		}
+	}
+	return errs
 }
 
 // TestEmptyArtifact: ignore-paths '*' leaves no file at all.

@@ -95,6 +95,9 @@ func (v *Validator) checkPlugin(a *artifact, dir string) bool {
 
 func (v *Validator) buildPlugin(a *artifact, dir string) (ok bool) {
 	k := a.kusts[dir]
+	if k == nil {
+		return false // its kustomization file is reported as unreadable
+	}
 	report := func(line int, format string, args ...any) {
 		a.addLocked(Finding{File: k.file, Line: line, Severity: Error, Message: fmt.Sprintf(format, args...)})
 	}
