@@ -22,19 +22,28 @@ var (
 	resIDRE = regexp.MustCompile(`^([^.]+)\.[^/]*/([^.]+)`)
 )
 
+// buildResult is what one kustomize build found.
+type buildResult struct {
+	findings []Finding
+	objects  int // rendered objects
+	ok       bool
+}
+
 // build runs kustomize with k as the root and checks every object.
-func (v *Validator) build(a *artifact, k *kustomization) (out []Finding) {
+func (v *Validator) build(a *artifact, k *kustomization) (res buildResult) {
+	fail := func(f Finding) buildResult {
+		f.File = a.opts.Prefix + f.File
+		return buildResult{findings: []Finding{f}}
+	}
 	defer func() {
 		if r := recover(); r != nil {
-			out = []Finding{{File: a.opts.Prefix + k.file, Severity: Error,
-				Message: fmt.Sprintf("kustomize failed on this kustomization: %v", r)}}
+			res = fail(Finding{File: k.file, Severity: Error, Message: fmt.Sprintf("kustomize failed on this kustomization: %v", r)})
 		}
 	}()
 	data, err := k.rootBytes()
 	if err != nil {
-		return []Finding{{File: a.opts.Prefix + k.file, Line: k.doc.line, Severity: Error, Message: err.Error()}}
+		return fail(Finding{File: k.file, Line: k.doc.line, Severity: Error, Message: err.Error()})
 	}
-	ofs := overlayFS{FileSystem: a.mem, path: "/" + k.file, data: data}
 	// kustomize keeps the OpenAPI schema of a kustomization's "openapi"
 	// field in process-wide state and never clears a custom one: such a
 	// build runs alone and restores the default schema after itself.
@@ -46,15 +55,14 @@ func (v *Validator) build(a *artifact, k *kustomization) (out []Finding) {
 		openapiMu.RLock()
 		defer openapiMu.RUnlock()
 	}
-	rm, err := krusty.MakeKustomizer(kustomizeOptions()).Run(ofs, path.Join("/", k.dir))
+	rm, err := krusty.MakeKustomizer(kustomizeOptions()).Run(a.mem.withRoot(k.file, data), path.Join("/", k.dir))
 	if err != nil {
-		f := a.kustomizeError(k, err)
-		f.File = a.opts.Prefix + f.File
-		return []Finding{f}
+		return fail(a.kustomizeError(k, err))
 	}
 	files, resFiles := a.filesOf(k.dir)
 	b := &objectBuild{v: v, a: a, files: files, seen: map[string]string{}}
 	matched := map[int]bool{}
+	var out []Finding
 	for _, r := range rm.Resources() {
 		ann := r.GetAnnotations()
 		marked := false
@@ -68,9 +76,10 @@ func (v *Validator) build(a *artifact, k *kustomization) (out []Finding) {
 		}
 		if marked {
 			if err := r.SetAnnotations(ann); err != nil {
-				return append(out, Finding{File: a.opts.Prefix + k.file, Severity: Error, Message: err.Error()})
+				return fail(Finding{File: k.file, Severity: Error, Message: err.Error()})
 			}
 		}
+		res.objects++
 		file := a.originOf(resFiles, r.GetKind(), r.GetName(), k.file)
 		raw, err := r.MarshalJSON()
 		if err != nil {
@@ -85,7 +94,8 @@ func (v *Validator) build(a *artifact, k *kustomization) (out []Finding) {
 				Message: fmt.Sprintf("patches[%d]: target %s matches no object: the patch would change nothing", p.index, p.target)})
 		}
 	}
-	return out
+	res.findings, res.ok = out, true
+	return res
 }
 
 var openapiMu sync.RWMutex
@@ -225,8 +235,11 @@ func (b *objectBuild) check(raw []byte, file string) []Finding {
 	_, sops := obj["sops"]
 	if apiVersion == "v1" && kind == "Secret" && !sops {
 		for _, field := range []string{"data", "stringData"} {
-			if m, ok := obj[field].(map[string]any); ok && len(m) > 0 {
-				add(field, Error, "%s: plain-text %s in a Secret would be readable by every cluster and by anyone who can pull the artifact: encrypt it with SOPS", id, field)
+			if m, ok := obj[field].(map[string]any); ok && plainMap(m) {
+				f, line := b.locate(file, kind, name, field, pristine)
+				if !b.a.secrets[f+":"+strconv.Itoa(line)] { // else reported from its file
+					out = append(out, Finding{File: b.a.opts.Prefix + f, Line: line, Severity: Error, Message: secretMessage(id, field)})
+				}
 			}
 		}
 	}
@@ -262,17 +275,13 @@ func decodeObject(raw []byte) (map[string]any, error) {
 // document in the origin file, or, when the rendered value differs from it
 // (a patch changed it), the document of the build that holds that value.
 func (b *objectBuild) locate(file, kind, name, p string, obj map[string]any) (string, int) {
-	segs := fieldPath(p)
-	if p == "" {
-		segs = nil
-	}
-	want, wantOK := valueAt(obj, segs)
+	want, wantOK := valueAt(obj, p)
 	origin := b.a.pickDoc(file, kind, name)
 	var cands []*yamlDoc
 	if origin != nil {
 		cands = append(cands, origin)
 	}
-	if len(segs) > 0 {
+	if p != "" {
 		for _, f := range b.files {
 			if yf := b.a.yaml[f]; yf != nil && f != file {
 				for _, d := range yf.docs {
@@ -283,7 +292,7 @@ func (b *objectBuild) locate(file, kind, name, p string, obj map[string]any) (st
 			}
 		}
 		for _, c := range cands {
-			line, leaf, ok := lookup(c.root(), segs)
+			line, leaf, ok := lookup(c.root(), p)
 			if ok && (leaf.Kind != yaml.ScalarNode || !wantOK || leaf.Value == want) {
 				return c.file, line
 			}
@@ -292,7 +301,7 @@ func (b *objectBuild) locate(file, kind, name, p string, obj map[string]any) (st
 	if origin == nil {
 		return file, 0
 	}
-	line, _, _ := lookup(origin.root(), segs)
+	line, _, _ := lookup(origin.root(), p)
 	return file, line
 }
 
@@ -333,32 +342,4 @@ func (a *artifact) pickDoc(file, kind, name string) *yamlDoc {
 		}
 	}
 	return nil
-}
-
-func valueAt(v any, segs []string) (string, bool) {
-	for _, s := range segs {
-		if strings.HasPrefix(s, "[") {
-			i, err := strconv.Atoi(strings.Trim(s, "[]"))
-			a, ok := v.([]any)
-			if err != nil || !ok || i < 0 || i >= len(a) {
-				return "", false
-			}
-			v = a[i]
-			continue
-		}
-		m, ok := v.(map[string]any)
-		if !ok {
-			return "", false
-		}
-		v = m[s]
-	}
-	switch v := v.(type) {
-	case string:
-		return v, true
-	case json.Number:
-		return v.String(), true
-	case bool:
-		return strconv.FormatBool(v), true
-	}
-	return "", false
 }

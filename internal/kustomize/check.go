@@ -19,6 +19,9 @@ func (v *Validator) checkSchema(apiVersion, kind string, obj map[string]any, sub
 	if err != nil {
 		return []schemaResult{{path: "apiVersion", msg: fmt.Sprintf("invalid apiVersion %q", apiVersion)}}
 	}
+	if apiVersion == "builtin" {
+		return []schemaResult{{notice: true, msg: fmt.Sprintf("%s %s is a kustomize plugin configuration, not a cluster object: not checked", kind, apiVersion)}}
+	}
 	gvk := gv.WithKind(kind)
 	t, ok := v.types.types[gvk]
 	if !ok {

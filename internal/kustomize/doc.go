@@ -10,9 +10,19 @@
 // exec and container functions and Helm are off, and remote bases and URLs
 // are refused before kustomize could clone or download them.
 //
+// kustomize runs over a read-only file system of exactly the artifact's
+// files (any name git accepts), so nothing outside the artifact can be
+// read however a path is spelled, and a URL that a plugin configuration
+// would make kustomize download is refused before the build. Every file,
+// whatever its name, and every string that kustomize may parse as YAML
+// (inline patches and configurations) first goes through one guarded
+// decoder that bounds alias expansion, nesting and size, so a YAML bomb
+// is a finding, not an exhausted machine.
+//
 // Every rendered object is then checked: apiVersion, kind and metadata.name
 // present; no two objects with the same group, kind, namespace and name; a
-// Secret may not carry plain data (SOPS-encrypted ones pass); and the object
+// Secret may not carry plain data (SOPS-encrypted ones pass), whether a
+// build renders it or it sits in a file no kustomization lists; and the object
 // is decoded strictly, offline, into the upstream Go API types of the
 // Kubernetes built-in kinds and of the Flux kinds, so unknown fields and
 // wrong types are reported with their path. Flux post-build substitutions
@@ -20,7 +30,9 @@
 // type before the type check, so they never cause a false error; objects
 // annotated kustomize.toolkit.fluxcd.io/substitute: disabled keep them.
 // Other kinds (custom resources) pass with a notice unless a kubeconform
-// style schema location covers them.
+// style schema location covers them; a location that cannot be read is an
+// error. An artifact without a single Kubernetes object is an error unless
+// [WithAllowEmpty] says it is intended.
 //
 // Problems are returned as [Finding] values, all of them, each naming the
 // file that defined the object (relative to the repository, via

@@ -31,14 +31,58 @@ func checkSchemaLocations(locs []string) error {
 		if strings.Contains(rest, "{{") || strings.Contains(rest, "}}") {
 			return fmt.Errorf("schema location %q: unknown template: use {{ .Group }}, {{ .ResourceKind }}, {{ .ResourceAPIVersion }}, {{ .KindSuffix }}, {{ .NormalizedKubernetesVersion }} or {{ .StrictSuffix }}", l)
 		}
+		if err := readableDir(schemaBase(l)); err != nil {
+			return fmt.Errorf("schema location %q cannot be read (%w): check the schema-locations input", l, err)
+		}
+	}
+	return nil
+}
+
+// schemaBase is the folder a schema location reads from: the location
+// itself when it has no template, else the folder before the first
+// template variable. A missing or unreadable one is an error, never a
+// location that quietly covers nothing.
+func schemaBase(l string) string {
+	l = strings.TrimPrefix(l, "file://")
+	i := strings.Index(l, "{{")
+	if i < 0 {
+		return l
+	}
+	l = l[:i]
+	j := strings.LastIndexAny(l, `/`+string(os.PathSeparator))
+	switch {
+	case j < 0:
+		return "."
+	case j == 0:
+		return l[:1]
+	}
+	return l[:j]
+}
+
+func readableDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !info.IsDir() {
+		return fmt.Errorf("%s is not a folder", dir)
+	}
+	if _, err := f.Readdirnames(1); err != nil && !errors.Is(err, io.EOF) {
+		return err
 	}
 	return nil
 }
 
 // schemaCache compiles each external schema file once.
 type schemaCache struct {
-	mu sync.Mutex
-	m  map[string]*compiled
+	mu    sync.Mutex
+	m     map[string]*compiled
+	limit int64 // largest schema file read, in bytes
 }
 
 type compiled struct {
@@ -46,7 +90,9 @@ type compiled struct {
 	err    error
 }
 
-func newSchemaCache() *schemaCache { return &schemaCache{m: map[string]*compiled{}} }
+func newSchemaCache(limit int64) *schemaCache {
+	return &schemaCache{m: map[string]*compiled{}, limit: limit}
+}
 
 // templateVarRE matches the kubeconform template variables. They are
 // expanded by hand: text/template would make the linker keep every
@@ -80,7 +126,7 @@ func (c *schemaCache) get(p string) (*compiled, bool) {
 	if s, ok := c.m[p]; ok {
 		return s, true
 	}
-	data, err := os.ReadFile(p)
+	data, err := readSchema(p, c.limit)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, false
 	}
@@ -100,6 +146,19 @@ func (c *schemaCache) get(p string) (*compiled, bool) {
 	}
 	c.m[p] = s
 	return s, true
+}
+
+func readSchema(p string, limit int64) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err == nil && int64(len(data)) > limit {
+		err = fmt.Errorf("more than the %d bytes allowed: raise the max-file-size input", limit)
+	}
+	return data, err
 }
 
 // validate checks obj against the first schema found for gvk.
@@ -130,7 +189,7 @@ func (c *schemaCache) validate(locs []string, gvk schema.GroupVersionKind, obj m
 				return
 			}
 			segs := pointerPath(e.InstanceLocation)
-			if v, ok := valueAt(obj, fieldPath(segs)); ok && subst && hasSubst(v) {
+			if v, ok := valueAt(obj, segs); ok && subst && hasSubst(v) {
 				return // a substitution: its value is known only in the cluster
 			}
 			if m := additionalRE.FindStringSubmatch(e.Message); m != nil {

@@ -1,8 +1,10 @@
 package kustomize
 
 import (
+	"errors"
 	"fmt"
 	"path"
+	"regexp"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -21,6 +23,8 @@ type kustomization struct {
 	deps      []string // folders of referenced kustomizations
 	files     []string // referenced files
 	resources []string // referenced files that hold objects
+	yamlRefs  []string // referenced files that kustomize parses as YAML
+	plugins   []string // folders whose objects configure generators, transformers or validators
 	findings  []Finding
 	broken    bool      // cannot be built: a finding explains why
 	patches   []patchAt // patches with a target, by index in "patches"
@@ -42,25 +46,36 @@ const (
 )
 
 // isRemote reports whether kustomize would fetch ref from the network or
-// from outside the file system it was given: kustomize clones anything it
-// parses as a git URL (a scheme, user@host, or github.com/...) with the git
-// binary, and downloads http(s) files with an HTTP client. Both are refused
-// before kustomize sees them.
-func isRemote(ref string) bool {
-	s := strings.ToLower(strings.TrimSpace(ref))
-	s = strings.TrimPrefix(s, "git::")
-	if strings.Contains(s, "://") {
-		return true
+// from outside the file system it was given, whatever the artifact holds.
+func isRemote(ref string) bool { return fetchesURL(ref) || gitLike(ref) }
+
+// fetchesURL reports whether ref is a URL: kustomize downloads an http(s)
+// file with its own HTTP client, with no timeout and no size limit, and
+// clones other schemes with the git binary. Both are refused before
+// kustomize sees them.
+func fetchesURL(ref string) bool {
+	s, _ := cutPrefixFold(strings.TrimSpace(ref), "git::")
+	return strings.Contains(s, "://")
+}
+
+// userAtRE is kustomize's test for the user of an SCP-style git URL.
+var userAtRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]*@`)
+
+// gitLike reports whether kustomize would try ref as a git repository when
+// it is not a file: github.com/…, github.com:…, or user@host… (its
+// repospec parser accepts these without a scheme). A file with such a
+// name is read as a file, so values@prod.yaml is fine; a folder is not.
+func gitLike(ref string) bool {
+	s, _ := cutPrefixFold(strings.TrimSpace(ref), "git::")
+	l := strings.ToLower(s)
+	return strings.HasPrefix(l, "github.com/") || strings.HasPrefix(l, "github.com:") || userAtRE.MatchString(s)
+}
+
+func cutPrefixFold(s, prefix string) (string, bool) {
+	if len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
+		return s[len(prefix):], true
 	}
-	if strings.HasPrefix(s, "github.com/") || strings.HasPrefix(s, "github.com:") {
-		return true
-	}
-	if at := strings.IndexByte(s, '@'); at > 0 {
-		if slash := strings.IndexByte(s, '/'); slash < 0 || at < slash {
-			return true
-		}
-	}
-	return false
+	return s, false
 }
 
 // fileSet is what a kustomization can resolve references against.
@@ -68,6 +83,7 @@ type fileSet interface {
 	isFile(p string) bool
 	isDir(p string) bool
 	kustomizationIn(dir string) string
+	yamlOf(p string) *yamlFile
 }
 
 func (k *kustomization) addf(line int, sev Severity, format string, args ...any) {
@@ -123,9 +139,16 @@ func parseKustomization(dir, file string, doc *yamlDoc, fs fileSet) *kustomizati
 		}
 	}
 	for _, key := range []string{"generators", "transformers", "validators", "patchesStrategicMerge"} {
-		for _, n := range scalars(key) {
-			if strings.Contains(n.Value, "\n") {
-				continue // an inline configuration or patch
+		for i, n := range scalars(key) {
+			// kustomize reads an entry as inline objects when it can,
+			// else as a path.
+			if docs, ok := inlineObjects(n.Value); ok {
+				if key != "patchesStrategicMerge" {
+					for _, d := range docs {
+						k.remoteLoads(fmt.Sprintf("%s[%d]", key, i), k.file, d, func(l int) int { return scalarLine(n, l) })
+					}
+				}
+				continue
 			}
 			kind := refFileOrDir
 			if key == "patchesStrategicMerge" {
@@ -138,6 +161,16 @@ func parseKustomization(dir, file string, doc *yamlDoc, fs fileSet) *kustomizati
 		for i, item := range items(key) {
 			if p := mapValue(item, "path"); p != nil && p.Kind == yaml.ScalarNode {
 				k.ref(fs, key, p, refFile)
+			}
+			if p := mapValue(item, "patch"); p != nil && p.Kind == yaml.ScalarNode && key != "replacements" {
+				// kustomize parses it; it must be YAML (JSON is YAML)
+				// that the guard read in full.
+				if _, err := decodeGuarded([]byte(p.Value)); err != nil {
+					var ye *yamlError
+					if errors.As(err, &ye) && !ye.Limit {
+						k.addf(scalarLine(p, ye.Line), Error, "%s[%d].patch: malformed YAML: %s", key, i, ye.Msg)
+					}
+				}
 			}
 			if key != "replacements" {
 				if t := mapValue(item, "target"); t != nil && t.Kind == yaml.MappingNode && key == "patches" {
@@ -200,8 +233,11 @@ func (k *kustomization) ref(fs fileSet, field string, n *yaml.Node, kind refKind
 	if ref == "" {
 		return
 	}
-	if isRemote(ref) {
+	remote := func() {
 		k.addf(n.Line, Error, "%s: remote %q is not allowed: remote bases and URLs are fetched at build time, outside the artifact; copy the files into the repository", field, ref)
+	}
+	if fetchesURL(ref) {
+		remote()
 		return
 	}
 	if path.IsAbs(ref) {
@@ -213,7 +249,30 @@ func (k *kustomization) ref(fs fileSet, field string, n *yaml.Node, kind refKind
 		k.addf(n.Line, Error, "%s: %q is outside the artifact: it would be missing in the cluster", field, ref)
 		return
 	}
+	plugin := field == "generators" || field == "transformers" || field == "validators"
 	switch {
+	case fs.isFile(p) && kind != refDir:
+		if k.dir != "." && !strings.HasPrefix(p, k.dir+"/") {
+			k.addf(n.Line, Error, "%s: %q is outside the folder of this kustomization, which kustomize load restrictions forbid: move the file, or make its folder a base with its own kustomization", field, ref)
+			return
+		}
+		k.files = append(k.files, p)
+		if field == "resources" || field == "bases" {
+			k.resources = append(k.resources, p)
+		}
+		if !strings.HasSuffix(field, " files") && !strings.HasSuffix(field, " envs") && !strings.HasSuffix(field, " env") {
+			k.yamlRefs = append(k.yamlRefs, p)
+		}
+		if plugin {
+			if yf := fs.yamlOf(p); yf != nil {
+				for _, d := range yf.docs {
+					k.remoteLoads(fmt.Sprintf("configuration of %s", field), p, d.root(), func(l int) int { return l })
+				}
+			}
+		}
+	case kind != refFile && gitLike(ref):
+		// kustomize tries a folder, or a missing file, as a git URL first.
+		remote()
 	case fs.isDir(p):
 		if kind == refFile {
 			k.addf(n.Line, Error, "%s: %q is a folder, not a file", field, ref)
@@ -224,22 +283,104 @@ func (k *kustomization) ref(fs fileSet, field string, n *yaml.Node, kind refKind
 			return
 		}
 		k.deps = append(k.deps, p)
+		if plugin {
+			k.plugins = append(k.plugins, p)
+		}
 	case fs.isFile(p):
-		if kind == refDir {
-			k.addf(n.Line, Error, "%s: %q is a file, not a folder with a kustomization", field, ref)
-			return
-		}
-		if k.dir != "." && !strings.HasPrefix(p, k.dir+"/") {
-			k.addf(n.Line, Error, "%s: %q is outside the folder of this kustomization, which kustomize load restrictions forbid: move the file, or make its folder a base with its own kustomization", field, ref)
-			return
-		}
-		k.files = append(k.files, p)
-		if field == "resources" || field == "bases" {
-			k.resources = append(k.resources, p)
-		}
+		k.addf(n.Line, Error, "%s: %q is a file, not a folder with a kustomization", field, ref)
 	default:
 		k.addf(n.Line, Error, "%s: %q does not exist in the artifact: it would be missing in the cluster", field, ref)
 	}
+}
+
+// loadKeys are the fields of kustomize's builtin generators and
+// transformers whose values it loads as files (PatchTransformer path,
+// PatchStrategicMergeTransformer paths, ReplacementTransformer
+// replacements[].path, ValueAddTransformer targetFilePath, the generators'
+// files, envs and env, Helm's values files). A URL there is downloaded
+// by kustomize, with no timeout and no size limit.
+var loadKeys = map[string]bool{"path": true, "paths": true, "targetFilePath": true, "files": true,
+	"envs": true, "env": true, "valuesFile": true, "additionalValuesFiles": true, "argsFromFile": true}
+
+// remoteLoads reports every URL that a generator, transformer or validator
+// configuration n, in file, would make kustomize download. line maps a
+// line of n to a line of file.
+func (k *kustomization) remoteLoads(where, file string, n *yaml.Node, line func(int) int) {
+	var walk func(n *yaml.Node, depth int)
+	walk = func(n *yaml.Node, depth int) {
+		if n == nil || depth > maxYAMLDepth {
+			return
+		}
+		if n.Kind == yaml.AliasNode {
+			n = n.Alias
+			if n == nil {
+				return
+			}
+		}
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				key, val := n.Content[i], n.Content[i+1]
+				if loadKeys[key.Value] {
+					vals := []*yaml.Node{val}
+					if val.Kind == yaml.SequenceNode {
+						vals = val.Content
+					}
+					for _, v := range vals {
+						if v.Kind == yaml.ScalarNode && fetchesURL(loadValue(key.Value, v.Value)) {
+							k.findings = append(k.findings, Finding{File: file, Line: line(v.Line), Severity: Error,
+								Message: fmt.Sprintf("%s: %s %q would be downloaded at build time, outside the artifact: copy the file into the repository", where, key.Value, v.Value)})
+							k.broken = true
+						}
+					}
+				}
+			}
+		}
+		for _, c := range n.Content {
+			walk(c, depth+1)
+		}
+	}
+	walk(n, 0)
+}
+
+// loadValue is the path in a value of a load key: the generators' files
+// entries may be "key=path".
+func loadValue(key, v string) string {
+	if key == "files" {
+		if _, p, ok := strings.Cut(v, "="); ok {
+			return p
+		}
+	}
+	return v
+}
+
+// inlineObjects returns the documents of s when kustomize would read s as
+// inline objects (it tries that first for generators, transformers,
+// validators and patchesStrategicMerge entries) rather than as a path.
+func inlineObjects(s string) ([]*yaml.Node, bool) {
+	if !strings.ContainsAny(s, "\n:{") {
+		return nil, false // a path
+	}
+	docs, err := decodeGuarded([]byte(s))
+	if err != nil {
+		return nil, false
+	}
+	var out []*yaml.Node
+	for _, d := range docs {
+		if d.Kind == yaml.DocumentNode && len(d.Content) == 1 && d.Content[0].Kind == yaml.MappingNode {
+			out = append(out, d.Content[0])
+		}
+	}
+	return out, len(out) > 0
+}
+
+// scalarLine maps line inner (1-based) of the text of scalar n to a line
+// of the file: exact for block scalars (| and >), whose text starts on
+// the next line; n's own line for the others.
+func scalarLine(n *yaml.Node, inner int) int {
+	if inner > 0 && n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		return n.Line + inner
+	}
+	return n.Line
 }
 
 // patchCheckKey is the annotation a marker patch adds, to learn whether the

@@ -91,12 +91,12 @@ func TestValidateMore(t *testing.T) {
 		{
 			name:  "YAML bomb",
 			files: fstest.MapFS{"bomb.yaml": file(bomb)},
-			want:  []string{`error bomb.yaml:1: malformed YAML: document expands its aliases to more than 200000 nodes; refusing it as a YAML bomb`},
+			want:  []string{`error bomb.yaml:2: refused: YAML bomb: its aliases expand to more than 100000 nodes beyond the text (the limit); write the repeated parts out instead of aliasing them`},
 		},
 		{
 			name:  "file too large",
 			files: fstest.MapFS{"big.yaml": file("a: " + strings.Repeat("x", 5000) + "\n")},
-			want:  []string{`error big.yaml: file is 5004 bytes, more than the 4096 bytes allowed: split it or raise the limit`},
+			want:  []string{`error big.yaml: file is 5004 bytes, more than the 4096 bytes allowed: split it, or raise the max-file-size input`},
 		},
 		{
 			name: "unused component and two kustomization files",
@@ -184,7 +184,7 @@ func TestSchemaLocations(t *testing.T) {
 		"widget.yaml":        file("apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  size: ${SIZE}\n  color: 3\n"),
 	}
 	got, err := v.Validate(context.Background(), files, Options{SchemaLocations: []string{
-		"testdata/missing/{{ .ResourceKind }}.json",
+		"testdata/schemas/{{ .ResourceKind }}.json", // a folder without this kind
 		"testdata/schemas/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json",
 	}})
 	if err != nil {
@@ -194,7 +194,8 @@ func TestSchemaLocations(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("findings (-want +got):\n%s", diff)
 	}
-	for _, loc := range []string{"https://example.com/schemas", "schemas/{{ .Version }}.json"} {
+	for _, loc := range []string{"https://example.com/schemas", "schemas/{{ .Version }}.json",
+		"testdata/missing", "testdata/missing/{{ .ResourceKind }}.json", "testdata/golden/fleet.golden"} {
 		if _, err := v.Validate(context.Background(), files, Options{SchemaLocations: []string{loc}}); err == nil {
 			t.Errorf("schema location %q accepted", loc)
 		}

@@ -2,6 +2,7 @@ package kustomize
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -12,7 +13,6 @@ import (
 
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/types"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -23,9 +23,22 @@ const DefaultMaxFileSize int64 = 16 << 20
 // Option configures a Validator.
 type Option func(*Validator)
 
-// WithMaxFileSize sets the largest file, in bytes, that Validate reads;
-// a larger file is an error finding. The default is DefaultMaxFileSize.
-func WithMaxFileSize(n int64) Option { return func(v *Validator) { v.maxFileSize = n } }
+// WithMaxFileSize sets the largest file, in bytes, that Validate reads
+// (the max-file-size input); a larger file is an error finding. The
+// default is 16 MiB; n <= 0 keeps it.
+func WithMaxFileSize(n int64) Option {
+	return func(v *Validator) {
+		if n > 0 {
+			v.maxFileSize = n
+		}
+	}
+}
+
+// WithAllowEmpty says whether an artifact without a single Kubernetes
+// object is intended (the allow-empty input). By default it is an error:
+// Flux, pruning, would delete every object the component had in the
+// cluster.
+func WithAllowEmpty(allow bool) Option { return func(v *Validator) { v.allowEmpty = allow } }
 
 // WithConcurrency sets how many kustomize builds run at once. The default
 // is GOMAXPROCS.
@@ -50,6 +63,7 @@ type Validator struct {
 	schemas     *schemaCache
 	maxFileSize int64
 	concurrency int
+	allowEmpty  bool
 }
 
 // New returns a Validator.
@@ -58,28 +72,39 @@ func New(opts ...Option) (*Validator, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &Validator{types: reg, schemas: newSchemaCache(), maxFileSize: DefaultMaxFileSize,
-		concurrency: runtime.GOMAXPROCS(0)}
+	v := &Validator{types: reg, maxFileSize: DefaultMaxFileSize, concurrency: runtime.GOMAXPROCS(0)}
 	for _, o := range opts {
 		o(v)
 	}
+	v.schemas = newSchemaCache(v.maxFileSize)
 	return v, nil
 }
 
 // artifact is one Validate call's view of the files.
 type artifact struct {
-	opts     Options
-	mem      filesys.FileSystem
-	files    map[string]bool // regular files
-	dirs     map[string]bool
-	yaml     map[string]*yamlFile
-	bad      map[string]bool // files that could not be read or parsed
-	kusts    map[string]*kustomization
+	opts    Options
+	mem     *memFS
+	files   map[string]bool // regular files
+	yaml    map[string]*yamlFile
+	bad     map[string]bool // files that could not be read or parsed
+	kusts   map[string]*kustomization
+	secrets map[string]bool // "file:line" of the plain Secret data already reported
+	// plugin folders (see plugins.go)
+	pluginStates map[string]*pluginState
+	pluginCyclic map[string]bool
+
+	mu       sync.Mutex // guards findings while builds run
 	findings []Finding
 }
 
 func (a *artifact) isFile(p string) bool { return a.files[p] }
-func (a *artifact) isDir(p string) bool  { return a.dirs[p] }
+func (a *artifact) isDir(p string) bool  { return a.mem.isDirKey(p) }
+func (a *artifact) yamlOf(p string) *yamlFile {
+	if a.bad[p] {
+		return nil
+	}
+	return a.yaml[p]
+}
 func (a *artifact) kustomizationIn(dir string) string {
 	for _, n := range kustomizationFileNames {
 		if p := path.Join(dir, n); a.files[p] {
@@ -106,8 +131,8 @@ func (v *Validator) Validate(ctx context.Context, files fs.FS, opts Options) ([]
 	if err := checkSchemaLocations(opts.SchemaLocations); err != nil {
 		return nil, err
 	}
-	a := &artifact{opts: opts, mem: filesys.MakeFsInMemory(), files: map[string]bool{}, dirs: map[string]bool{".": true},
-		yaml: map[string]*yamlFile{}, bad: map[string]bool{}, kusts: map[string]*kustomization{}}
+	a := &artifact{opts: opts, mem: newMemFS(), files: map[string]bool{}, yaml: map[string]*yamlFile{},
+		bad: map[string]bool{}, kusts: map[string]*kustomization{}, secrets: map[string]bool{}}
 	if err := v.load(ctx, files, a); err != nil {
 		return nil, err
 	}
@@ -143,6 +168,16 @@ func (v *Validator) Validate(ctx context.Context, files fs.FS, opts Options) ([]
 			k.broken = true
 		}
 	}
+	// Files that kustomize parses as YAML must have passed the guard as
+	// YAML, whatever their names.
+	for _, dir := range sortedDirs(a.kusts) {
+		for _, f := range a.kusts[dir].yamlRefs {
+			if yf := a.yaml[f]; yf != nil && yf.err != nil && !a.bad[f] {
+				a.add(Finding{File: f, Line: yf.line, Severity: Error, Message: "malformed YAML: " + syntaxMsg(yf.err)})
+				a.bad[f] = true
+			}
+		}
+	}
 	checked := map[string]bool{}
 	for _, dir := range sortedDirs(a.kusts) {
 		for _, f := range a.kusts[dir].resources {
@@ -159,19 +194,26 @@ func (v *Validator) Validate(ctx context.Context, files fs.FS, opts Options) ([]
 			}
 		}
 	}
+	a.checkSecretFiles()
+	a.findPluginCycles()
 	// Builds.
 	var (
-		mu   sync.Mutex
-		wg   sync.WaitGroup
-		sem  = make(chan struct{}, v.concurrency)
-		used = map[string]bool{}
+		wg      sync.WaitGroup
+		sem     = make(chan struct{}, v.concurrency)
+		used    = map[string]bool{}
+		objects = 0
+		unknown = false // a build that could not count its objects
 	)
 	for _, dir := range sortedDirs(a.kusts) {
 		k := a.kusts[dir]
 		for _, d := range a.closure(dir)[1:] {
 			used[d] = true
 		}
-		if k.component || !a.buildable(dir) {
+		if k.component {
+			continue
+		}
+		if !a.buildable(dir) {
+			unknown = true
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -183,10 +225,15 @@ func (v *Validator) Validate(ctx context.Context, files fs.FS, opts Options) ([]
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			fs := v.build(a, k)
-			mu.Lock()
-			a.findings = append(a.findings, fs...)
-			mu.Unlock()
+			var res buildResult
+			if v.pluginsSafe(a, dir) {
+				res = v.build(a, k)
+			}
+			a.mu.Lock()
+			a.findings = append(a.findings, res.findings...)
+			objects += res.objects
+			unknown = unknown || !res.ok
+			a.mu.Unlock()
 		}()
 	}
 	wg.Wait()
@@ -199,7 +246,60 @@ func (v *Validator) Validate(ctx context.Context, files fs.FS, opts Options) ([]
 				Message: "component is used by no kustomization in the artifact, so it was not built"})
 		}
 	}
+	a.checkEmpty(objects+a.plainObjects(), unknown, v.allowEmpty)
 	return sortFindings(a.findings), nil
+}
+
+// plainObjects counts the objects of YAML files that no kustomization
+// references: plain manifests, which Flux applies as they are.
+func (a *artifact) plainObjects() int {
+	referenced := map[string]bool{}
+	for _, k := range a.kusts {
+		for _, f := range k.files {
+			referenced[f] = true
+		}
+	}
+	n := 0
+	for p, yf := range a.yaml {
+		if referenced[p] || a.bad[p] || !isYAMLName(p) && !strings.HasSuffix(p, ".json") || isKustomizationName(path.Base(p)) {
+			continue
+		}
+		for _, d := range yf.docs {
+			if isObject(d.root()) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// isObject reports whether n looks like a Kubernetes object: a mapping
+// with an apiVersion and a kind, not a kustomize configuration.
+func isObject(n *yaml.Node) bool {
+	av, kind := mapValue(n, "apiVersion"), mapValue(n, "kind")
+	return av != nil && kind != nil && av.Kind == yaml.ScalarNode && kind.Kind == yaml.ScalarNode &&
+		av.Value != "" && kind.Value != "" && !strings.HasPrefix(av.Value, "kustomize.config.k8s.io/")
+}
+
+// checkEmpty refuses an artifact without a single Kubernetes object: Flux,
+// pruning, would delete everything the component had in the cluster. When
+// other errors already stop the artifact, or some build could not count
+// its objects, it says nothing.
+func (a *artifact) checkEmpty(objects int, unknown, allow bool) {
+	if objects > 0 || unknown || HasErrors(a.findings) {
+		return
+	}
+	where := strings.TrimSuffix(a.opts.Prefix, "/")
+	if where == "" {
+		where = "."
+	}
+	if allow {
+		a.findings = append(a.findings, Finding{File: where, Severity: Notice,
+			Message: "the artifact holds no Kubernetes object; publishing it anyway, as allow-empty is set"})
+		return
+	}
+	a.findings = append(a.findings, Finding{File: where, Severity: Error,
+		Message: "the artifact holds no Kubernetes object: Flux would prune everything this component deployed; check ignore-paths (it may leave out every file), or set allow-empty if an empty artifact is intended"})
 }
 
 // checkResourceFile reports objects that kustomize would refuse with a
@@ -285,7 +385,10 @@ func (a *artifact) buildable(dir string) bool {
 	return true
 }
 
-// load copies files into the in-memory file system and parses YAML.
+// load copies files into the in-memory file system and decodes every one
+// of them through the YAML guard: kustomize may read any file as YAML
+// (a patch can be called patch.txt), so a file's name decides only how a
+// syntax error is reported, never whether the file is guarded.
 func (v *Validator) load(ctx context.Context, files fs.FS, a *artifact) error {
 	return fs.WalkDir(files, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -300,21 +403,17 @@ func (v *Validator) load(ctx context.Context, files fs.FS, a *artifact) error {
 			return err
 		}
 		if d.IsDir() {
-			a.dirs[p] = true
-			if p != "." {
-				if err := a.mem.MkdirAll("/" + p); err != nil {
-					return fmt.Errorf("copying %q: %w", p, err)
-				}
-			}
+			a.mem.add(p, nil, true)
 			return nil
 		}
 		if !d.Type().IsRegular() {
 			return nil
 		}
 		a.files[p] = true
+		a.mem.add(p, nil, false) // present, so references to it resolve
 		info, err := d.Info()
 		if err == nil && info.Size() > v.maxFileSize {
-			a.add(Finding{File: p, Severity: Error, Message: fmt.Sprintf("file is %d bytes, more than the %d bytes allowed: split it or raise the limit", info.Size(), v.maxFileSize)})
+			a.add(Finding{File: p, Severity: Error, Message: fmt.Sprintf("file is %d bytes, more than the %d bytes allowed: split it, or raise the max-file-size input", info.Size(), v.maxFileSize)})
 			a.bad[p] = true
 			return nil
 		}
@@ -324,19 +423,28 @@ func (v *Validator) load(ctx context.Context, files fs.FS, a *artifact) error {
 			a.bad[p] = true
 			return nil
 		}
-		if err := a.mem.WriteFile("/"+p, data); err != nil {
-			return fmt.Errorf("copying %q: %w", p, err)
+		yf := parseYAML(p, data)
+		a.yaml[p] = yf
+		switch {
+		case yf.limitErr() != nil:
+			a.add(Finding{File: p, Line: yf.line, Severity: Error, Message: "refused: " + yf.limitErr().Msg})
+			a.bad[p] = true
+			return nil // kustomize never sees it
+		case yf.err != nil && isYAMLName(p):
+			a.add(Finding{File: p, Line: yf.line, Severity: Error, Message: "malformed YAML: " + syntaxMsg(yf.err)})
+			a.bad[p] = true
 		}
-		if isYAMLName(p) {
-			yf := parseYAML(p, data)
-			a.yaml[p] = yf
-			if yf.err != nil {
-				a.add(Finding{File: p, Line: yf.line, Severity: Error, Message: "malformed YAML: " + strings.TrimPrefix(yamlLineRE.ReplaceAllString(yf.err.Error(), ""), "yaml: ")})
-				a.bad[p] = true
-			}
-		}
+		a.mem.add(p, data, false)
 		return nil
 	})
+}
+
+func syntaxMsg(err error) string {
+	var ye *yamlError
+	if errors.As(err, &ye) {
+		return ye.Msg
+	}
+	return err.Error()
 }
 
 func readLimited(files fs.FS, p string, limit int64) ([]byte, error) {
@@ -350,7 +458,7 @@ func readLimited(files fs.FS, p string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("cannot read: %w", err)
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("file is more than the %d bytes allowed: split it or raise the limit", limit)
+		return nil, fmt.Errorf("file is more than the %d bytes allowed: split it, or raise the max-file-size input", limit)
 	}
 	return data, nil
 }
@@ -363,20 +471,4 @@ func kustomizeOptions() *krusty.Options {
 	o.PluginConfig = types.DisabledPluginConfig()
 	o.AddManagedbyLabel = false
 	return o
-}
-
-// overlayFS serves the root kustomization of one build with the additions
-// of rootBytes; every other file comes from the shared in-memory copy,
-// which no build writes to.
-type overlayFS struct {
-	filesys.FileSystem
-	path string
-	data []byte
-}
-
-func (o overlayFS) ReadFile(p string) ([]byte, error) {
-	if path.Clean(p) == o.path {
-		return append([]byte(nil), o.data...), nil
-	}
-	return o.FileSystem.ReadFile(p)
 }

@@ -1,11 +1,8 @@
 package kustomize
 
 import (
-	"bytes"
+	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -29,51 +26,20 @@ type yamlFile struct {
 	line int
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): `)
-
-// yaml.v3 reports the line of a parser error (unlike a scanner error) from
-// a 0-based mark; these messages are the parser's.
-var yamlParserErrors = []string{
-	"did not find expected ',' or", "did not find expected key", "did not find expected node content",
-	"did not find expected '-' indicator", "did not find expected <document start>",
-	"found undefined tag handle", "found duplicate %", "found incompatible YAML document",
-}
-
-// parseYAML parses every document of data, keeping line numbers. A parse
-// error is recorded in the file, with its line when yaml reports one.
+// parseYAML parses every document of data through the guard, keeping
+// line numbers. A refusal is recorded in the file, with its line.
 func parseYAML(path string, data []byte) *yamlFile {
 	f := &yamlFile{path: path}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	for {
-		var n yaml.Node
-		err := dec.Decode(&n)
-		if errors.Is(err, io.EOF) {
-			return f
+	nodes, err := decodeGuarded(data)
+	if err != nil {
+		f.err = err
+		var ye *yamlError
+		if errors.As(err, &ye) {
+			f.line = ye.Line
 		}
-		if err != nil {
-			f.err = err
-			if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
-				f.line, _ = strconv.Atoi(m[1])
-				rest := err.Error()[len(m[0]):]
-				for _, p := range yamlParserErrors {
-					if strings.HasPrefix(rest, p) {
-						f.line++
-						break
-					}
-				}
-			}
-			return f
-		}
-		if err := checkNode(&n, 0); err != nil {
-			f.err = err
-			return f
-		}
-		if err := checkAliases(&n); err != nil {
-			f.err = err
-			f.line = n.Line
-			return f
-		}
-		d := &yamlDoc{file: path, node: &n, line: n.Line}
+	}
+	for _, n := range nodes {
+		d := &yamlDoc{file: path, node: n, line: n.Line}
 		if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
 			root := n.Content[0]
 			d.line = root.Line
@@ -88,68 +54,14 @@ func parseYAML(path string, data []byte) *yamlFile {
 		}
 		f.docs = append(f.docs, d)
 	}
+	return f
 }
 
-// maxYAMLDepth bounds nesting, so a hostile file cannot exhaust the stack of
-// the recursive walkers (kyaml's and ours).
-const maxYAMLDepth = 500
-
-func checkNode(n *yaml.Node, depth int) error {
-	if depth > maxYAMLDepth {
-		return fmt.Errorf("yaml: line %d: nesting deeper than %d levels", n.Line, maxYAMLDepth)
-	}
-	for _, c := range n.Content {
-		if err := checkNode(c, depth+1); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Aliases are expanded by kyaml when kustomize reads a file, so a small
-// file of nested aliases ("billion laughs") would expand to gigabytes. A
-// document may expand to at most maxExpandedNodes nodes, or to
-// aliasRatio times its own size, whichever is larger.
-const (
-	maxExpandedNodes = 200_000
-	aliasRatio       = 10
-)
-
-func checkAliases(doc *yaml.Node) error {
-	literal := 0
-	memo := map[*yaml.Node]int{}
-	var expanded func(n *yaml.Node, depth int) int
-	expanded = func(n *yaml.Node, depth int) int {
-		if v, ok := memo[n]; ok {
-			return v
-		}
-		if depth > maxYAMLDepth {
-			return maxExpandedNodes + 1
-		}
-		memo[n] = maxExpandedNodes + 1 // an alias cycle counts as too large
-		total := 1
-		if n.Kind == yaml.AliasNode && n.Alias != nil {
-			total += expanded(n.Alias, depth+1)
-		}
-		for _, c := range n.Content {
-			total += expanded(c, depth+1)
-			if total > 1<<40 {
-				break
-			}
-		}
-		memo[n] = total
-		return total
-	}
-	var count func(n *yaml.Node)
-	count = func(n *yaml.Node) {
-		literal++
-		for _, c := range n.Content {
-			count(c)
-		}
-	}
-	count(doc)
-	if e := expanded(doc, 0); e > max(maxExpandedNodes, aliasRatio*literal) {
-		return fmt.Errorf("yaml: document expands its aliases to more than %d nodes; refusing it as a YAML bomb", max(maxExpandedNodes, aliasRatio*literal))
+// limitErr returns the guard's refusal of the file, if it broke a limit.
+func (f *yamlFile) limitErr() *yamlError {
+	var ye *yamlError
+	if errors.As(f.err, &ye) && ye.Limit {
+		return ye
 	}
 	return nil
 }
@@ -175,69 +87,141 @@ func (d *yamlDoc) root() *yaml.Node {
 	return d.node
 }
 
-// fieldPath splits "spec.containers[0].image" into its segments; an index
-// segment is "[0]".
-func fieldPath(p string) []string {
-	var segs []string
-	for _, part := range strings.Split(p, ".") {
-		for part != "" {
-			i := strings.IndexByte(part, '[')
-			switch {
-			case i < 0:
-				segs = append(segs, part)
-				part = ""
-			case i > 0:
-				segs = append(segs, part[:i])
-				part = part[i:]
-			default:
-				j := strings.IndexByte(part, ']')
-				if j < 0 {
-					segs = append(segs, part)
-					part = ""
-					continue
-				}
-				segs = append(segs, part[:j+1])
-				part = part[j+1:]
-			}
-		}
+// A field path names a field of an object the way the type checks print
+// it: keys joined by "." and list indexes as "[0]", as in
+// "spec.containers[0].image". Keys may themselves hold "." or "[" (a
+// label key "app.kubernetes.io/name", a hostile key), so a path is not
+// split up front: it is matched against the keys that are there.
+
+// maxPathSteps bounds the matching of one path, which backtracks when
+// keys are prefixes of each other ("a", "a.b").
+const maxPathSteps = 10_000
+
+// pathIndex reads a leading "[i]" of rest, returning i and what follows.
+func pathIndex(rest string) (int, string, bool) {
+	if !strings.HasPrefix(rest, "[") {
+		return 0, "", false
 	}
-	return segs
+	j := strings.IndexByte(rest, ']')
+	if j < 0 {
+		return 0, "", false
+	}
+	i, err := strconv.Atoi(rest[1:j])
+	if err != nil || i < 0 {
+		return 0, "", false
+	}
+	return i, strings.TrimPrefix(rest[j+1:], "."), true
 }
 
-// lookup follows path from n. It returns the line of the deepest node found
-// (the key's line for a mapping entry), the node found at the full path (nil
-// when the path does not exist) and whether the full path was found.
-func lookup(n *yaml.Node, segs []string) (line int, leaf *yaml.Node, ok bool) {
-	line = n.Line
-	cur := n
-	for _, s := range segs {
+// pathKey reports whether rest starts with key as a whole segment, and
+// what follows it.
+func pathKey(rest, key string) (string, bool) {
+	after, ok := strings.CutPrefix(rest, key)
+	switch {
+	case !ok:
+		return "", false
+	case after == "":
+		return "", true
+	case after[0] == '.':
+		return after[1:], true
+	case after[0] == '[':
+		return after, true
+	}
+	return "", false
+}
+
+// lookup follows path p from n. It returns the line of the deepest node
+// found (the key's line for a mapping entry), the node found at the full
+// path (nil when the path does not exist) and whether the full path was
+// found.
+func lookup(n *yaml.Node, p string) (line int, leaf *yaml.Node, ok bool) {
+	best, bestDepth, steps := n.Line, -1, 0
+	var walk func(cur *yaml.Node, rest string, line, depth int) (*yaml.Node, int, bool)
+	walk = func(cur *yaml.Node, rest string, line, depth int) (*yaml.Node, int, bool) {
+		if steps++; steps > maxPathSteps {
+			return nil, 0, false
+		}
+		if depth > bestDepth {
+			best, bestDepth = line, depth
+		}
+		if rest == "" {
+			return cur, line, true
+		}
 		if cur.Kind == yaml.AliasNode && cur.Alias != nil {
 			cur = cur.Alias
 		}
-		if strings.HasPrefix(s, "[") {
-			idx, err := strconv.Atoi(strings.Trim(s, "[]"))
-			if err != nil || cur.Kind != yaml.SequenceNode || idx < 0 || idx >= len(cur.Content) {
-				return line, nil, false
+		if i, after, isIndex := pathIndex(rest); isIndex {
+			if cur.Kind != yaml.SequenceNode || i >= len(cur.Content) {
+				return nil, 0, false
 			}
-			cur = cur.Content[idx]
-			line = cur.Line
-			continue
+			c := cur.Content[i]
+			return walk(c, after, c.Line, depth+1)
 		}
 		if cur.Kind != yaml.MappingNode {
-			return line, nil, false
+			return nil, 0, false
 		}
-		found := false
 		for i := 0; i+1 < len(cur.Content); i += 2 {
-			if cur.Content[i].Value == s {
-				line = cur.Content[i].Line
-				cur = cur.Content[i+1]
-				found = true
-				break
+			k := cur.Content[i]
+			if after, match := pathKey(rest, k.Value); match {
+				if leaf, l, ok := walk(cur.Content[i+1], after, k.Line, depth+1); ok {
+					return leaf, l, true
+				}
 			}
 		}
-		if !found {
-			return line, nil, false
-		}
+		return nil, 0, false
 	}
-	return line, cur, true
+	if leaf, l, ok := walk(n, p, n.Line, 0); ok {
+		return l, leaf, true
+	}
+	return best, nil, false
+}
+
+// valueAt returns the scalar at path p of a decoded object, as text.
+func valueAt(v any, p string) (string, bool) {
+	steps := 0
+	var walk func(v any, rest string) (any, bool)
+	walk = func(v any, rest string) (any, bool) {
+		if steps++; steps > maxPathSteps {
+			return nil, false
+		}
+		if rest == "" {
+			return v, true
+		}
+		if i, after, isIndex := pathIndex(rest); isIndex {
+			a, ok := v.([]any)
+			if !ok || i >= len(a) {
+				return nil, false
+			}
+			return walk(a[i], after)
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		// The exact key first: it is the common case and never ambiguous.
+		if val, ok := m[rest]; ok {
+			return val, true
+		}
+		for _, k := range sortedKeys(m) {
+			if after, match := pathKey(rest, k); match && after != "" {
+				if val, ok := walk(m[k], after); ok {
+					return val, true
+				}
+			}
+		}
+		return nil, false
+	}
+	v, ok := walk(v, p)
+	if !ok {
+		return "", false
+	}
+	switch v := v.(type) {
+	case string:
+		return v, true
+	case json.Number:
+		return v.String(), true
+	case bool:
+		return strconv.FormatBool(v), true
+	}
+	return "", false
 }

@@ -1,0 +1,5 @@
+//go:build !race
+
+package kustomize
+
+const raceEnabled = false
