@@ -6,13 +6,16 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/fleetpush/fleetpush/internal/app"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := app.Run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	// Buffered for two: the first signal cancels the run, the second exits at once.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	os.Exit(supervise(sigs, time.After, os.Stderr, func(ctx context.Context) int {
+		return app.Run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	}))
 }

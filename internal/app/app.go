@@ -34,6 +34,14 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		for _, s := range cfg.Secrets() {
 			log.Mask(s)
 		}
+		// And the base64 of user:password that a Basic header carries, for every user name the
+		// registry client may send with a password (registry-username, else GITHUB_ACTOR, else
+		// x-access-token on ghcr.io).
+		for _, pass := range []string{cfg.Password, cfg.GitHub.Token} {
+			for _, user := range []string{cfg.Username, cfg.GitHub.Actor, "x-access-token"} {
+				log.MaskCredential(user, pass)
+			}
+		}
 	}
 	if err == nil {
 		err = cfg.Validate()

@@ -7,6 +7,7 @@ import (
 	"path"
 
 	"github.com/fleetpush/fleetpush/internal/gitdiff"
+	"github.com/fleetpush/fleetpush/internal/report"
 )
 
 // detection is which components changed, or that every one is a candidate and why.
@@ -94,7 +95,7 @@ func (r *runner) detectCmd(ctx context.Context) (int, error) {
 		}, outputOrder); err != nil {
 			return ExitFailed, err
 		}
-		if err := r.log.Summary(fmt.Sprintf("### fleetpush detect\n\n%s\n\nChanged: `%s`\n", d.Reason, list)); err != nil {
+		if err := r.log.Summary(fmt.Sprintf("### fleetpush detect\n\n%s\n\nChanged: %s\n", report.MarkdownText(d.Reason), report.MarkdownCode(list))); err != nil {
 			return ExitFailed, err
 		}
 	}

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -33,13 +32,13 @@ func (r *runner) validator() (*kustomize.Validator, error) {
 // build builds a component's artifact with the run's ignore patterns and limits.
 func (r *runner) build(c component.Component) (*artifact.Layer, error) {
 	cfg := r.cfg
+	layout, _ := cfg.Layout() // "" when pushing to a registry: a dist/ of the user's is content
 	layer, err := artifact.Build(filepath.Join(r.src.dir, filepath.FromSlash(c.Dir)),
 		artifact.WithIgnore(cfg.IgnorePaths...),
-		artifact.WithLimits(artifact.Limits{MaxFiles: cfg.MaxFiles, MaxBytes: cfg.MaxBytes}))
-	if errors.Is(err, artifact.ErrLimit) {
-		return nil, fmt.Errorf("building %s: %w (raise it with the max-files or max-size input, or ignore-paths to leave files out)", displayDir(c.Dir), err)
-	}
-	if err != nil {
+		artifact.WithLimits(artifact.Limits{MaxFiles: cfg.MaxFiles, MaxBytes: cfg.MaxBytes}),
+		artifact.WithWorkspace(r.src.dir),
+		artifact.WithLayoutDir(layout))
+	if err != nil { // a limit's error names the input that raises it
 		return nil, fmt.Errorf("building %s: %w", displayDir(c.Dir), err)
 	}
 	return layer, nil

@@ -3,10 +3,13 @@ package artifact
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -23,6 +26,12 @@ const (
 	// DefaultMaxPathLen bounds a path inside the layer, in bytes; it is
 	// Linux's PATH_MAX.
 	DefaultMaxPathLen = 4096
+	// DefaultMaxFileSize bounds one file: 16 MiB, the largest file the
+	// validation reads by default, so that the two limits agree.
+	DefaultMaxFileSize int64 = 16 << 20
+	// DefaultLayoutDir is the OCI layout folder a run writes to when no
+	// registry is given (the repository input's default, oci-layout:dist).
+	DefaultLayoutDir = "dist"
 )
 
 var (
@@ -33,14 +42,20 @@ var (
 	// ErrSymlinkLoop is wrapped when a directory symlink leads back to one
 	// of its own ancestors.
 	ErrSymlinkLoop = errors.New("symlink loop")
+	// ErrOutsideWorkspace is wrapped when the folder to build, once every
+	// symlink is resolved, is not inside the checkout given with
+	// WithWorkspace.
+	ErrOutsideWorkspace = errors.New("folder outside the checkout")
 )
 
 // Limits bounds what Build accepts. A zero field takes its default; a
-// negative field means no limit.
+// negative field means no limit. The error for an exceeded limit names the
+// input that raises it (max-files, max-size, max-file-size).
 type Limits struct {
-	MaxFiles   int   // entries in the layer (directories, files and the root)
-	MaxBytes   int64 // sum of the regular files' sizes, uncompressed
-	MaxPathLen int   // bytes in one slash-separated relative path
+	MaxFiles    int   // entries in the layer (directories, files and the root)
+	MaxBytes    int64 // sum of the regular files' sizes, uncompressed
+	MaxPathLen  int   // bytes in one slash-separated relative path
+	MaxFileSize int64 // bytes in one regular file
 }
 
 func (l Limits) withDefaults() Limits {
@@ -53,6 +68,9 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxPathLen == 0 {
 		l.MaxPathLen = DefaultMaxPathLen
 	}
+	if l.MaxFileSize == 0 {
+		l.MaxFileSize = DefaultMaxFileSize
+	}
 	return l
 }
 
@@ -60,8 +78,14 @@ func (l Limits) withDefaults() Limits {
 type Option func(*options)
 
 type options struct {
-	ignore []string
-	limits Limits
+	ignore    []string
+	limits    Limits
+	workspace string
+	layout    *string // nil: DefaultLayoutDir, if it is an OCI layout
+	// hook, for tests only, runs before the root is opened ("") and before
+	// each file is opened (its real path): where a link swapped in by a
+	// concurrent process would be met.
+	hook func(real string)
 }
 
 // WithIgnore adds ignore patterns (gitignore syntax, one or more per string,
@@ -73,6 +97,25 @@ func WithIgnore(patterns ...string) Option {
 // WithLimits replaces the default limits; zero fields keep their default.
 func WithLimits(l Limits) Option {
 	return func(o *options) { o.limits = l }
+}
+
+// WithWorkspace confines the build to the checkout dir: Build refuses a
+// folder whose real path (every symlink resolved) lies outside it
+// ([ErrOutsideWorkspace]), and reads every file through a handle opened on
+// the checkout, so that a link changed while the build runs cannot lead out
+// of it either. Without it only the component folder confines the links.
+func WithWorkspace(dir string) Option {
+	return func(o *options) { o.workspace = dir }
+}
+
+// WithLayoutDir names the OCI image layout folder the run writes to (a path
+// on disk, relative to the working directory), or "" when the run writes to
+// a registry. That folder is never packed: a second run of "publish --path
+// ./" would otherwise carry the first run's output. Without this option the
+// folder DefaultLayoutDir is left out when it holds an OCI layout (its
+// "oci-layout" file), and a user's own "dist" folder of manifests is kept.
+func WithLayoutDir(dir string) Option {
+	return func(o *options) { o.layout = &dir }
 }
 
 // File is one entry of the layer.
@@ -113,7 +156,10 @@ func Build(dir string, opts ...Option) (*Layer, error) {
 
 // walker holds the state of one walk.
 type walker struct {
-	root   string // the root, absolute with every symlink resolved
+	root   string   // the root, absolute with every symlink resolved
+	dir    *os.Root // the root opened: every read goes through it
+	skip   string   // real path of the layout folder to leave out, or ""
+	hook   func(real string)
 	ignore *matcher
 	limits Limits
 	files  []File
@@ -122,11 +168,7 @@ type walker struct {
 }
 
 func collect(dir string, o options) ([]File, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, err
-	}
-	root, err := filepath.EvalSymlinks(abs)
+	root, err := realDir(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -137,8 +179,19 @@ func collect(dir string, o options) ([]File, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("not a directory: give the folder that holds the component")
 	}
+	if o.hook != nil {
+		o.hook("")
+	}
+	handle, err := openConfined(root, o.workspace)
+	if err != nil {
+		return nil, err
+	}
+	defer handle.Close()
 	w := &walker{
 		root:   root,
+		dir:    handle,
+		hook:   o.hook,
+		skip:   layoutToSkip(root, o.layout),
 		ignore: newMatcher(append(append([]string(nil), DefaultIgnore...), o.ignore...)),
 		limits: o.limits.withDefaults(),
 		open:   map[string]bool{},
@@ -152,9 +205,76 @@ func collect(dir string, o options) ([]File, error) {
 	return w.files, nil
 }
 
+// realDir is dir made absolute with every symlink resolved.
+func realDir(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(abs)
+}
+
+// openConfined opens the root (a real path) for reading. With a workspace,
+// the root must lie inside it and is opened through a handle on the
+// workspace: the kernel then resolves every later name below the workspace,
+// whatever links appear in the meantime.
+func openConfined(root, workspace string) (*os.Root, error) {
+	if workspace == "" {
+		return os.OpenRoot(root)
+	}
+	ws, err := realDir(workspace)
+	if err != nil {
+		return nil, fmt.Errorf("resolving the checkout %q: %w", workspace, err)
+	}
+	if !within(ws, root) {
+		return nil, fmt.Errorf("the folder resolves to %q, outside the checkout %q: an artifact holds only files of the checkout; replace the symlink with the folder itself: %w",
+			root, ws, ErrOutsideWorkspace)
+	}
+	wsRoot, err := os.OpenRoot(ws)
+	if err != nil {
+		return nil, err
+	}
+	defer wsRoot.Close()
+	rel, err := filepath.Rel(ws, root)
+	if err != nil {
+		return nil, err
+	}
+	r, err := wsRoot.OpenRoot(rel)
+	if err != nil {
+		return nil, fmt.Errorf("opening the folder inside the checkout %q: %w: %w", ws, err, ErrOutsideWorkspace)
+	}
+	return r, nil
+}
+
+// layoutToSkip returns the real path of the layout folder when it lies
+// inside root, else "". A layout given by option is left out whatever it
+// holds; the default one only when it is an OCI layout.
+func layoutToSkip(root string, layout *string) string {
+	dir := DefaultLayoutDir
+	if layout != nil {
+		dir = *layout
+	}
+	if strings.TrimSpace(dir) == "" {
+		return ""
+	}
+	real, err := realDir(dir)
+	if err != nil {
+		return "" // not there yet: nothing of it can be packed
+	}
+	if real == root || !within(root, real) {
+		return ""
+	}
+	if layout == nil {
+		if fi, err := os.Stat(filepath.Join(real, "oci-layout")); err != nil || !fi.Mode().IsRegular() {
+			return ""
+		}
+	}
+	return real
+}
+
 func (w *walker) add(f File) error {
 	if w.limits.MaxFiles >= 0 && len(w.files) >= w.limits.MaxFiles {
-		return fmt.Errorf("%q: more than %d entries (Limits.MaxFiles): ignore what the cluster does not need or raise the limit with WithLimits: %w",
+		return fmt.Errorf("%q: more than %d files and folders: leave out what the cluster does not need with ignore-paths, or raise max-files: %w",
 			f.Path, w.limits.MaxFiles, ErrLimit)
 	}
 	w.files = append(w.files, f)
@@ -168,7 +288,7 @@ func (w *walker) add(f File) error {
 func (w *walker) walkDir(real, rel string, viaLink bool) error {
 	w.open[real] = true
 	defer delete(w.open, real)
-	entries, err := os.ReadDir(real) // sorted by name
+	entries, err := w.readDir(real)
 	if err != nil {
 		return fmt.Errorf("reading directory %q: %w", displayPath(rel), err)
 	}
@@ -184,9 +304,34 @@ func (w *walker) walkDir(real, rel string, viaLink bool) error {
 	return nil
 }
 
+// readDir lists a directory through the root handle, sorted by name.
+func (w *walker) readDir(real string) ([]fs.DirEntry, error) {
+	f, err := w.dir.Open(w.handlePath(real))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	entries, err := f.ReadDir(-1)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	return entries, nil
+}
+
+// handlePath is the name of real (a path inside the root) for the root
+// handle.
+func (w *walker) handlePath(real string) string {
+	r, err := filepath.Rel(w.root, real)
+	if err != nil {
+		return real // the handle refuses it
+	}
+	return r
+}
+
 func (w *walker) visit(p, rel string, typ fs.FileMode, viaLink bool) error {
 	if w.limits.MaxPathLen >= 0 && len(rel) > w.limits.MaxPathLen {
-		return fmt.Errorf("%q: path longer than %d bytes (Limits.MaxPathLen): shorten it, ignore it or raise the limit with WithLimits: %w",
+		return fmt.Errorf("%q: path longer than %d bytes: shorten it or leave it out with ignore-paths: %w",
 			truncate(rel, 80), w.limits.MaxPathLen, ErrLimit)
 	}
 	target := p
@@ -203,16 +348,18 @@ func (w *walker) visit(p, rel string, typ fs.FileMode, viaLink bool) error {
 	} else if !typ.IsDir() && !typ.IsRegular() {
 		return nil // sockets, pipes, devices: never in a Flux artifact
 	}
-	stat := os.Lstat // not a link: do not follow one that appeared since ReadDir
-	if target != p {
-		stat = os.Stat
-	}
-	fi, err := stat(target)
+	// Not a link: do not follow one that appeared since the listing. A
+	// followed link was resolved to target, which holds no link either; the
+	// handle follows links only inside the root if one appears there now.
+	fi, err := w.dir.Lstat(w.handlePath(target))
 	if err != nil {
 		return fmt.Errorf("reading %q: %w", rel, err)
 	}
 	switch {
 	case fi.IsDir():
+		if w.skip != "" && target == w.skip {
+			return nil // the run's own OCI layout output
+		}
 		ignored := w.ignore.ignored(rel, true)
 		if !ignored {
 			if err := w.add(File{Path: rel, Dir: true, Mode: 0o755}); err != nil {
@@ -259,17 +406,40 @@ func (w *walker) resolve(p, rel string) (string, error) {
 }
 
 func (w *walker) addFile(real, rel string, fi fs.FileInfo) error {
-	if err := w.checkBytes(rel, fi.Size()); err != nil {
+	if err := w.checkSize(rel, fi.Size()); err != nil {
 		return err
 	}
-	data, err := os.ReadFile(real)
+	if w.hook != nil {
+		w.hook(real)
+	}
+	// Non-blocking: a file that became a pipe since Lstat must not hang the
+	// open; the handle keeps the open inside the root.
+	f, err := w.dir.OpenFile(w.handlePath(real), os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return fmt.Errorf("reading %q: %w", rel, err)
 	}
-	// The file may have changed since Stat: count what was read.
-	if err := w.checkBytes(rel, int64(len(data))-fi.Size()); err != nil {
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return fmt.Errorf("reading %q: it changed while the artifact was built: run again", rel)
+	}
+	// Read at most one byte past what the limits allow: the file may have
+	// grown since Lstat, and memory stays bounded whatever it holds now.
+	allowed := w.limits.MaxFileSize
+	if left := w.limits.MaxBytes - w.bytes; w.limits.MaxBytes >= 0 && (allowed < 0 || left < allowed) {
+		allowed = left
+	}
+	r := io.Reader(f)
+	if allowed >= 0 {
+		r = io.LimitReader(f, allowed+1)
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return fmt.Errorf("reading %q: %w", rel, err)
+	}
+	if err := w.checkSize(rel, int64(len(data))); err != nil {
 		return err
 	}
+	w.bytes += int64(len(data))
 	mode := int64(0o644)
 	if fi.Mode().Perm()&0o111 != 0 {
 		mode = 0o755
@@ -277,10 +447,14 @@ func (w *walker) addFile(real, rel string, fi fs.FileInfo) error {
 	return w.add(File{Path: rel, Mode: mode, Data: data})
 }
 
-func (w *walker) checkBytes(rel string, n int64) error {
-	w.bytes += n
-	if w.limits.MaxBytes >= 0 && w.bytes > w.limits.MaxBytes {
-		return fmt.Errorf("%q: content above %d bytes in total (Limits.MaxBytes): ignore large files or raise the limit with WithLimits: %w",
+// checkSize reports whether one more file of n bytes fits the limits.
+func (w *walker) checkSize(rel string, n int64) error {
+	if w.limits.MaxFileSize >= 0 && n > w.limits.MaxFileSize {
+		return fmt.Errorf("%q: %d bytes, more than max-file-size (%d bytes): leave it out with ignore-paths, or raise max-file-size: %w",
+			rel, n, w.limits.MaxFileSize, ErrLimit)
+	}
+	if w.limits.MaxBytes >= 0 && w.bytes+n > w.limits.MaxBytes {
+		return fmt.Errorf("%q: the files add up to more than %d bytes (max-size): leave large files out with ignore-paths, or raise max-size: %w",
 			rel, w.limits.MaxBytes, ErrLimit)
 	}
 	return nil

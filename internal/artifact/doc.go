@@ -81,11 +81,28 @@
 // the ignore patterns exclude are not resolved. Sockets, pipes and devices
 // are skipped.
 //
+// [WithWorkspace] names the checkout: a folder that is, or passes through, a
+// symlink leading out of it is refused ([ErrOutsideWorkspace]). Every
+// directory and file is then read through an [os.Root] handle opened on the
+// checkout and then on the folder, so a link swapped in while the build runs
+// can neither lead out of the checkout nor out of the folder: the kernel
+// resolves each name below the handle.
+//
+// # The layout folder
+//
+// The OCI image layout folder a run writes to ([WithLayoutDir]) is never
+// packed when it lies inside the folder: "publish --path ./" run twice would
+// otherwise carry the first run's output in the second artifact. Without the
+// option, [DefaultLayoutDir] (relative to the working directory) is left out
+// when it holds an OCI layout.
+//
 // # Limits
 //
-// [Limits] bounds the number of entries, the uncompressed content size and
-// the length of a path; each has a default and each, when exceeded, is an
-// error naming the limit ([ErrLimit]).
+// [Limits] bounds the number of entries, the uncompressed content size, the
+// size of one file and the length of a path; each has a default and each,
+// when exceeded, is an error ([ErrLimit]) that names the input raising it
+// (max-files, max-size, max-file-size). A file is read no further than the
+// limits allow, even when it grows during the build.
 //
 // # The image
 //

@@ -16,6 +16,18 @@ type Component struct {
 	Dir  string // slash path relative to the source root; "." for the whole checkout
 }
 
+// ErrOutside is wrapped by the error about a folder that a symlink leads out of the checkout.
+var ErrOutside = errors.New("outside the checkout")
+
+// maxLinks bounds the symlinks followed while resolving one path, as Linux does (ELOOP).
+const maxLinks = 40
+
+// fixOutside says what to do about a folder a symlink leads out of the checkout.
+const fixOutside = "an artifact holds only files of the checkout: replace the link with the folder itself, or remove it"
+
+// driveLetter starts a Windows absolute link target.
+var driveLetter = regexp.MustCompile(`^[A-Za-z]:/`)
+
 var dns1123 = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 // ValidName reports why name cannot be a component name, or nil.
@@ -52,21 +64,45 @@ func IsKustomization(base string) bool {
 // silently skipping them would leave a component unpublished.
 func Discover(fsys fs.FS, dir string) ([]Component, error) {
 	dir = clean(dir)
-	entries, err := fs.ReadDir(fsys, dir)
+	real, err := realPath(fsys, dir)
+	if errors.Is(err, ErrOutside) {
+		return nil, fmt.Errorf("components-dir %q: %w: give a folder inside the checkout; %s", dir, err, fixOutside)
+	}
+	if err == nil {
+		var entries []fs.DirEntry
+		entries, err = fs.ReadDir(fsys, real)
+		if err == nil {
+			return discover(fsys, dir, real, entries)
+		}
+	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("components-dir %q does not exist in the checkout: set components-dir to the folder holding your components, or path for a single artifact", dir)
 		}
 		return nil, fmt.Errorf("reading components-dir %q: %w", dir, err)
 	}
+	return nil, nil // not reached: err is nil only on success
+}
+
+// discover lists the components among entries, the listing of components-dir (dir as given,
+// real with its links resolved).
+func discover(fsys fs.FS, dir, real string, entries []fs.DirEntry) ([]Component, error) {
 	var out []Component
 	var errs []error
 	for _, e := range entries {
-		if !isDir(fsys, dir, e) || strings.HasPrefix(e.Name(), ".") {
+		if strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
 		p := path.Join(dir, e.Name())
-		has, err := hasKustomization(fsys, p)
+		folder, ok, err := realFolder(fsys, path.Join(real, e.Name()), e)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("folder %q: %w", p, err))
+			continue
+		}
+		if !ok {
+			continue
+		}
+		has, err := hasKustomization(fsys, folder)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -106,7 +142,12 @@ func Select(fsys fs.FS, dir string, names []string) ([]Component, error) {
 		}
 		seen[n] = true
 		p := path.Join(dir, n)
-		fi, err := fs.Stat(fsys, p)
+		real, err := realPath(fsys, p)
+		if errors.Is(err, ErrOutside) {
+			errs = append(errs, fmt.Errorf("components: %q: folder %q: %w; %s", n, p, err, fixOutside))
+			continue
+		}
+		fi, err := fs.Stat(fsys, real)
 		if err != nil || !fi.IsDir() {
 			errs = append(errs, fmt.Errorf("components: %q has no folder %q in the checkout: check the name or components-dir", n, p))
 			continue
@@ -127,7 +168,11 @@ func Single(fsys fs.FS, p string) (Component, error) {
 	if err != nil {
 		return Component{}, fmt.Errorf("path: %w", err)
 	}
-	fi, err := fs.Stat(fsys, c)
+	real, err := realPath(fsys, c)
+	if errors.Is(err, ErrOutside) {
+		return Component{}, fmt.Errorf("path: %q: %w: give a folder inside the checkout; %s", p, err, fixOutside)
+	}
+	fi, err := fs.Stat(fsys, real)
 	if err != nil || !fi.IsDir() {
 		return Component{}, fmt.Errorf("path: folder %q does not exist in the checkout", p)
 	}
@@ -164,15 +209,78 @@ func ValidDir(dir string) error {
 	return err
 }
 
-func isDir(fsys fs.FS, dir string, e fs.DirEntry) bool {
+// realFolder resolves the entry at p (a path with no links but its last element) and reports
+// whether it is a folder. A link out of the checkout is an error; a dangling one is no folder.
+func realFolder(fsys fs.FS, p string, e fs.DirEntry) (string, bool, error) {
 	if e.IsDir() {
-		return true
+		return p, true, nil
 	}
-	if e.Type()&fs.ModeSymlink != 0 {
-		fi, err := fs.Stat(fsys, path.Join(dir, e.Name()))
-		return err == nil && fi.IsDir()
+	if e.Type()&fs.ModeSymlink == 0 {
+		return "", false, nil
 	}
-	return false
+	real, err := realPath(fsys, p)
+	if errors.Is(err, ErrOutside) {
+		return "", false, fmt.Errorf("%w; %s", err, fixOutside)
+	}
+	if err != nil {
+		return "", false, nil
+	}
+	fi, err := fs.Stat(fsys, real)
+	return real, err == nil && fi.IsDir(), nil
+}
+
+// realPath returns p (a clean slash path relative to the root of fsys) with every symlink on the
+// way resolved, each ".." applied to what the links led to, as the kernel does. A link whose
+// target is absolute, or climbs above the root, is an error wrapping ErrOutside that names the
+// link: over an fs.FS the root is the whole checkout, and an artifact may hold only files of the
+// checkout. A missing element is the fs error.
+func realPath(fsys fs.FS, p string) (string, error) {
+	var done []string
+	todo := strings.Split(p, "/")
+	links := 0
+	var link, target string // the last link followed, to name in an error
+	for len(todo) > 0 {
+		elem := todo[0]
+		todo = todo[1:]
+		switch elem {
+		case "", ".":
+			continue
+		case "..":
+			if len(done) == 0 {
+				if link != "" {
+					return "", fmt.Errorf("symlink %q points to %q, %w", link, target, ErrOutside)
+				}
+				return "", fmt.Errorf("%q climbs above the checkout: %w", p, ErrOutside)
+			}
+			done = done[:len(done)-1]
+			continue
+		}
+		cur := path.Join(append(done, elem)...)
+		fi, err := fs.Lstat(fsys, cur)
+		if err != nil {
+			return "", err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			done = append(done, elem)
+			continue
+		}
+		if links++; links > maxLinks {
+			return "", fmt.Errorf("resolving %q: more than %d symlinks: remove the link loop", p, maxLinks)
+		}
+		link = cur
+		if target, err = fs.ReadLink(fsys, cur); err != nil {
+			return "", err
+		}
+		t := strings.ReplaceAll(target, `\`, "/")
+		if path.IsAbs(t) || driveLetter.MatchString(t) {
+			return "", fmt.Errorf("symlink %q points to the absolute path %q, %w", cur, target, ErrOutside)
+		}
+		todo = append(strings.Split(t, "/"), todo...)
+	}
+	if len(done) == 0 {
+		return ".", nil
+	}
+	return path.Join(done...), nil
 }
 
 func hasKustomization(fsys fs.FS, dir string) (bool, error) {

@@ -2,5 +2,8 @@
 // mode they are the immediate sub-folders of components-dir that hold at least one kustomization
 // (anywhere below them), or an explicit list; in single-artifact mode one folder is the artifact.
 // Names are DNS-1123 labels, because they become OCI repository path segments and Flux object
-// names. Everything here is a pure function over an fs.FS.
+// names. Everything here is a pure function over an fs.FS, whose root is the checkout: every
+// symlink on the way to a component, components-dir or path is resolved (fs.ReadLink), and one
+// that leads out of the checkout is an error naming the input and the link (ErrOutside), so no
+// file from outside the checkout can reach an artifact.
 package component

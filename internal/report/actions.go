@@ -2,10 +2,12 @@ package report
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -51,19 +53,63 @@ func (l *Log) Redact(s string) string { return l.redact(s) }
 func (l *Log) Actions() bool { return l.actions }
 
 // Mask tells the runner to hide s in every later log line, and remembers it so that this Log
-// never writes it either.
+// never writes it either, nor the forms it takes when encoded (base64, URL and JSON escapes) as
+// it may come back inside a server's error.
 func (l *Log) Mask(s string) {
 	if strings.TrimSpace(s) == "" {
 		return
 	}
+	l.remember(s)
+	for _, f := range encodedForms(s) {
+		l.remember(f)
+	}
+	// The runner masks those encodings of s by itself.
+	l.addMask(s)
+}
+
+// MaskCredential masks a user name and password pair as Mask masks the password, and also the
+// base64 of "user:password", which a docker config's auth field holds and an echoed Basic
+// Authorization header carries ("Basic <base64>"): the runner cannot derive that one from the
+// password alone. The app and the registry client call it for every credential they read (the
+// registry inputs, GITHUB_TOKEN, the docker config).
+func (l *Log) MaskCredential(user, password string) {
+	if strings.TrimSpace(password) == "" {
+		return
+	}
+	l.Mask(password)
+	pair := []byte(user + ":" + password)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
+		whole := enc.EncodeToString(pair)
+		l.remember(whole)
+		l.addMask(whole)
+		if trimmed := strings.TrimRight(whole, "="); trimmed != whole {
+			l.remember(trimmed)
+		}
+	}
+}
+
+// remember adds s to the secrets this Log redacts, longest first so that a longer form is
+// replaced whole before a shorter one inside it.
+func (l *Log) remember(s string) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, have := range l.secrets {
+		if have == s {
+			return
+		}
+	}
 	l.secrets = append(l.secrets, s)
-	l.mu.Unlock()
-	if l.actions {
-		for _, line := range strings.Split(s, "\n") {
-			if line = strings.TrimSpace(line); line != "" {
-				l.gh.AddMask(line)
-			}
+	slices.SortStableFunc(l.secrets, func(a, b string) int { return len(b) - len(a) })
+}
+
+// addMask sends ::add-mask:: for every line of s (the runner masks line by line).
+func (l *Log) addMask(s string) {
+	if !l.actions {
+		return
+	}
+	for _, line := range strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' }) {
+		if line = strings.TrimSpace(line); line != "" {
+			l.gh.AddMask(line)
 		}
 	}
 }
@@ -79,18 +125,19 @@ func (l *Log) redact(s string) string {
 	return s
 }
 
-// Printf writes a log line.
+// Printf writes a log line. Whatever the arguments hold, it stays one line and starts no
+// workflow command: line breaks and control characters are written escaped.
 func (l *Log) Printf(format string, args ...any) {
-	msg := l.redact(fmt.Sprintf(format, args...))
+	msg := logLine(strings.TrimRight(l.redact(fmt.Sprintf(format, args...)), "\r\n"))
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	fmt.Fprintln(l.w, strings.TrimRight(msg, "\n"))
+	fmt.Fprintln(l.w, msg)
 }
 
 // Notice writes a notice (an annotation in Actions).
 func (l *Log) Notice(format string, args ...any) {
 	if l.actions {
-		l.gh.Noticef("%s", l.redact(fmt.Sprintf(format, args...)))
+		l.gh.Noticef("%s", commandData(l.redact(fmt.Sprintf(format, args...))))
 		return
 	}
 	l.Printf("notice: "+format, args...)
@@ -99,24 +146,25 @@ func (l *Log) Notice(format string, args ...any) {
 // Warning writes a warning (an annotation in Actions).
 func (l *Log) Warning(format string, args ...any) {
 	if l.actions {
-		l.gh.Warningf("%s", l.redact(fmt.Sprintf(format, args...)))
+		l.gh.Warningf("%s", commandData(l.redact(fmt.Sprintf(format, args...))))
 		return
 	}
 	l.Printf("warning: "+format, args...)
 }
 
-// Error writes an error, with a file annotation in Actions when file is known.
+// Error writes an error, with a file annotation in Actions when file is known. The command
+// writer escapes the file name as a property (a comma or colon cannot add or end one).
 func (l *Log) Error(file string, line int, msg string) {
 	msg = l.redact(msg)
 	if l.actions {
 		props := githubactions.CommandProperties{}
 		if file != "" {
-			props["file"] = file
+			props["file"] = commandData(l.redact(file))
 			if line > 0 {
 				props["line"] = fmt.Sprint(line)
 			}
 		}
-		l.gh.WithFieldsMap(props).Errorf("%s", msg)
+		l.gh.WithFieldsMap(props).Errorf("%s", commandData(msg))
 		return
 	}
 	switch {
@@ -136,8 +184,10 @@ func (l *Log) Group(title string, lines []string) {
 		return
 	}
 	var b strings.Builder
+	title = logLine(l.redact(title))
 	if l.actions {
-		fmt.Fprintf(&b, "::group::%s\n", title)
+		cmd := githubactions.Command{Name: "group", Message: title}
+		b.WriteString(cmd.String() + "\n")
 	} else {
 		fmt.Fprintf(&b, "%s\n", title)
 	}
@@ -145,7 +195,7 @@ func (l *Log) Group(title string, lines []string) {
 		if !l.actions {
 			b.WriteString("  ")
 		}
-		b.WriteString(l.redact(s))
+		b.WriteString(logLine(l.redact(s)))
 		b.WriteByte('\n')
 	}
 	if l.actions {
@@ -223,13 +273,14 @@ func appendFile(path, s string) error {
 	return f.Close()
 }
 
-// Writer is the log's stream, for tables.
+// Writer is the log's stream, for tables: what is written is redacted, and no line of it can
+// start a workflow command. Write whole lines: each Write is made safe on its own.
 func (l *Log) Writer() io.Writer { return redactWriter{l} }
 
 type redactWriter struct{ l *Log }
 
 func (w redactWriter) Write(p []byte) (int, error) {
-	s := w.l.redact(string(p))
+	s := logBlock(w.l.redact(string(p)))
 	w.l.mu.Lock()
 	defer w.l.mu.Unlock()
 	if _, err := io.WriteString(w.l.w, s); err != nil {

@@ -2,6 +2,8 @@ package report
 
 import (
 	"bytes"
+	"encoding/base64"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,5 +89,82 @@ func TestSetOutputs(t *testing.T) {
 	}
 	if err := plain.Summary("x"); err != nil {
 		t.Errorf("Summary without GITHUB_STEP_SUMMARY = %v", err)
+	}
+}
+
+// The reported leak: a registry echoing the Basic header, and a docker-config password in an
+// error, were printed as they came.
+func TestMaskCredentialRedactsEncodedForms(t *testing.T) {
+	t.Parallel()
+	const user, pass = "robot$ci", "s3cr3t-P@ss/w0rd+"
+	pair := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
+	var buf bytes.Buffer
+	l := NewLog(&buf, true, func(string) string { return "" })
+	l.MaskCredential(user, pass)
+	adds := buf.String()
+	for _, want := range []string{"::add-mask::" + pass + "\n", "::add-mask::" + pair + "\n"} {
+		if !strings.Contains(adds, want) {
+			t.Errorf("no %q among the masks:\n%s", want, adds)
+		}
+	}
+	buf.Reset()
+
+	leaks := []string{
+		"GET /v2/: 401 Unauthorized: request had Authorization: Basic " + pair,
+		"echo: Basic " + strings.TrimRight(pair, "="),
+		"url-safe: " + base64.URLEncoding.EncodeToString([]byte(user+":"+pass)),
+		`{"auths":{"r.example":{"auth":"` + pair + `","password":"` + pass + `"}}}`,
+		"query: password=" + url.QueryEscape(pass),
+		// The password's own base64 inside a longer base64 text, at each offset.
+		"blob: " + base64.StdEncoding.EncodeToString([]byte("x"+pass+"y")),
+		"blob: " + base64.StdEncoding.EncodeToString([]byte("xx"+pass+"yy")),
+		"blob: " + base64.StdEncoding.EncodeToString([]byte("xxx"+pass)),
+	}
+	for _, leak := range leaks {
+		l.Printf("%s", leak)
+		l.Error("", 0, leak)
+	}
+	out := buf.String()
+	for _, secret := range []string{pass, pair, strings.TrimRight(pair, "="), url.QueryEscape(pass)} {
+		if strings.Contains(out, secret) {
+			t.Errorf("%q reached the log:\n%s", secret, out)
+		}
+	}
+	// No base64 run of the log decodes to text holding the password.
+	for _, word := range strings.FieldsFunc(out, func(r rune) bool { return !strings.ContainsRune(b64chars, r) }) {
+		for shift := 0; shift < 4 && shift < len(word); shift++ {
+			w := strings.TrimRight(word[shift:], "=")
+			dec, _ := base64.StdEncoding.DecodeString(w[:len(w)/4*4])
+			if bytes.Contains(dec, []byte(pass)) {
+				t.Errorf("%q in the log decodes to the password", word)
+			}
+		}
+	}
+	if got := l.Redact("Basic " + pair); got != "Basic ***" {
+		t.Errorf("Redact = %q, want Basic ***", got)
+	}
+}
+
+const b64chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_"
+
+// Short secrets are redacted themselves, but their short encoded fragments are not masked: they
+// would blank harmless text.
+func TestMaskShortSecret(t *testing.T) {
+	t.Parallel()
+	l := NewLog(&bytes.Buffer{}, false, func(string) string { return "" })
+	l.Mask("abc")
+	// YWJj, its base64, is too short to mask.
+	if got := l.Redact("x abc y YWJj"); got != "x *** y YWJj" {
+		t.Errorf("Redact = %q", got)
+	}
+	for _, s := range l.secrets {
+		if s != "abc" && len(s) < minEncoded {
+			t.Errorf("%q is masked: shorter than %d", s, minEncoded)
+		}
+	}
+	n := len(l.secrets)
+	l.MaskCredential("user", " ")
+	if len(l.secrets) != n {
+		t.Errorf("an empty password added masks: %q", l.secrets)
 	}
 }

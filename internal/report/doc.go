@@ -3,4 +3,11 @@
 // delimiters for multi-line JSON), the step summary table, `::group::` per component, a progress
 // line as each component finishes, and `::error file=…,line=…::` annotations. Outside Actions
 // (no GITHUB_OUTPUT) the Actions parts are skipped, never a panic.
+//
+// Every text from the repository, the event or a server is hostile, and is escaped for the sink
+// it reaches (escape.go): a log line keeps to one line and cannot start a workflow command
+// ("::" at the start of a line, "##[" anywhere), an annotation's message and file are escaped as
+// the runner expects, JSON on stdout hides "##[", and the step summary renders content as text or
+// code only, never as markdown or HTML. Secrets are masked for the runner (::add-mask::) and
+// redacted here, with the encoded forms they take in a server's reply (MaskCredential).
 package report

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -68,36 +69,46 @@ func Sort(rs []Result) {
 	sort.SliceStable(rs, func(i, j int) bool { return rs[i].Component < rs[j].Component })
 }
 
-// WriteJSON writes the results as one JSON array.
+// WriteJSON writes the results as one JSON array. In Actions stdout is read for workflow
+// commands too: JSON never puts "::" at the start of a line, and "##[", the runner's older
+// command syntax, is written with its "[" escaped (the same JSON value).
 func WriteJSON(w io.Writer, rs []Result) error {
 	if rs == nil {
 		rs = []Result{}
 	}
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	return enc.Encode(rs)
+	if err := enc.Encode(rs); err != nil {
+		return err
+	}
+	_, err := w.Write(bytes.ReplaceAll(buf.Bytes(), []byte("##["), []byte(`##\u005b`)))
+	return err
 }
 
-// WriteText writes the results as an aligned table.
+// WriteText writes the results as an aligned table, at once. Every cell and message is one line
+// that starts no workflow command (see logLine).
 func WriteText(w io.Writer, rs []Result) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "COMPONENT\tSTATUS\tDIGEST\tSIZE\tTAGS\tSIGNED\tTIME")
 	for _, r := range rs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", display(r.Component), r.Status, short(r.Digest), size(r.Size),
-			dash(strings.Join(r.Tags, ",")), dash(r.Signed), time.Duration(r.Duration).Round(time.Millisecond))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cell(display(r.Component)), cell(string(r.Status)), cell(short(r.Digest)),
+			size(r.Size), cell(dash(strings.Join(r.Tags, ","))), cell(dash(r.Signed)), time.Duration(r.Duration).Round(time.Millisecond))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	for _, r := range rs {
 		if r.Error != "" {
-			fmt.Fprintf(w, "%s: %s\n", display(r.Component), r.Error)
+			fmt.Fprintf(&buf, "%s\n", logLine(display(r.Component)+": "+r.Error))
 		}
 		for _, s := range r.Skipped {
-			fmt.Fprintf(w, "%s: %s\n", display(r.Component), s)
+			fmt.Fprintf(&buf, "%s\n", logLine(display(r.Component)+": "+s))
 		}
 	}
-	return nil
+	_, err := w.Write(buf.Bytes())
+	return err
 }
 
 func display(c string) string {

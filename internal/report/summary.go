@@ -7,10 +7,13 @@ import (
 )
 
 // SummaryMarkdown renders the step summary: a table of the components and, when given, the
-// verify block to paste into the OCIRepository.
+// verify block to paste into the OCIRepository. Every value is escaped for where it goes (see
+// MarkdownText, MarkdownCode, MarkdownCodeBlock): a component's findings and a multi-line error,
+// which may quote repository files and server replies, go in fenced code blocks, a one-line
+// error is escaped text, so nothing in them renders as markdown or HTML.
 func SummaryMarkdown(title string, rs []Result, snippet string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "### %s\n\n", title)
+	fmt.Fprintf(&b, "### %s\n\n", MarkdownText(title))
 	b.WriteString("| component | changed | digest | size | tags | signed | verified | time |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rs {
@@ -29,21 +32,32 @@ func SummaryMarkdown(title string, rs []Result, snippet string) string {
 		if r.Status == Failed || r.Status == Invalid || r.Status == Planned {
 			status = fmt.Sprintf(" (%s)", r.Status)
 		}
-		fmt.Fprintf(&b, "| %s%s | %s | `%s` | %s | %s | %s | %s | %s |\n", display(r.Component), status, changed, short(r.Digest),
-			size(r.Size), code(r.Tags), dash(r.Signed), verified, time.Duration(r.Duration).Round(time.Millisecond))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", MarkdownText(display(r.Component)+status), changed,
+			MarkdownCode(short(r.Digest)), size(r.Size), code(r.Tags), signed(r.Signed), verified,
+			time.Duration(r.Duration).Round(time.Millisecond))
 	}
 	for _, r := range rs {
-		if r.Error != "" {
-			fmt.Fprintf(&b, "\n**%s**: %s\n", display(r.Component), r.Error)
+		switch {
+		case strings.ContainsAny(r.Error, "\r\n"):
+			fmt.Fprintf(&b, "\n**%s**:\n\n%s", MarkdownText(display(r.Component)), MarkdownCodeBlock(r.Error, "text"))
+		case r.Error != "":
+			fmt.Fprintf(&b, "\n**%s**: %s\n", MarkdownText(display(r.Component)), MarkdownText(r.Error))
 		}
 		if len(r.Findings) > 0 {
-			fmt.Fprintf(&b, "\n```\n%s\n```\n", strings.Join(r.Findings, "\n"))
+			fmt.Fprintf(&b, "\n%s", MarkdownCodeBlock(strings.Join(r.Findings, "\n"), "text"))
 		}
 	}
 	if snippet != "" {
-		fmt.Fprintf(&b, "\nFlux `OCIRepository` verification for these artifacts:\n\n```yaml\n%s\n```\n", strings.TrimRight(snippet, "\n"))
+		fmt.Fprintf(&b, "\nFlux `OCIRepository` verification for these artifacts:\n\n%s", MarkdownCodeBlock(snippet, "yaml"))
 	}
 	return b.String()
+}
+
+func signed(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return MarkdownText(s)
 }
 
 func code(tags []string) string {
@@ -52,7 +66,7 @@ func code(tags []string) string {
 	}
 	out := make([]string, len(tags))
 	for i, t := range tags {
-		out[i] = "`" + t + "`"
+		out[i] = MarkdownCode(t)
 	}
 	return strings.Join(out, " ")
 }
