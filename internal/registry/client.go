@@ -45,11 +45,12 @@ type Client struct {
 	clock       retry.Clock
 	concurrency int
 
-	gate   *retry.Gate       // shared by every transport of the client: a 429 slows them all
-	rt     http.RoundTripper // user agent → retry → count → base: every attempt is counted
-	pinged http.RoundTripper // rt with each registry's ping answered once (see pingCache)
-	auth   http.RoundTripper // the router, as go-containerregistry's authenticated transport
-	http   *http.Client      // over auth, for the requests the client makes itself (blob uploads)
+	gate     *retry.Gate       // shared by every transport of the client: a 429 slows them all
+	services *http.Transport   // the base of RetryTransport: verified TLS, pooled like the registry's
+	rt       http.RoundTripper // user agent → retry → count → base: every attempt is counted
+	pinged   http.RoundTripper // rt with each registry's ping answered once (see pingCache)
+	auth     http.RoundTripper // the router, as go-containerregistry's authenticated transport
+	http     *http.Client      // over auth, for the requests the client makes itself (blob uploads)
 
 	mu    sync.Mutex
 	repos map[string]*repoState // registry/repository
@@ -97,13 +98,9 @@ func New(opts ...Option) *Client {
 	if c.clock == nil {
 		c.clock = retry.RealClock()
 	}
+	c.services = pooled(c.concurrency)
 	if c.base == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		// HTTP/2 where the registry offers it (one connection, many streams); otherwise a pool
-		// large enough that no worker waits for, or re-opens, a connection.
-		t.ForceAttemptHTTP2 = true
-		t.MaxIdleConnsPerHost = 4 * c.concurrency
-		t.MaxIdleConns = max(t.MaxIdleConns, 8*c.concurrency)
+		t := pooled(c.concurrency)
 		if c.insecure {
 			t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // --insecure asks for it
 		}
@@ -116,6 +113,18 @@ func New(opts ...Option) *Client {
 	c.auth = wrapped(router{c})
 	c.http = &http.Client{Transport: c.auth, CheckRedirect: checkRedirect}
 	return c
+}
+
+// pooled is http.DefaultTransport with HTTP/2 where the server offers it (one connection, many
+// streams) and otherwise an idle pool large enough that no worker re-opens a connection: each
+// component may have two blob uploads and a signature in flight. (http.DefaultTransport keeps
+// two idle connections per host.)
+func pooled(concurrency int) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.ForceAttemptHTTP2 = true
+	t.MaxIdleConnsPerHost = 4 * concurrency
+	t.MaxIdleConns = max(t.MaxIdleConns, 8*concurrency)
+	return t
 }
 
 // Stats returns the client's counters.
@@ -162,12 +171,12 @@ func (c *Client) RemoteOptions() []remote.Option {
 	}, noGGCRRetry...))
 }
 
-// RetryTransport retries with this client's policy over http.DefaultTransport, logging to logf:
+// RetryTransport retries with this client's policy over a transport of its own, logging to logf:
 // for the other services of a run (the OIDC token service, Fulcio, Rekor), which share neither
 // the registry's credentials, its counters nor the verification --insecure turns off. It shares
 // the client's rate-limit gate and clock.
 func (c *Client) RetryTransport(logf func(string, ...any)) http.RoundTripper {
-	return retry.NewTransport(http.DefaultTransport, c.retry, retry.WithLogf(logf), retry.WithClock(c.clock), retry.WithGate(c.gate))
+	return retry.NewTransport(c.services, c.retry, retry.WithLogf(logf), retry.WithClock(c.clock), retry.WithGate(c.gate))
 }
 
 // reuse returns the options of a call on repo. Authentication is shared per repository by the
