@@ -21,15 +21,18 @@ import (
 // (one token for pull and push), over a ping answered once per registry.
 
 // router sends a registry API request to the authenticated transport of its repository; any
-// other request (a token realm, a redirect to blob storage) goes out as it is.
+// other request (a token realm, a redirect to blob storage) goes out as it is. Only the
+// registries the client was asked to work with are authenticated to: a registry that redirects
+// to another host must not get the client to hand that host the credentials (the keychain
+// answers explicit credentials for any registry).
 type router struct{ c *Client }
 
 func (r router) RoundTrip(req *http.Request) (*http.Response, error) {
 	repo, ok := repositoryOf(req.URL.Path)
-	if !ok {
+	if !ok || !r.c.authenticates(req.URL.Host) {
 		return r.c.rt.RoundTrip(req)
 	}
-	ref, err := r.c.Repository(req.URL.Host + "/" + repo)
+	ref, err := r.c.parse(req.URL.Host + "/" + repo)
 	if err != nil {
 		return nil, err
 	}

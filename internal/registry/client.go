@@ -52,8 +52,9 @@ type Client struct {
 	auth     http.RoundTripper // the router, as go-containerregistry's authenticated transport
 	http     *http.Client      // over auth, for the requests the client makes itself (blob uploads)
 
-	mu    sync.Mutex
-	repos map[string]*repoState // registry/repository
+	mu         sync.Mutex
+	repos      map[string]*repoState // registry/repository
+	registries map[string]bool       // the registries of Repository calls: the only ones given credentials
 }
 
 // Stats counts what a client sent, for the report and the benchmarks.
@@ -88,7 +89,7 @@ const defaultConcurrency = 8
 
 // New returns a Client.
 func New(opts ...Option) *Client {
-	c := &Client{ua: "fleetpush", repos: map[string]*repoState{}}
+	c := &Client{ua: "fleetpush", repos: map[string]*repoState{}, registries: map[string]bool{}}
 	for _, o := range opts {
 		o(c)
 	}
@@ -142,8 +143,27 @@ func (c *Client) Open(ref string) (Store, error) {
 	return &remoteStore{repo: repo, c: c}, nil
 }
 
-// Repository parses ref with the client's plain-HTTP policy.
+// Repository parses ref with the client's plain-HTTP policy. Its registry is then one the client
+// authenticates to (see router).
 func (c *Client) Repository(ref string) (name.Repository, error) {
+	repo, err := c.parse(ref)
+	if err != nil {
+		return name.Repository{}, err
+	}
+	c.mu.Lock()
+	c.registries[repo.RegistryStr()] = true
+	c.mu.Unlock()
+	return repo, nil
+}
+
+// authenticates reports whether host is a registry the client was asked to work with.
+func (c *Client) authenticates(host string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.registries[host]
+}
+
+func (c *Client) parse(ref string) (name.Repository, error) {
 	var nopts []name.Option
 	if c.insecure || isLoopback(registryHost(ref)) {
 		nopts = append(nopts, name.Insecure)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -276,5 +277,38 @@ func TestRepositoryOf(t *testing.T) {
 		if got != want || ok != (want != "") {
 			t.Errorf("repositoryOf(%q) = %q, %v; want %q", path, got, ok, want)
 		}
+	}
+}
+
+// TestRedirectGetsNoCredentials: a registry that redirects a read to another host, one that asks
+// for credentials there, does not get the client to send them: only the registries the client
+// opened are authenticated to.
+func TestRedirectGetsNoCredentials(t *testing.T) {
+	t.Parallel()
+	var sawAuth atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			sawAuth.Add(1)
+		}
+		w.Header().Set("WWW-Authenticate", `Basic realm="other"`)
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer other.Close()
+	host := memRegistry(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.Contains(r.URL.Path, "/manifests/") {
+				http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	c := New(WithCredentials(Credentials{Username: "user", Password: "SECRET"}))
+	s, _ := c.Open(host + "/acme/apps/frontend")
+	if _, err := s.Get(context.Background(), "latest"); err == nil {
+		t.Fatal("Get through a redirect to a host that refuses succeeded")
+	}
+	if n := sawAuth.Load(); n != 0 {
+		t.Errorf("the other host received credentials %d times", n)
 	}
 }
