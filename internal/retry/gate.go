@@ -2,6 +2,7 @@ package retry
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -9,11 +10,33 @@ import (
 // Gate holds back every request to a host that asked for a pause (429 Too Many Requests, or a
 // Retry-After on another answer that can heal): the workers of a run share one Gate, so a rate
 // limit met by one request slows all of them instead of each finding it out for itself.
+//
+// It also stops sending to a host that stalls: after StallLimit tries in a row ran past their
+// deadline with no answer from the host in between, requests to it fail at once, but for one
+// probe at a time, whose answer opens the host again. Each try already has a deadline; without
+// this, every component of a large run would spend its own deadline on a registry that stopped
+// answering, one batch of workers after another.
 type Gate struct {
 	clock Clock
 
-	mu    sync.Mutex
-	until map[string]time.Time // host -> when it opens again
+	mu     sync.Mutex
+	until  map[string]time.Time // host -> when it opens again
+	stalls map[string]int       // host -> tries past their deadline since its last answer
+	probe  map[string]bool      // host -> a probe is on its way
+}
+
+// StallLimit is how many tries in a row may run past their deadline before a host is probed
+// one request at a time: more than one, so that a lone lost connection does not trip it.
+const StallLimit = 3
+
+// StalledError is a request not sent: its host stalled on the tries before it.
+type StalledError struct {
+	Host   string
+	Stalls int
+}
+
+func (e *StalledError) Error() string {
+	return fmt.Sprintf("%s: not sent: the last %d tries ran past their deadline without an answer (the server is overloaded or stalling, or the network to it is: check its status and re-run; a re-run resumes where this one stopped)", e.Host, e.Stalls)
 }
 
 // NewGate returns an open Gate on clock (nil: the real clock).
@@ -21,7 +44,39 @@ func NewGate(clock Clock) *Gate {
 	if clock == nil {
 		clock = RealClock()
 	}
-	return &Gate{clock: clock, until: map[string]time.Time{}}
+	return &Gate{clock: clock, until: map[string]time.Time{}, stalls: map[string]int{}, probe: map[string]bool{}}
+}
+
+// admit lets a try to host go out, or refuses it while the host stalls and another try probes
+// it; probe says this try is the probe.
+func (g *Gate) admit(host string) (probe bool, err error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := g.stalls[host]
+	if n < StallLimit {
+		return false, nil
+	}
+	if g.probe[host] {
+		return false, &StalledError{Host: host, Stalls: n}
+	}
+	g.probe[host] = true
+	return true, nil
+}
+
+// done records how a try to host ended: answered (the host is well), stalled (past its
+// deadline), or neither (another failure, which says nothing of the host's health).
+func (g *Gate) done(host string, probe, answered, stalled bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if probe {
+		delete(g.probe, host)
+	}
+	switch {
+	case answered:
+		delete(g.stalls, host)
+	case stalled:
+		g.stalls[host]++
+	}
 }
 
 // Close keeps host shut until the given time. A later opening extends the pause, an earlier one

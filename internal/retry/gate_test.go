@@ -2,10 +2,12 @@ package retry
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -152,5 +154,75 @@ func TestGateExtends(t *testing.T) {
 	cancel()
 	if _, err := g.Wait(ctx, "h"); err == nil {
 		t.Error("a cancelled wait returned no error")
+	}
+}
+
+// TestGateStopsSendingToAStalledHost: once StallLimit tries in a row have run past their
+// deadline, requests to that host fail at once but for one probe at a time; an answer to the
+// probe opens the host again. Other hosts are not affected.
+func TestGateStopsSendingToAStalledHost(t *testing.T) {
+	t.Parallel()
+	g := NewGate(retrytest.NewClock(epoch))
+	for range StallLimit {
+		probe, err := g.admit("h")
+		if probe || err != nil {
+			t.Fatalf("admit before the limit = %v, %v", probe, err)
+		}
+		g.done("h", false, false, true)
+	}
+	probe, err := g.admit("h")
+	if !probe || err != nil {
+		t.Fatalf("first admit past the limit = %v, %v; want the probe", probe, err)
+	}
+	_, err = g.admit("h")
+	var se *StalledError
+	if !errors.As(err, &se) || se.Stalls != StallLimit || !strings.Contains(err.Error(), "re-run") {
+		t.Fatalf("admit while probing = %v, want a StalledError saying what to do", err)
+	}
+	if p, err := g.admit("other"); p || err != nil {
+		t.Errorf("another host was held: %v, %v", p, err)
+	}
+	g.done("h", true, false, true) // the probe stalled too: the next may probe
+	if p, err := g.admit("h"); !p || err != nil {
+		t.Fatalf("admit after a failed probe = %v, %v; want a new probe", p, err)
+	}
+	g.done("h", true, true, false) // answered: the host is open
+	if p, err := g.admit("h"); p || err != nil {
+		t.Errorf("admit after an answer = %v, %v; want an ordinary try", p, err)
+	}
+}
+
+// TestStalledHostFailsFast: requests to a registry that stopped answering stop costing a
+// deadline each once it has stalled StallLimit tries in a row; an error says what to do.
+func TestStalledHostFailsFast(t *testing.T) {
+	t.Parallel()
+	var tries atomic.Int64
+	srv := httptest.NewServer(trickle(&tries, 100))
+	defer srv.Close()
+	rt := NewTransport(nil, Policy{Attempts: 1, AttemptTimeout: 100 * time.Millisecond})
+	for i := range StallLimit {
+		if _, err := rt.RoundTrip(httptest.NewRequest(http.MethodGet, srv.URL+"/v2/x/manifests/latest", nil)); err == nil {
+			t.Fatalf("try %d of a stalled host succeeded", i)
+		}
+	}
+	// A probe is on its way in the background while this request asks.
+	probing := make(chan error, 1)
+	go func() {
+		_, err := rt.RoundTrip(httptest.NewRequest(http.MethodGet, srv.URL+"/v2/y/manifests/latest", nil))
+		probing <- err
+	}()
+	for tries.Load() < StallLimit+1 {
+		time.Sleep(time.Millisecond)
+	}
+	_, err := rt.RoundTrip(httptest.NewRequest(http.MethodGet, srv.URL+"/v2/z/manifests/latest", nil))
+	var se *StalledError
+	if !errors.As(err, &se) {
+		t.Fatalf("request while the host stalls = %v, want a StalledError", err)
+	}
+	if err := <-probing; err == nil {
+		t.Error("the probe of a stalled host succeeded")
+	}
+	if got := tries.Load(); got != StallLimit+1 {
+		t.Errorf("%d tries reached the host, want %d", got, StallLimit+1)
 	}
 }

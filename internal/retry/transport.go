@@ -3,6 +3,7 @@ package retry
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -94,7 +95,16 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				return nil, err
 			}
 		}
+		probe, err := t.gate.admit(host)
+		if err != nil {
+			if r.Body != nil {
+				r.Body.Close()
+			}
+			return nil, err
+		}
 		resp, err := t.try(r, what)
+		var de *DeadlineError
+		t.gate.done(host, probe, err == nil, errors.As(err, &de))
 		why := t.retryable(ctx, resp, err)
 		if why == "" {
 			return resp, err

@@ -253,18 +253,18 @@ func TestRetryRefusedIsFinal(t *testing.T) {
 	}
 }
 
-// TestRetryStopsOnCancel: a cancelled run stops waiting at once, on the real clock.
+// TestRetryStopsOnCancel: a cancelled run stops waiting at once: the wait (30s, on the real
+// clock) ends with the cancellation.
 func TestRetryStopsOnCancel(t *testing.T) {
 	t.Parallel()
 	s := &script{fail: status(503, 100, "Retry-After", "30")}
 	srv := httptest.NewServer(s)
 	defer srv.Close()
-	rt := NewTransport(http.DefaultTransport, Policy{Max: time.Minute, Total: time.Hour})
+	sleeping := make(chan struct{}, 1)
+	rt := NewTransport(http.DefaultTransport, Policy{Max: time.Minute, Total: time.Hour}, WithClock(signalSleep{RealClock(), sleeping}))
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		for s.n.Load() == 0 {
-			time.Sleep(time.Millisecond)
-		}
+		<-sleeping
 		cancel()
 	}()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
@@ -272,6 +272,20 @@ func TestRetryStopsOnCancel(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want the cancellation", err)
 	}
+}
+
+// signalSleep is a Clock that says when a sleep starts.
+type signalSleep struct {
+	Clock
+	sleeping chan struct{}
+}
+
+func (c signalSleep) Sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case c.sleeping <- struct{}{}:
+	default:
+	}
+	return c.Clock.Sleep(ctx, d)
 }
 
 // TestRetrySameRequestTwice: a request sent a second time by a layer above (a bearer transport
