@@ -220,6 +220,11 @@ func (t *Transport) backoff(attempt int, resp *http.Response) (time.Duration, st
 	return max(wait, ra), note
 }
 
+// countedBody is the smallest request body whose sending counts as progress. A smaller one (a
+// manifest, a JSON request) is sent in a moment anyway, and left unwrapped it stays a body
+// net/http knows to be in memory, which it sends in one write with the headers.
+const countedBody = 64 << 10
+
 // try sends one request under its deadline (see Policy.AttemptTimeout). An answer up to
 // ReadLimit is read whole here, so a body that stalls or breaks fails the try (and is retried);
 // a larger one is handed on, its reads still under the deadline.
@@ -235,7 +240,7 @@ func (t *Transport) try(req *http.Request, what string) (*http.Response, error) 
 		return nil, err
 	}
 	r := req.WithContext(ctx)
-	if r.Body != nil && r.Body != http.NoBody {
+	if r.Body != nil && r.Body != http.NoBody && (r.ContentLength < 0 || r.ContentLength > countedBody) {
 		r.Body = sendBody{ReadCloser: r.Body, w: wd}
 	}
 	resp, err := t.base.RoundTrip(r)
