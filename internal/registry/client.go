@@ -12,7 +12,10 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/fleetpush/fleetpush/internal/retry"
 )
 
 // LayoutScheme prefixes a target that is an OCI image layout folder.
@@ -29,20 +32,29 @@ type Credentials struct {
 	GitHubToken        string
 }
 
-// Client opens Stores with one transport, one keychain and shared counters.
+// Client opens Stores with one transport, one keychain, shared counters, one authentication
+// per registry and repository, and one rate-limit gate per registry host.
 type Client struct {
-	insecure bool
-	creds    Credentials
-	base     http.RoundTripper
-	stats    Stats
-	ua       string
-	retry    RetryPolicy
-	logf     func(string, ...any)
-	rt       http.RoundTripper // retry → count → base: every attempt is counted
+	insecure    bool
+	creds       Credentials
+	base        http.RoundTripper
+	stats       Stats
+	ua          string
+	retry       RetryPolicy
+	logf        func(string, ...any)
+	clock       retry.Clock
+	concurrency int
 
-	mu      sync.Mutex
-	pushers map[string]*remote.Pusher
-	pullers map[string]*remote.Puller
+	gate     *retry.Gate       // shared by every transport of the client: a 429 slows them all
+	services *http.Transport   // the base of RetryTransport: verified TLS, pooled like the registry's
+	rt       http.RoundTripper // user agent → retry → count → base: every attempt is counted
+	pinged   http.RoundTripper // rt with each registry's ping answered once (see pingCache)
+	auth     http.RoundTripper // the router, as go-containerregistry's authenticated transport
+	http     *http.Client      // over auth, for the requests the client makes itself (blob uploads)
+
+	mu         sync.Mutex
+	repos      map[string]*repoState // registry/repository
+	registries map[string]bool       // the registries of Repository calls: the only ones given credentials
 }
 
 // Stats counts what a client sent, for the report and the benchmarks.
@@ -67,22 +79,53 @@ func WithTransport(t http.RoundTripper) Option { return func(c *Client) { c.base
 // WithUserAgent names the client in registry logs.
 func WithUserAgent(ua string) Option { return func(c *Client) { c.ua = ua } }
 
+// WithConcurrency says how many components the caller works on at once, to size the pool of
+// connections kept open per registry: each component may upload two blobs side by side, and
+// reusing a connection saves its TCP and TLS handshakes.
+func WithConcurrency(n int) Option { return func(c *Client) { c.concurrency = n } }
+
+// defaultConcurrency sizes the connection pool when WithConcurrency is not given.
+const defaultConcurrency = 8
+
 // New returns a Client.
 func New(opts ...Option) *Client {
-	c := &Client{ua: "fleetpush", pushers: map[string]*remote.Pusher{}, pullers: map[string]*remote.Puller{}}
+	c := &Client{ua: "fleetpush", repos: map[string]*repoState{}, registries: map[string]bool{}}
 	for _, o := range opts {
 		o(c)
 	}
+	if c.concurrency <= 0 {
+		c.concurrency = defaultConcurrency
+	}
+	if c.clock == nil {
+		c.clock = retry.RealClock()
+	}
+	c.services = pooled(c.concurrency)
 	if c.base == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = 32
+		t := pooled(c.concurrency)
 		if c.insecure {
 			t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // --insecure asks for it
 		}
 		c.base = t
 	}
-	c.rt = NewRetryTransport(&countingTransport{base: c.base, stats: &c.stats}, c.retry, c.logf)
+	c.gate = retry.NewGate(c.clock)
+	c.rt = &userAgent{ua: c.ua, next: retry.NewTransport(&countingTransport{base: c.base, stats: &c.stats}, c.retry,
+		retry.WithLogf(c.logf), retry.WithClock(c.clock), retry.WithGate(c.gate))}
+	c.pinged = &pingCache{next: c.rt, got: map[string]*ping{}}
+	c.auth = wrapped(router{c})
+	c.http = &http.Client{Transport: c.auth, CheckRedirect: checkRedirect}
 	return c
+}
+
+// pooled is http.DefaultTransport with HTTP/2 where the server offers it (one connection, many
+// streams) and otherwise an idle pool large enough that no worker re-opens a connection: each
+// component may have two blob uploads and a signature in flight. (http.DefaultTransport keeps
+// two idle connections per host.)
+func pooled(concurrency int) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.ForceAttemptHTTP2 = true
+	t.MaxIdleConnsPerHost = 4 * concurrency
+	t.MaxIdleConns = max(t.MaxIdleConns, 8*concurrency)
+	return t
 }
 
 // Stats returns the client's counters.
@@ -100,8 +143,27 @@ func (c *Client) Open(ref string) (Store, error) {
 	return &remoteStore{repo: repo, c: c}, nil
 }
 
-// Repository parses ref with the client's plain-HTTP policy.
+// Repository parses ref with the client's plain-HTTP policy. Its registry is then one the client
+// authenticates to (see router).
 func (c *Client) Repository(ref string) (name.Repository, error) {
+	repo, err := c.parse(ref)
+	if err != nil {
+		return name.Repository{}, err
+	}
+	c.mu.Lock()
+	c.registries[repo.RegistryStr()] = true
+	c.mu.Unlock()
+	return repo, nil
+}
+
+// authenticates reports whether host is a registry the client was asked to work with.
+func (c *Client) authenticates(host string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.registries[host]
+}
+
+func (c *Client) parse(ref string) (name.Repository, error) {
 	var nopts []name.Option
 	if c.insecure || isLoopback(registryHost(ref)) {
 		nopts = append(nopts, name.Insecure)
@@ -113,57 +175,90 @@ func (c *Client) Repository(ref string) (name.Repository, error) {
 	return repo, nil
 }
 
-// RemoteOptions are the go-containerregistry options every call uses: auth, transport, user agent,
-// and this client's retries in place of go-containerregistry's own (see noGGCRRetry). The signer
-// uses them too, so signatures travel the same authenticated, counted, retried transport.
+// RemoteOptions are the go-containerregistry options every call uses: the client's transport
+// (authenticated once per repository, counted, retried under this client's policy in place of
+// go-containerregistry's own, see noGGCRRetry) and the page size. The signer uses them too, so
+// signatures travel the same transport.
 //
 // The slice is clipped to its length: callers (cosign's WithMoreRemoteOptions among them) append
 // to it from concurrent goroutines, which must each get a copy rather than write into shared
 // spare capacity.
 func (c *Client) RemoteOptions() []remote.Option {
 	return slices.Clip(append([]remote.Option{
-		remote.WithAuthFromKeychain(c.keychain()),
-		remote.WithTransport(c.rt),
+		remote.WithTransport(c.auth),
 		remote.WithUserAgent(c.ua),
 		remote.WithPageSize(defaultPageSize),
 	}, noGGCRRetry...))
 }
 
-// RetryTransport retries with this client's policy over http.DefaultTransport, logging to logf:
+// RetryTransport retries with this client's policy over a transport of its own, logging to logf:
 // for the other services of a run (the OIDC token service, Fulcio, Rekor), which share neither
-// the registry's credentials, its counters nor the verification --insecure turns off.
+// the registry's credentials, its counters nor the verification --insecure turns off. It shares
+// the client's rate-limit gate and clock.
 func (c *Client) RetryTransport(logf func(string, ...any)) http.RoundTripper {
-	return NewRetryTransport(http.DefaultTransport, c.retry, logf)
+	return retry.NewTransport(c.services, c.retry, retry.WithLogf(logf), retry.WithClock(c.clock), retry.WithGate(c.gate))
 }
 
-// reuse returns options with a Pusher/Puller shared per registry, so the token handshake and ping
-// happen once per repository scope rather than once per call.
-func (c *Client) reuse(repo name.Repository) []remote.Option {
+// reuse returns the options of a call on repo. Authentication is shared per repository by the
+// client's transport, so these are the client's options.
+func (c *Client) reuse(name.Repository) []remote.Option { return c.RemoteOptions() }
+
+// repoState is what the client knows of one repository during a run.
+type repoState struct {
+	repo name.Repository
+
+	rtMu sync.Mutex
+	rt   http.RoundTripper // authenticated, made on first use
+
+	mu     sync.Mutex
+	absent bool             // the registry said it does not exist, and nothing was written since
+	blobs  map[v1.Hash]bool // blobs known to be in it
+}
+
+// stateOf returns what the client knows of repo, keyed by registry host and repository path:
+// the key of a Store's repository and of a request's URL alike.
+func (c *Client) stateOf(repo name.Repository) *repoState {
 	key := repo.RegistryStr() + "/" + repo.RepositoryStr()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	opts := c.RemoteOptions()
-	p, ok := c.pushers[key]
+	st, ok := c.repos[key]
 	if !ok {
-		var err error
-		if p, err = remote.NewPusher(opts...); err == nil {
-			c.pushers[key] = p
-		}
+		st = &repoState{repo: repo, blobs: map[v1.Hash]bool{}}
+		c.repos[key] = st
 	}
-	g, ok := c.pullers[key]
-	if !ok {
-		var err error
-		if g, err = remote.NewPuller(opts...); err == nil {
-			c.pullers[key] = g
-		}
-	}
-	if p != nil {
-		opts = append(opts, remote.Reuse(p))
-	}
-	if g != nil {
-		opts = append(opts, remote.Reuse(g))
-	}
-	return opts
+	return st
+}
+
+func (st *repoState) setAbsent(on bool) {
+	st.mu.Lock()
+	st.absent = on
+	st.mu.Unlock()
+}
+
+func (st *repoState) isAbsent() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.absent
+}
+
+func (st *repoState) has(d v1.Hash) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.blobs[d]
+}
+
+func (st *repoState) add(d v1.Hash) {
+	st.mu.Lock()
+	st.blobs[d] = true
+	st.mu.Unlock()
+}
+
+// forget drops what the client believed about the repository's blobs.
+func (st *repoState) forget() {
+	st.mu.Lock()
+	st.blobs = map[v1.Hash]bool{}
+	st.absent = false
+	st.mu.Unlock()
 }
 
 func (c *Client) keychain() authn.Keychain {
@@ -230,4 +325,18 @@ func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		t.stats.BlobUploads.Add(1)
 	}
 	return t.base.RoundTrip(req)
+}
+
+// userAgent names the client in each request, ahead of what go-containerregistry adds.
+type userAgent struct {
+	ua   string
+	next http.RoundTripper
+}
+
+func (u *userAgent) RoundTrip(req *http.Request) (*http.Response, error) {
+	if cur := req.Header.Get("User-Agent"); !strings.HasPrefix(cur, u.ua) {
+		req = req.Clone(req.Context())
+		req.Header.Set("User-Agent", strings.TrimSpace(u.ua+" "+cur))
+	}
+	return u.next.RoundTrip(req)
 }

@@ -6,4 +6,9 @@
 // A Store pushes by digest, reads the manifest at a tag, lists tags (paginated) and tags an
 // existing manifest without uploading anything again. It does not decide which tags move: that is
 // internal/tags' policy and internal/app's order.
+//
+// A Client spends as few requests as it can: one ping per registry and one token per repository
+// for the whole run, one GET to read a tag, and pushes that skip the existence checks it can
+// infer. Every request goes through internal/retry: a deadline on the whole exchange, retries of
+// what can heal, and a pause of every worker when a registry rate-limits one.
 package registry

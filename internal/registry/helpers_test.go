@@ -183,3 +183,14 @@ func digestOrNil(m *Manifest) string {
 	}
 	return m.Digest.String()
 }
+
+// withAnnotation is img with one more manifest annotation: another manifest over the same
+// config and layer, as a release of content already pushed from the main branch is.
+func withAnnotation(t testing.TB, img v1.Image, key, value string) v1.Image {
+	t.Helper()
+	out, ok := mutate.Annotations(img, map[string]string{key: value}).(v1.Image)
+	if !ok {
+		t.Fatal("annotated image is not an image")
+	}
+	return out
+}

@@ -34,10 +34,15 @@ func (s *remoteStore) GetDigest(ctx context.Context, d v1.Hash) (*Manifest, erro
 	return s.get(ctx, s.repo.Digest(d.String()))
 }
 
+// get is one GET of the manifest at ref (after the repository's first request, which also
+// authenticates): what decides whether a component is unchanged.
 func (s *remoteStore) get(ctx context.Context, ref name.Reference) (*Manifest, error) {
 	desc, err := remote.Get(ref, s.opts(ctx)...)
 	if err != nil {
 		if IsNotFound(err) {
+			if isNameUnknown(err) {
+				s.c.stateOf(s.repo).setAbsent(true)
+			}
 			return nil, nil
 		}
 		return nil, fmt.Errorf("reading %q: %w", ref, explain(err))
@@ -45,16 +50,18 @@ func (s *remoteStore) get(ctx context.Context, ref name.Reference) (*Manifest, e
 	return parseManifest(desc.Manifest, string(desc.MediaType))
 }
 
+// Push uploads the blobs the repository lacks and puts the manifest by digest, skipping what the
+// client can infer (see pushImage).
 func (s *remoteStore) Push(ctx context.Context, img v1.Image) (*Manifest, error) {
-	d, err := img.Digest()
+	m, err := manifestOf(img)
 	if err != nil {
 		return nil, err
 	}
-	ref := s.repo.Digest(d.String())
-	if err := remote.Write(ref, img, s.opts(ctx)...); err != nil {
+	ref := s.repo.Digest(m.Digest.String())
+	if err := s.pushImage(ctx, img, m); err != nil {
 		return nil, fmt.Errorf("pushing %q: %w", ref, explain(err))
 	}
-	return manifestOf(img)
+	return m, nil
 }
 
 func (s *remoteStore) Tag(ctx context.Context, m *Manifest, tag string) error {
@@ -62,6 +69,7 @@ func (s *remoteStore) Tag(ctx context.Context, m *Manifest, tag string) error {
 	if err := remote.Put(ref, rawManifest{m}, s.opts(ctx)...); err != nil {
 		return fmt.Errorf("tagging %q: %w", ref, explain(err))
 	}
+	s.c.stateOf(s.repo).setAbsent(false)
 	return nil
 }
 
@@ -69,6 +77,8 @@ func (s *remoteStore) Tags(ctx context.Context) ([]string, error) {
 	tags, err := remote.List(s.repo, s.opts(ctx)...)
 	if err != nil {
 		if IsNotFound(err) {
+			// No tag list: the repository does not exist, so it holds no blobs either.
+			s.c.stateOf(s.repo).setAbsent(true)
 			return nil, nil
 		}
 		return nil, fmt.Errorf("listing tags of %q: %w", s.repo, explain(err))
@@ -87,6 +97,19 @@ func IsNotFound(err error) bool {
 		for _, d := range te.Errors {
 			switch d.Code {
 			case transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode:
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// isNameUnknown reports whether err is the registry saying the repository does not exist.
+func isNameUnknown(err error) bool {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		for _, d := range te.Errors {
+			if d.Code == transport.NameUnknownErrorCode {
 				return true
 			}
 		}

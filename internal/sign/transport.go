@@ -19,25 +19,31 @@ import (
 	fulcioapi "github.com/sigstore/fulcio/pkg/api"
 	rekorgen "github.com/sigstore/rekor/pkg/generated/client"
 	"github.com/sigstore/rekor/pkg/util"
+
+	"github.com/fleetpush/fleetpush/internal/retry"
 )
 
-// httpTimeout bounds each request to the token service, Fulcio and Rekor when Options leaves
-// Transport nil.
+// httpTimeout is the deadline of each request to the token service, Fulcio and Rekor when
+// Options leaves Transport nil: the whole exchange, the answer's body included, as every
+// request of a run has (internal/retry).
 const httpTimeout = 30 * time.Second
 
 // transportTimeout bounds one call through Options.Transport, all its tries included. It is only
-// a backstop: a retrying transport bounds its own tries (a minute by default, plus the wait for
-// the last answer), and this cuts off what slips through, such as an answer whose body stalls.
+// a backstop: a retry transport bounds each try (body included) and the time spent over all of
+// them (a minute by default, plus the last try), and this cuts off what slips through a
+// transport that does not.
 const transportTimeout = 5 * time.Minute
 
 // httpClient is the client of every Sigstore and token-service request: over Options.Transport
 // when given (the caller's retries, one policy and one log for the whole run), else over
-// http.DefaultTransport without retries. Retrying the two POSTs among them is safe: a second
-// certificate for the same key is harmless (the run uses the one it receives), and Rekor answers
-// an entry it already holds with 409 Conflict, which cosign resolves to that entry.
+// http.DefaultTransport with the same deadlines but one try. Retrying the two POSTs among them
+// is safe: a second certificate for the same key is harmless (the run uses the one it receives),
+// and Rekor answers an entry it already holds with 409 Conflict, which cosign resolves to that
+// entry.
 func (s *cosignSigner) httpClient() *http.Client {
 	if s.o.Transport == nil {
-		return &http.Client{Transport: http.DefaultTransport, Timeout: httpTimeout}
+		once := retry.NewTransport(http.DefaultTransport, retry.Policy{Attempts: 1, AttemptTimeout: httpTimeout})
+		return &http.Client{Transport: once, Timeout: transportTimeout}
 	}
 	return &http.Client{Transport: s.o.Transport, Timeout: transportTimeout}
 }
@@ -114,16 +120,10 @@ func signingCert(ctx context.Context, client *http.Client, fulcio *url.URL, cr f
 	return &fulcioapi.CertificateResponse{CertPEM: pem.EncodeToMemory(block), ChainPEM: chain}, nil
 }
 
-// healable reports whether an HTTP status may change on a later try: the statuses a retrying
-// transport retries (a timeout, a rate limit, a server error).
-func healable(status int) bool {
-	switch status {
-	case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
-		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return true
-	}
-	return false
-}
+// healable reports whether an HTTP status may change on a later try: the run's one retry
+// policy decides (internal/retry), so an answer the transport retried is also one the
+// credential cache treats as passing.
+func healable(status int) bool { return retry.Healable(status) }
 
 // requestError is err of an http.Client call without the request URL that url.Error quotes
 // (ACTIONS_ID_TOKEN_REQUEST_URL names the job; the host is in the caller's message), marked
