@@ -31,10 +31,10 @@ import (
 	"github.com/sigstore/cosign/v2/pkg/oci/static"
 	fulcioapi "github.com/sigstore/fulcio/pkg/api"
 	rekorgen "github.com/sigstore/rekor/pkg/generated/client"
+	"github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/payload"
-	"github.com/sigstore/sigstore-go/pkg/verify"
 
 	"github.com/fleetpush/fleetpush/internal/registry"
 )
