@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -85,13 +86,74 @@ type Referrers struct {
 	API bool
 }
 
-// ListReferrers returns the referrers of subject: from the registry's referrers API when it
-// serves one, else from the referrers tag schema. A subject without referrers gives an empty
-// list. At most maxReferrers are returned; a longer list is an error rather than a silent cut,
-// since a verifier must not miss one.
+// ReferrerClient lists, reads and pushes referrers. It keeps one registry connection setup (the
+// ping and the token of each repository) for all its calls, and it reads and writes the
+// referrers tag schema itself, with go-containerregistry's own tag fallback off. It is safe for
+// concurrent use.
+type ReferrerClient struct {
+	opts []remote.Option
+}
+
+// NewReferrerClient returns a client over the registry options opts (auth, transport). A Puller
+// or Pusher shared through remote.Reuse in opts is not used: it carries its own tag fallback
+// setting.
+func NewReferrerClient(opts ...remote.Option) (*ReferrerClient, error) {
+	base := append(slices.Clip(opts), remote.WithReferrersTagFallback(false),
+		remote.Reuse((*remote.Puller)(nil)), remote.Reuse((*remote.Pusher)(nil)))
+	puller, err := remote.NewPuller(base...)
+	if err != nil {
+		return nil, err
+	}
+	pusher, err := remote.NewPusher(base...)
+	if err != nil {
+		return nil, err
+	}
+	return &ReferrerClient{opts: append(base, remote.Reuse(puller), remote.Reuse(pusher))}, nil
+}
+
+// ListReferrers is ReferrerClient.List with a client of its own.
 func ListReferrers(ctx context.Context, subject name.Digest, opts ...remote.Option) (Referrers, error) {
-	o := withContext(ctx, opts)
-	idx, err := remote.Referrers(subject, append(o, remote.WithReferrersTagFallback(false))...)
+	c, err := NewReferrerClient(opts...)
+	if err != nil {
+		return Referrers{}, err
+	}
+	return c.List(ctx, subject)
+}
+
+// PushReferrers is ReferrerClient.Push with a client of its own.
+func PushReferrers(ctx context.Context, subject name.Digest, subjectDesc v1.Descriptor, rs []Referrer, opts ...remote.Option) ([]v1.Descriptor, error) {
+	c, err := NewReferrerClient(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return c.Push(ctx, subject, subjectDesc, rs)
+}
+
+// FetchManifest is ReferrerClient.FetchManifest with a client of its own.
+func FetchManifest(ctx context.Context, ref name.Digest, limit int64, opts ...remote.Option) ([]byte, types.MediaType, error) {
+	c, err := NewReferrerClient(opts...)
+	if err != nil {
+		return nil, "", err
+	}
+	return c.FetchManifest(ctx, ref, limit)
+}
+
+// FetchBlob is ReferrerClient.FetchBlob with a client of its own.
+func FetchBlob(ctx context.Context, repo name.Repository, desc v1.Descriptor, limit int64, opts ...remote.Option) ([]byte, error) {
+	c, err := NewReferrerClient(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return c.FetchBlob(ctx, repo, desc, limit)
+}
+
+// List returns the referrers of subject: from the registry's referrers API when it serves one,
+// else from the referrers tag schema. A subject without referrers gives an empty list. At most
+// maxReferrers are returned; a longer list is an error rather than a silent cut, since a
+// verifier must not miss one.
+func (c *ReferrerClient) List(ctx context.Context, subject name.Digest) (Referrers, error) {
+	o := withContext(ctx, c.opts)
+	idx, err := remote.Referrers(subject, o...)
 	switch {
 	case err == nil:
 		im, err := idx.IndexManifest()
@@ -101,10 +163,12 @@ func ListReferrers(ctx context.Context, subject name.Digest, opts ...remote.Opti
 		if len(im.Manifests) > maxReferrers {
 			return Referrers{}, fmt.Errorf("reading the referrers of %q: the registry lists %d, more than the %d this tool reads", subject, len(im.Manifests), maxReferrers)
 		}
+		rememberAPI(subject.RegistryStr(), true)
 		return Referrers{Manifests: im.Manifests, API: true}, nil
 	case !noReferrersAPI(err):
 		return Referrers{}, fmt.Errorf("reading the referrers of %q: %w", subject, explain(err))
 	}
+	rememberAPI(subject.RegistryStr(), false)
 	im, err := readFallbackIndex(ctx, subject, o)
 	if err != nil {
 		return Referrers{}, err
@@ -112,7 +176,7 @@ func ListReferrers(ctx context.Context, subject name.Digest, opts ...remote.Opti
 	return Referrers{Manifests: im.Manifests}, nil
 }
 
-// PushReferrers uploads each referrer as an image manifest whose subject is the manifest
+// Push uploads each referrer as an image manifest whose subject is the manifest
 // subject names, and makes them discoverable: a registry with the referrers API indexes them
 // itself; for one without, they are added to the referrers tag schema index, without losing an
 // entry that a concurrent writer adds (see addToFallbackIndex). It returns the descriptors of
@@ -121,11 +185,11 @@ func ListReferrers(ctx context.Context, subject name.Digest, opts ...remote.Opti
 //
 // subjectDesc is the subject's descriptor (media type, size), which the caller usually holds
 // already; a zero one is read from the registry.
-func PushReferrers(ctx context.Context, subject name.Digest, subjectDesc v1.Descriptor, rs []Referrer, opts ...remote.Option) ([]v1.Descriptor, error) {
+func (c *ReferrerClient) Push(ctx context.Context, subject name.Digest, subjectDesc v1.Descriptor, rs []Referrer) ([]v1.Descriptor, error) {
 	if len(rs) == 0 {
 		return nil, nil
 	}
-	o := withContext(ctx, opts)
+	o := withContext(ctx, c.opts)
 	if subjectDesc.Digest.Hex == "" {
 		d, err := remote.Head(subject, o...)
 		if err != nil {
@@ -202,27 +266,33 @@ func PushReferrers(ctx context.Context, subject name.Digest, subjectDesc v1.Desc
 
 	// go-containerregistry, on a registry without the referrers API, would follow each manifest
 	// PUT with its own update of the fallback index: read, append, write, with nothing to stop a
-	// concurrent writer's update from overwriting it. It is switched off for these PUTs (and a
-	// Pusher shared through remote.Reuse, which carries its own setting, is dropped for them); it
-	// then reports the missing API as an error after the manifest is stored, and the index is
-	// updated below instead.
-	put := append(o[:len(o):len(o)], remote.WithReferrersTagFallback(false), remote.Reuse((*remote.Pusher)(nil)))
+	// concurrent writer's update from overwriting it. It is switched off in this client; it then
+	// reports the missing API as an error after the manifest is stored, and the index is updated
+	// below instead.
+	host := repo.RegistryStr()
+	noAPI := knownWithoutAPI(host)
 	var fallback []v1.Descriptor
 	for i, raw := range raws {
+		// On a registry known to lack the API, the manifest is stored by its record tag at
+		// once (which stores it by digest as well); the knowledge is only a hint: the answer
+		// of the PUT decides.
 		var ref name.Reference = repo.Digest(descs[i].Digest.String())
-		if len(fallback) > 0 {
-			// No referrers API: the record tag stores the manifest as well.
+		if noAPI {
 			ref = refTag(subject, descs[i].Digest)
 		}
-		err := remote.Put(ref, rawTaggable{raw: raw, mediaType: types.OCIManifestSchema1}, put...)
+		err := remote.Put(ref, rawTaggable{raw: raw, mediaType: types.OCIManifestSchema1}, o...)
 		switch {
 		case err == nil:
+			rememberAPI(host, true)
+			noAPI = false
 			continue
 		case !noReferrersAPI(err):
 			return nil, fmt.Errorf("pushing the referrer %q: %w", ref, explain(err))
 		}
-		if len(fallback) == 0 {
-			err := remote.Put(refTag(subject, descs[i].Digest), rawTaggable{raw: raw, mediaType: types.OCIManifestSchema1}, put...)
+		rememberAPI(host, false)
+		if !noAPI {
+			noAPI = true
+			err := remote.Put(refTag(subject, descs[i].Digest), rawTaggable{raw: raw, mediaType: types.OCIManifestSchema1}, o...)
 			if err != nil && !noReferrersAPI(err) {
 				return nil, fmt.Errorf("pushing the referrer %q: %w", ref, explain(err))
 			}
@@ -238,8 +308,8 @@ func PushReferrers(ctx context.Context, subject name.Digest, subjectDesc v1.Desc
 }
 
 // FetchManifest reads the manifest at ref, refusing one larger than limit bytes.
-func FetchManifest(ctx context.Context, ref name.Digest, limit int64, opts ...remote.Option) ([]byte, types.MediaType, error) {
-	d, err := remote.Get(ref, withContext(ctx, opts)...)
+func (c *ReferrerClient) FetchManifest(ctx context.Context, ref name.Digest, limit int64) ([]byte, types.MediaType, error) {
+	d, err := remote.Get(ref, withContext(ctx, c.opts)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("reading %q: %w", ref, explain(err))
 	}
@@ -251,7 +321,7 @@ func FetchManifest(ctx context.Context, ref name.Digest, limit int64, opts ...re
 
 // FetchBlob reads the blob desc describes from repo, refusing one larger than limit bytes or
 // whose content does not match the descriptor.
-func FetchBlob(ctx context.Context, repo name.Repository, desc v1.Descriptor, limit int64, opts ...remote.Option) ([]byte, error) {
+func (c *ReferrerClient) FetchBlob(ctx context.Context, repo name.Repository, desc v1.Descriptor, limit int64) ([]byte, error) {
 	ref := repo.Digest(desc.Digest.String())
 	if desc.Size > limit || desc.Size < 0 {
 		return nil, fmt.Errorf("reading %q: the blob is %d bytes, more than the %d expected", ref, desc.Size, limit)
@@ -259,7 +329,7 @@ func FetchBlob(ctx context.Context, repo name.Repository, desc v1.Descriptor, li
 	if desc.Digest.Algorithm != "sha256" {
 		return nil, fmt.Errorf("reading %q: unsupported digest algorithm %q", ref, desc.Digest.Algorithm)
 	}
-	l, err := remote.Layer(ref, withContext(ctx, opts)...)
+	l, err := remote.Layer(ref, withContext(ctx, c.opts)...)
 	if err != nil {
 		return nil, fmt.Errorf("reading %q: %w", ref, explain(err))
 	}
@@ -450,10 +520,11 @@ func mergeIndex(ctx context.Context, repo name.Repository, im *v1.IndexManifest,
 // from the manifest it names, as the referrers API would list it. An entry whose manifest cannot
 // be read is kept as it is: it is someone else's.
 func repairDescriptor(ctx context.Context, repo name.Repository, d v1.Descriptor, opts []remote.Option) v1.Descriptor {
-	raw, mt, err := FetchManifest(ctx, repo.Digest(d.Digest.String()), referrersIndexLimit, opts...)
-	if err != nil {
+	m, err := remote.Get(repo.Digest(d.Digest.String()), withContext(ctx, opts)...)
+	if err != nil || len(m.Manifest) > referrersIndexLimit {
 		return d
 	}
+	raw, mt := m.Manifest, m.MediaType
 	if d.MediaType == "" {
 		d.MediaType = mt
 	}
@@ -515,6 +586,18 @@ func noReferrersAPI(err error) bool {
 	var te *transport.Error
 	return err != nil && !errors.As(err, &te) && strings.Contains(err.Error(), "does not support the Referrers API")
 }
+
+// withoutAPI remembers, per registry host, that it answered without the referrers API, so that
+// pushes to it store each referrer under its record tag at once rather than by digest first.
+// It is a hint that saves one PUT per referrer, never trusted for correctness.
+var withoutAPI sync.Map
+
+func knownWithoutAPI(host string) bool {
+	v, ok := withoutAPI.Load(host)
+	return ok && v.(bool)
+}
+
+func rememberAPI(host string, api bool) { withoutAPI.Store(host, !api) }
 
 // fallbackTag is the referrers tag schema's tag for d: its algorithm and hex joined by a dash.
 func fallbackTag(d name.Digest) name.Tag {

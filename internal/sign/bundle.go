@@ -143,8 +143,7 @@ func (b bundleScan) find(predicateType string) *foundBundle {
 // way cosign's GetBundles and Flux do: every referrer whose one layer is a bundle counts, one
 // that cannot be read as a bundle is skipped.
 func (s *cosignSigner) inspectBundles(ctx context.Context, ref name.Digest) (bundleScan, error) {
-	ro := s.remoteOpts(ctx)
-	rs, err := registry.ListReferrers(ctx, ref, ro...)
+	rs, err := s.referrers.List(ctx, ref)
 	if err != nil {
 		return bundleScan{}, err
 	}
@@ -191,8 +190,7 @@ type notBundle struct{ error }
 
 // fetchBundle reads the bundle a referrer holds.
 func (s *cosignSigner) fetchBundle(ctx context.Context, repo name.Repository, d v1.Descriptor) (*sgbundle.Bundle, error) {
-	ro := s.remoteOpts(ctx)
-	raw, _, err := registry.FetchManifest(ctx, repo.Digest(d.Digest.String()), bundleManifestLimit, ro...)
+	raw, _, err := s.referrers.FetchManifest(ctx, repo.Digest(d.Digest.String()), bundleManifestLimit)
 	if err != nil {
 		if registry.IsNotFound(err) {
 			return nil, notBundle{err}
@@ -203,7 +201,7 @@ func (s *cosignSigner) fetchBundle(ctx context.Context, repo name.Repository, d 
 	if err := json.Unmarshal(raw, &m); err != nil || len(m.Layers) != 1 || !strings.HasPrefix(string(m.Layers[0].MediaType), bundleMediaPrefix) {
 		return nil, notBundle{errors.New("not a bundle")}
 	}
-	layer, err := registry.FetchBlob(ctx, repo, m.Layers[0], bundleLayerLimit, ro...)
+	layer, err := s.referrers.FetchBlob(ctx, repo, m.Layers[0], bundleLayerLimit)
 	if err != nil {
 		return nil, err
 	}

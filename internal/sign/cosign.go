@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,15 +51,18 @@ const certMargin = time.Minute
 const credCooldown = 30 * time.Second
 
 type cosignSigner struct {
-	o       Options
-	format  SignatureFormat
-	ociOpts []ociremote.Option
-	check   *cosign.CheckOpts // the legacy signatures' verification
-	rekor   *rekorgen.Rekor   // upload client; nil when tlog upload is off
-	snippet string
-	margin  time.Duration // certMargin; tests raise it to force a new certificate
-	cooling time.Duration // credCooldown; tests lower it
-	now     func() time.Time
+	o      Options
+	format SignatureFormat
+	ropts  []remote.Option // the caller's registry options, with a shared Puller and Pusher
+	// referrers reads and writes the bundles' OCI referrers.
+	referrers *registry.ReferrerClient
+	ociOpts   []ociremote.Option
+	check     *cosign.CheckOpts // the legacy signatures' verification
+	rekor     *rekorgen.Rekor   // upload client; nil when tlog upload is off
+	snippet   string
+	margin    time.Duration // certMargin; tests raise it to force a new certificate
+	cooling   time.Duration // credCooldown; tests lower it
+	now       func() time.Time
 
 	// bundleVerifier and bundlePolicy verify Sigstore bundles: the trust root (or the public
 	// key) and the expected signer; see bundleVerification.
@@ -91,8 +95,20 @@ func newCosignSigner(o Options) (*cosignSigner, error) {
 		return nil, err
 	}
 	s := &cosignSigner{o: o, format: format, margin: certMargin, cooling: credCooldown, now: time.Now, credLock: make(chan struct{}, 1)}
-	if len(o.RemoteOptions) > 0 {
-		s.ociOpts = append(s.ociOpts, ociremote.WithRemoteOptions(o.RemoteOptions...))
+	// One Puller and one Pusher for every registry call of this Signer: they keep the
+	// registry's ping and token per repository, which each call would otherwise repeat.
+	puller, err := remote.NewPuller(o.RemoteOptions...)
+	if err != nil {
+		return nil, fmt.Errorf("setting up the registry client: %w", err)
+	}
+	pusher, err := remote.NewPusher(o.RemoteOptions...)
+	if err != nil {
+		return nil, fmt.Errorf("setting up the registry client: %w", err)
+	}
+	s.ropts = append(slices.Clip(o.RemoteOptions), remote.Reuse(puller), remote.Reuse(pusher))
+	s.ociOpts = []ociremote.Option{ociremote.WithRemoteOptions(s.ropts...)}
+	if s.referrers, err = registry.NewReferrerClient(o.RemoteOptions...); err != nil {
+		return nil, fmt.Errorf("setting up the registry client: %w", err)
 	}
 	if o.TLogUpload {
 		rekorURL := orDefault(o.RekorURL, PublicRekorURL)
@@ -211,7 +227,7 @@ func (s *cosignSigner) verify(ctx context.Context, ref name.Digest, explain bool
 
 // missing reports whether the registry answers that ref does not exist.
 func (s *cosignSigner) missing(ctx context.Context, ref name.Digest) bool {
-	_, err := remote.Head(ref, append(s.o.RemoteOptions[:len(s.o.RemoteOptions):len(s.o.RemoteOptions)], remote.WithContext(ctx))...)
+	_, err := remote.Head(ref, s.remoteOpts(ctx)...)
 	var terr *transport.Error
 	return errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound
 }
@@ -228,9 +244,9 @@ func (s *cosignSigner) remote(ctx context.Context) []ociremote.Option {
 	return append(s.ociOpts[:len(s.ociOpts):len(s.ociOpts)], ociremote.WithMoreRemoteOptions(remote.WithContext(ctx)))
 }
 
-// remoteOpts are the caller's registry options bound to ctx, for the referrer calls.
+// remoteOpts are the registry options bound to ctx, for the referrer calls.
 func (s *cosignSigner) remoteOpts(ctx context.Context) []remote.Option {
-	return append(s.o.RemoteOptions[:len(s.o.RemoteOptions):len(s.o.RemoteOptions)], remote.WithContext(ctx))
+	return append(s.ropts[:len(s.ropts):len(s.ropts)], remote.WithContext(ctx))
 }
 
 func (s *cosignSigner) Sign(ctx context.Context, ref name.Digest, opts ...SignOption) (Result, error) {
@@ -349,7 +365,7 @@ func (s *cosignSigner) Sign(ctx context.Context, ref name.Digest, opts ...SignOp
 				subject = *desc
 			}
 		}
-		if _, err := registry.PushReferrers(ctx, ref, subject, referrers, s.remoteOpts(ctx)...); err != nil {
+		if _, err := s.referrers.Push(ctx, ref, subject, referrers); err != nil {
 			return Result{}, fmt.Errorf("attaching the Sigstore bundles of %q: %w", ref, err)
 		}
 	}
