@@ -2,6 +2,7 @@ package sign_test
 
 import (
 	"context"
+	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -13,6 +14,7 @@ import (
 	"log"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +26,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/cosign/v2/pkg/cosign"
+	"github.com/sigstore/sigstore-go/pkg/root"
 
 	"github.com/fleetpush/fleetpush/internal/registry"
 	"github.com/fleetpush/fleetpush/internal/sign"
@@ -538,4 +541,80 @@ func TestSignatureFormatInput(t *testing.T) {
 	if _, err := sign.New(context.Background(), sign.Options{Mode: sign.ModeKey, SignatureFormat: "v3"}); err == nil {
 		t.Error("New with signature-format v3 succeeded")
 	}
+}
+
+// TestTrustedRootInput: trusted-root takes a trusted_root.json as JSON or a file, refuses what
+// is not one and what cannot verify keyless signatures, and excludes fulcio-root.
+func TestTrustedRootInput(t *testing.T) {
+	t.Parallel()
+	caPEM, keyPEM := testRoot(t)
+	trJSON := trustedRootJSON(t, caPEM, keyPEM, true)
+	file := filepath.Join(t.TempDir(), "trusted_root.json")
+	if err := os.WriteFile(file, trJSON, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	id := sign.ExpectedIdentity("", "acme/app", "", "refs/heads/main", "")
+	tests := []struct {
+		name string
+		edit func(*sign.Options)
+		want string // error, "" for none
+	}{
+		{name: "JSON", edit: func(o *sign.Options) { o.TrustedRoot = string(trJSON) }},
+		{name: "file", edit: func(o *sign.Options) { o.TrustedRoot = file }},
+		{name: "not JSON", edit: func(o *sign.Options) { o.TrustedRoot = `{"mediaType": 1}` }, want: "not a Sigstore trusted_root.json"},
+		{name: "missing file", edit: func(o *sign.Options) { o.TrustedRoot = file + ".gone" }, want: "neither JSON nor a readable file"},
+		{name: "with fulcio-root", edit: func(o *sign.Options) { o.TrustedRoot, o.FulcioRoot = file, caPEM }, want: "not both"},
+		{name: "no log", edit: func(o *sign.Options) { o.TrustedRoot = string(trustedRootJSON(t, caPEM, keyPEM, false)) }, want: "no transparency log"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			o := sign.Options{Mode: sign.ModeKeyless, TLogUpload: true, Expected: id}
+			tt.edit(&o)
+			s, err := sign.New(context.Background(), o)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("New() = %v", err)
+				}
+				if !strings.Contains(s.Snippet(), "trustedRootSecretRef:") {
+					t.Errorf("Snippet() = %q, want trustedRootSecretRef for a private Sigstore", s.Snippet())
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("New() = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// trustedRootJSON is a trusted_root.json of the CA caPEM and, with log, the Rekor key keyPEM.
+func trustedRootJSON(t *testing.T, caPEM, keyPEM string, log bool) []byte {
+	t.Helper()
+	b, _ := pem.Decode([]byte(caPEM))
+	ca, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := map[string]*root.TransparencyLog{}
+	if log {
+		kb, _ := pem.Decode([]byte(keyPEM))
+		pub, err := x509.ParsePKIXPublicKey(kb.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := sha256.Sum256(kb.Bytes)
+		logs[fmt.Sprintf("%x", id)] = &root.TransparencyLog{BaseURL: "https://rekor.example.com", ID: id[:], HashFunc: crypto.SHA256, PublicKey: pub, SignatureHashFunc: crypto.SHA256, ValidityPeriodStart: time.Now().Add(-time.Hour)}
+	}
+	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01,
+		[]root.CertificateAuthority{&root.FulcioCertificateAuthority{Root: ca, URI: "https://fulcio.example.com", ValidityPeriodStart: time.Now().Add(-time.Hour)}},
+		map[string]*root.TransparencyLog{}, nil, logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := tr.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }
