@@ -342,7 +342,9 @@ func (s *cosignSigner) Sign(ctx context.Context, ref name.Digest, opts ...SignOp
 		}
 		referrers = append(referrers, bundleReferrer(b, PredicateCosignSign, now))
 		res.Bundle = AttachedNew
-		res.RekorLogIndex = idx
+		if res.Legacy == AttachedNone {
+			res.RekorLogIndex = idx
+		}
 	}
 	if needProvenance {
 		st, err := provenanceStatement(ref, so.provenance)

@@ -68,8 +68,8 @@ type Result struct {
 	// Identity is the signer: the certificate's subject for keyless signatures, "key" for a
 	// cosign key, empty when unsigned.
 	Identity string
-	// RekorLogIndex is the transparency log index of the signature (the legacy one when both
-	// formats are written), -1 when there is none.
+	// RekorLogIndex is the transparency log index of the signature (the legacy one when the
+	// digest has one, else the bundle's), -1 when there is none.
 	RekorLogIndex int64
 	// Legacy is the `sha256-<hex>.sig` signature, Bundle the Sigstore bundle referrer and
 	// Provenance the SLSA provenance attestation: what Sign wrote or found of each.
