@@ -25,6 +25,25 @@ install_go_tool() {
 	echo "$spec" >"$stamp"
 }
 
+# install_go_tool_as NAME PKG@VERSION: like install_go_tool, for a program whose binary name
+# clashes with another installed version (cosign v2 and v3 are both "cosign"): it is built into a
+# temporary folder and moved into place under NAME.
+install_go_tool_as() {
+	local name=$1 spec=$2
+	local stamp="$FLEETPUSH_TOOLS/stamps/$name"
+	if [[ -x "$FLEETPUSH_TOOLS/bin/$name" && "$(cat "$stamp" 2>/dev/null)" == "$spec" ]]; then
+		return 0
+	fi
+	echo "tools: installing $name ($spec)" >&2
+	local tmp
+	tmp=$(mktemp -d)
+	GOBIN="$tmp" GOFLAGS=-buildvcs=false go install "$spec"
+	local built=("$tmp"/*)
+	mv "${built[0]}" "$FLEETPUSH_TOOLS/bin/$name"
+	rm -rf "$tmp"
+	echo "$spec" >"$stamp"
+}
+
 # install_apt PACKAGE...: installs Debian packages that are not installed yet.
 install_apt() {
 	local missing=()
@@ -61,3 +80,9 @@ if [[ ! -f "$FLEETPUSH_TOOLS/share/trillian/storage.sql" ]]; then
 	trillian_dir=$(cd / && GOFLAGS=-mod=mod go mod download -json github.com/google/trillian@v1.7.3 | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
 	cp "$trillian_dir/storage/mysql/schema/storage.sql" "$FLEETPUSH_TOOLS/share/trillian/storage.sql"
 fi
+
+# The cosign CLIs, test-only: they judge what fleetpush signs. v2.6.5 reads legacy .sig signatures
+# and, with --new-bundle-format, bundles; v3.1.3 is what cosign-installer v4 installs and signs
+# bundles by default. Both are "cosign", so v3 is installed as cosign3.
+install_go_tool cosign github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5
+install_go_tool_as cosign3 github.com/sigstore/cosign/v3/cmd/cosign@v3.1.3

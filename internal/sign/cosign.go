@@ -8,17 +8,19 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/sigstore/cosign/v2/pkg/cosign"
@@ -30,10 +32,12 @@ import (
 	"github.com/sigstore/cosign/v2/pkg/oci/static"
 	fulcioapi "github.com/sigstore/fulcio/pkg/api"
 	rekorgen "github.com/sigstore/rekor/pkg/generated/client"
+	"github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/payload"
-	"github.com/sigstore/sigstore/pkg/tuf"
+
+	"github.com/fleetpush/fleetpush/internal/registry"
 )
 
 // certMargin is how long a Fulcio certificate must still be valid to sign with it: Rekor
@@ -47,13 +51,23 @@ const certMargin = time.Minute
 const credCooldown = 30 * time.Second
 
 type cosignSigner struct {
-	o       Options
-	ociOpts []ociremote.Option
-	check   *cosign.CheckOpts
-	rekor   *rekorgen.Rekor // upload client; nil when tlog upload is off
-	snippet string
-	margin  time.Duration // certMargin; tests raise it to force a new certificate
-	cooling time.Duration // credCooldown; tests lower it
+	o      Options
+	format SignatureFormat
+	ropts  []remote.Option // the caller's registry options, with a shared Puller and Pusher
+	// referrers reads and writes the bundles' OCI referrers.
+	referrers *registry.ReferrerClient
+	ociOpts   []ociremote.Option
+	check     *cosign.CheckOpts // the legacy signatures' verification
+	rekor     *rekorgen.Rekor   // upload client; nil when tlog upload is off
+	snippet   string
+	margin    time.Duration // certMargin; tests raise it to force a new certificate
+	cooling   time.Duration // credCooldown; tests lower it
+	now       func() time.Time
+
+	// bundleVerifier and bundlePolicy verify Sigstore bundles: the trust root (or the public
+	// key) and the expected signer; see bundleVerification.
+	bundleVerifier *verify.Verifier
+	bundlePolicy   []verify.PolicyOption
 
 	// credLock guards the fields below it, and is held while the credential is requested. It is
 	// a one-slot channel so that a waiter can give up with its context.
@@ -63,19 +77,38 @@ type cosignSigner struct {
 	credAt   time.Time // when credErr happened
 }
 
-// credential is what signs: a key, and for keyless its short-lived certificate.
+// credential is what signs: a key, and for keyless its short-lived certificate. A cosign
+// public key given to verify is a credential without sv.
 type credential struct {
 	sv                signature.SignerVerifier
+	pub               crypto.PublicKey
 	certPEM, chainPEM []byte // empty for a cosign key
+	certDER           []byte // the certificate alone, for bundles
 	pubPEM            []byte
 	identity          string
 	notAfter          time.Time // zero for a cosign key
 }
 
 func newCosignSigner(o Options) (*cosignSigner, error) {
-	s := &cosignSigner{o: o, margin: certMargin, cooling: credCooldown, credLock: make(chan struct{}, 1)}
-	if len(o.RemoteOptions) > 0 {
-		s.ociOpts = append(s.ociOpts, ociremote.WithRemoteOptions(o.RemoteOptions...))
+	format, err := ParseSignatureFormat(string(o.SignatureFormat))
+	if err != nil {
+		return nil, err
+	}
+	s := &cosignSigner{o: o, format: format, margin: certMargin, cooling: credCooldown, now: time.Now, credLock: make(chan struct{}, 1)}
+	// One Puller and one Pusher for every registry call of this Signer: they keep the
+	// registry's ping and token per repository, which each call would otherwise repeat.
+	puller, err := remote.NewPuller(o.RemoteOptions...)
+	if err != nil {
+		return nil, fmt.Errorf("setting up the registry client: %w", err)
+	}
+	pusher, err := remote.NewPusher(o.RemoteOptions...)
+	if err != nil {
+		return nil, fmt.Errorf("setting up the registry client: %w", err)
+	}
+	s.ropts = append(slices.Clip(o.RemoteOptions), remote.Reuse(puller), remote.Reuse(pusher))
+	s.ociOpts = []ociremote.Option{ociremote.WithRemoteOptions(s.ropts...)}
+	if s.referrers, err = registry.NewReferrerClient(o.RemoteOptions...); err != nil {
+		return nil, fmt.Errorf("setting up the registry client: %w", err)
 	}
 	if o.TLogUpload {
 		rekorURL := orDefault(o.RekorURL, PublicRekorURL)
@@ -99,16 +132,15 @@ func newCosignSigner(o Options) (*cosignSigner, error) {
 			return nil, err
 		}
 		s.cred = cred
-		pub, err := cred.sv.PublicKey()
-		if err != nil {
-			return nil, fmt.Errorf("reading the public key of cosign-key: %w", err)
-		}
-		if check.SigVerifier, err = signature.LoadVerifier(pub, crypto.SHA256); err != nil {
+		if check.SigVerifier, err = signature.LoadVerifier(cred.pub, crypto.SHA256); err != nil {
 			return nil, fmt.Errorf("loading the public key of cosign-key: %w", err)
 		}
 		// As Flux's source-controller does for a public key: the signature alone decides.
 		check.Offline = true
 		check.IgnoreTlog = true
+		if err := s.bundleVerification(nil, false, cred.pub); err != nil {
+			return nil, fmt.Errorf("loading the public key of cosign-key: %w", err)
+		}
 		s.snippet = keySnippet
 
 	case ModeKeyless:
@@ -121,7 +153,11 @@ func newCosignSigner(o Options) (*cosignSigner, error) {
 			}
 		}
 		check.Identities = []cosign.Identity{{IssuerRegExp: o.Expected.Issuer, SubjectRegExp: o.Expected.Subject}}
-		if err := trustRoot(o, check); err != nil {
+		material, ignoreSCT, err := trustRoot(o, check)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.bundleVerification(material, ignoreSCT, nil); err != nil {
 			return nil, err
 		}
 		if o.TLogUpload {
@@ -132,80 +168,42 @@ func newCosignSigner(o Options) (*cosignSigner, error) {
 			check.IgnoreTlog = true
 			o.Logf("tlog-upload is off: Flux verifies keyless signatures against Rekor and will reject these signatures")
 		}
-		s.snippet = keylessSnippet(o.Expected)
+		s.snippet = keylessSnippet(o.Expected, o.TrustedRoot != "" || o.FulcioRoot != "")
 	}
 	s.check = check
 	return s, nil
 }
 
-// trustRoot fills the trust material of check: the private Sigstore of fulcio-root and
-// rekor-public-key, or else the public one from cosign's TUF-based trusted root.
-func trustRoot(o Options, check *cosign.CheckOpts) error {
-	if o.FulcioRoot == "" && o.RekorPublicKey == "" {
-		tr, err := cosign.TrustedRoot()
-		if err != nil {
-			return fmt.Errorf("loading the public Sigstore trusted root: %w (for a private Sigstore set fulcio-root and rekor-public-key)", err)
-		}
-		check.TrustedMaterial = tr
-		return nil
-	}
-	if o.FulcioRoot == "" || (o.RekorPublicKey == "" && o.TLogUpload) {
-		return errors.New("a private Sigstore needs both fulcio-root and rekor-public-key")
-	}
-
-	rootPEM, err := readPEMOrFile(o.FulcioRoot)
-	if err != nil {
-		return fmt.Errorf("reading fulcio-root: %w", err)
-	}
-	certs, err := cryptoutils.UnmarshalCertificatesFromPEM(rootPEM)
-	if err != nil || len(certs) == 0 {
-		return fmt.Errorf("reading fulcio-root: no PEM certificates in it")
-	}
-	roots, intermediates := x509.NewCertPool(), x509.NewCertPool()
-	for _, c := range certs {
-		if bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil {
-			roots.AddCert(c)
-		} else {
-			intermediates.AddCert(c)
-		}
-	}
-	check.RootCerts, check.IntermediateCerts = roots, intermediates
-
-	if o.RekorPublicKey != "" {
-		pem, err := readPEMOrFile(o.RekorPublicKey)
-		if err != nil {
-			return fmt.Errorf("reading rekor-public-key: %w", err)
-		}
-		keys := cosign.NewTrustedTransparencyLogPubKeys()
-		if err := keys.AddTransparencyLogPubKey(pem, tuf.Active); err != nil {
-			return fmt.Errorf("reading rekor-public-key: %w", err)
-		}
-		check.RekorPubKeys = &keys
-	}
-
-	// A Fulcio without a CT log issues certificates without SCTs; require them only when the
-	// trust root names a CT log.
-	if o.CTLogPublicKey == "" {
-		check.IgnoreSCT = true
-		return nil
-	}
-	pem, err := readPEMOrFile(o.CTLogPublicKey)
-	if err != nil {
-		return fmt.Errorf("reading the CT log public key: %w", err)
-	}
-	keys := cosign.NewTrustedTransparencyLogPubKeys()
-	if err := keys.AddTransparencyLogPubKey(pem, tuf.Active); err != nil {
-		return fmt.Errorf("reading the CT log public key: %w", err)
-	}
-	check.CTLogPubKeys = &keys
-	return nil
-}
-
 func (s *cosignSigner) Snippet() string { return s.snippet }
 
 func (s *cosignSigner) Verify(ctx context.Context, ref name.Digest) error {
-	_, err := s.verify(ctx, ref, true)
+	_, err := s.Verification(ctx, ref)
 	return err
+}
+
+// Verification follows Flux's order: the bundles when there are any (one must verify), else
+// the legacy signature.
+func (s *cosignSigner) Verification(ctx context.Context, ref name.Digest) (Verification, error) {
+	scan, err := s.inspectBundles(ctx, ref)
+	if err != nil {
+		return Verification{}, fmt.Errorf("verifying %q: looking for Sigstore bundles: %w", ref, err)
+	}
+	if scan.parsed > 0 {
+		if len(scan.verified) == 0 {
+			return Verification{}, fmt.Errorf("verifying %q: %w: %d Sigstore bundle(s) attached and none verifies: %w%s; Flux (2.8 and later) does not fall back to the legacy signature when a bundle is there", ref, ErrVerify, scan.parsed, scan.failure, s.expectation())
+		}
+		v := Verification{Format: FormatBundle, Identity: scan.verified[0].identity}
+		if sb := scan.find(PredicateCosignSign); sb != nil {
+			v.Identity = sb.identity
+		}
+		v.Provenance = scan.find(PredicateSLSAProvenance) != nil
+		return v, nil
+	}
+	sigs, err := s.verify(ctx, ref, true)
+	if err != nil {
+		return Verification{}, err
+	}
+	return Verification{Format: FormatLegacy, Identity: existingResult(sigs[0]).Identity}, nil
 }
 
 // verify returns the signatures of ref that verify. With explain, a missing signature is
@@ -229,7 +227,7 @@ func (s *cosignSigner) verify(ctx context.Context, ref name.Digest, explain bool
 
 // missing reports whether the registry answers that ref does not exist.
 func (s *cosignSigner) missing(ctx context.Context, ref name.Digest) bool {
-	_, err := remote.Head(ref, append(s.o.RemoteOptions[:len(s.o.RemoteOptions):len(s.o.RemoteOptions)], remote.WithContext(ctx))...)
+	_, err := remote.Head(ref, s.remoteOpts(ctx)...)
 	var terr *transport.Error
 	return errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound
 }
@@ -246,23 +244,67 @@ func (s *cosignSigner) remote(ctx context.Context) []ociremote.Option {
 	return append(s.ociOpts[:len(s.ociOpts):len(s.ociOpts)], ociremote.WithMoreRemoteOptions(remote.WithContext(ctx)))
 }
 
+// remoteOpts are the registry options bound to ctx, for the referrer calls.
+func (s *cosignSigner) remoteOpts(ctx context.Context) []remote.Option {
+	return append(s.ropts[:len(s.ropts):len(s.ropts)], remote.WithContext(ctx))
+}
+
 func (s *cosignSigner) Sign(ctx context.Context, ref name.Digest, opts ...SignOption) (Result, error) {
 	var so signOptions
 	for _, opt := range opts {
 		opt(&so)
 	}
-
-	// An earlier run may have signed this digest already: adding a second signature would
-	// only grow the .sig manifest and the log.
-	sigs, err := s.verify(ctx, ref, false)
-	switch {
-	case err == nil:
-		return existingResult(sigs[0]), nil
-	case !unsigned(err):
-		return Result{}, fmt.Errorf("looking for an existing signature on %q: %w", ref, err)
+	if s.o.Provenance && so.provenance == nil {
+		return Result{}, fmt.Errorf("signing %q: provenance is on but the run handed over no build facts", ref)
 	}
 
-	// Read the entity first: nothing is requested or logged for a digest that is not there.
+	// What the digest carries already, per format: an earlier run may have signed it (then
+	// nothing is added), or written one format and died before the next (then only what is
+	// missing is added).
+	res := Result{Status: StatusExisting, RekorLogIndex: -1}
+	needLegacy := false
+	if s.format.legacy() {
+		sigs, err := s.verify(ctx, ref, false)
+		switch {
+		case err == nil:
+			res = existingResult(sigs[0])
+			res.Legacy = AttachedExisting
+		case unsigned(err):
+			needLegacy = true
+		default:
+			return Result{}, fmt.Errorf("looking for an existing signature on %q: %w", ref, err)
+		}
+	}
+	needBundle, needProvenance := false, false
+	if s.format.bundle() || s.o.Provenance {
+		scan, err := s.inspectBundles(ctx, ref)
+		if err != nil {
+			return Result{}, fmt.Errorf("looking for existing Sigstore bundles on %q: %w", ref, err)
+		}
+		if s.format.bundle() {
+			if b := scan.find(PredicateCosignSign); b != nil {
+				res.Bundle = AttachedExisting
+				res.Identity = b.identity
+				if res.RekorLogIndex < 0 {
+					res.RekorLogIndex = b.logIndex
+				}
+			} else {
+				needBundle = true
+			}
+		}
+		if s.o.Provenance {
+			if scan.find(PredicateSLSAProvenance) != nil {
+				res.Provenance = AttachedExisting
+			} else {
+				needProvenance = true
+			}
+		}
+	}
+	if !needLegacy && !needBundle && !needProvenance {
+		return res, nil
+	}
+
+	// Read the digest first: nothing is requested or logged for one that is not there.
 	ro := s.remote(ctx)
 	se, err := ociremote.SignedEntity(ref, ro...)
 	if missing := (*ociremote.EntityNotFoundError)(nil); errors.As(err, &missing) {
@@ -275,19 +317,84 @@ func (s *cosignSigner) Sign(ctx context.Context, ref name.Digest, opts ...SignOp
 	if err != nil {
 		return Result{}, err
 	}
+	if cred.sv == nil {
+		return Result{}, fmt.Errorf("signing %q: cosign-key holds a public key, which verifies but cannot sign: give the private key (cosign.key) to publish", ref)
+	}
+	existed := res.Legacy != AttachedNone || res.Bundle != AttachedNone || res.Provenance != AttachedNone
+	res.Identity = cred.identity
+	res.Status = StatusNew
+	if so.reused || existed {
+		res.Status = StatusHealed
+	}
+
+	// The bundles are stored first: a run that dies in between leaves a digest that Flux 2.8+
+	// accepts and that the next run completes with the legacy signature.
+	var referrers []registry.Referrer
+	now := s.now()
+	if needBundle {
+		st, err := signStatement(ref)
+		if err != nil {
+			return Result{}, fmt.Errorf("building the signature of %q: %w", ref, err)
+		}
+		b, idx, err := s.makeBundle(ctx, cred, ref, st)
+		if err != nil {
+			return Result{}, fmt.Errorf("signing %q as a Sigstore bundle: %w", ref, err)
+		}
+		referrers = append(referrers, bundleReferrer(b, PredicateCosignSign, now))
+		res.Bundle = AttachedNew
+		if res.Legacy == AttachedNone {
+			res.RekorLogIndex = idx
+		}
+	}
+	if needProvenance {
+		st, err := provenanceStatement(ref, so.provenance)
+		if err != nil {
+			return Result{}, fmt.Errorf("building the provenance of %q: %w", ref, err)
+		}
+		b, _, err := s.makeBundle(ctx, cred, ref, st)
+		if err != nil {
+			return Result{}, fmt.Errorf("signing the provenance of %q: %w", ref, err)
+		}
+		referrers = append(referrers, bundleReferrer(b, PredicateSLSAProvenance, now))
+		res.Provenance = AttachedNew
+	}
+	if len(referrers) > 0 {
+		// The subject descriptor from the manifest read above; PushReferrers reads it itself
+		// if the entity cannot say.
+		var subject v1.Descriptor
+		if d, ok := se.(partial.Describable); ok {
+			if desc, err := partial.Descriptor(d); err == nil {
+				subject = *desc
+			}
+		}
+		if _, err := s.referrers.Push(ctx, ref, subject, referrers); err != nil {
+			return Result{}, fmt.Errorf("attaching the Sigstore bundles of %q: %w", ref, err)
+		}
+	}
+	if needLegacy {
+		idx, err := s.signLegacy(ctx, cred, ref, se)
+		if err != nil {
+			return Result{}, err
+		}
+		res.Legacy = AttachedNew
+		res.RekorLogIndex = idx
+	}
+	s.o.Logf("signed %s (%s, Rekor log index %d%s)", ref, res.Identity, res.RekorLogIndex, attachedSummary(res))
+	return res, nil
+}
+
+// signLegacy writes cosign's legacy signature of ref (`sha256-<hex>.sig`) and returns its log
+// index, -1 without the log.
+func (s *cosignSigner) signLegacy(ctx context.Context, cred *credential, ref name.Digest, se oci.SignedEntity) (int64, error) {
 	pl, err := (&payload.Cosign{Image: ref}).MarshalJSON()
 	if err != nil {
-		return Result{}, fmt.Errorf("building the signature payload for %q: %w", ref, err)
+		return -1, fmt.Errorf("building the signature payload for %q: %w", ref, err)
 	}
 	raw, err := cred.sv.SignMessage(bytes.NewReader(pl))
 	if err != nil {
-		return Result{}, fmt.Errorf("signing %q: %w", ref, err)
+		return -1, fmt.Errorf("signing %q: %w", ref, err)
 	}
-
-	res := Result{Status: StatusNew, Identity: cred.identity, RekorLogIndex: -1}
-	if so.reused {
-		res.Status = StatusHealed
-	}
+	idx := int64(-1)
 	sigOpts := []static.Option{}
 	if len(cred.certPEM) > 0 {
 		sigOpts = append(sigOpts, static.WithCertChain(cred.certPEM, cred.chainPEM))
@@ -301,29 +408,45 @@ func (s *cosignSigner) Sign(ctx context.Context, ref name.Digest, opts ...SignOp
 		}
 		entry, err := cosign.TLogUpload(ctx, s.rekor, raw, h, logged)
 		if err != nil {
-			return Result{}, fmt.Errorf("recording the signature of %q in Rekor: %w", ref, err)
+			return -1, fmt.Errorf("recording the signature of %q in Rekor: %w", ref, err)
 		}
 		if entry.LogIndex != nil {
-			res.RekorLogIndex = *entry.LogIndex
+			idx = *entry.LogIndex
 		}
 		sigOpts = append(sigOpts, static.WithBundle(cbundle.EntryToBundle(entry)))
 	}
 	sig, err := static.NewSignature(pl, base64.StdEncoding.EncodeToString(raw), sigOpts...)
 	if err != nil {
-		return Result{}, fmt.Errorf("building the signature of %q: %w", ref, err)
+		return -1, fmt.Errorf("building the signature of %q: %w", ref, err)
 	}
 
 	// The dupe detector keeps a signature that verifies with the same key from being added
 	// twice, e.g. when two runs race on the same digest.
 	signed, err := mutate.AttachSignatureToEntity(se, sig, mutate.WithDupeDetector(cremote.NewDupeDetector(cred.sv)))
 	if err != nil {
-		return Result{}, fmt.Errorf("attaching the signature to %q: %w", ref, err)
+		return -1, fmt.Errorf("attaching the signature to %q: %w", ref, err)
 	}
-	if err := ociremote.WriteSignatures(ref.Repository, signed, ro...); err != nil {
-		return Result{}, fmt.Errorf("pushing the signature of %q: %w", ref, err)
+	if err := ociremote.WriteSignatures(ref.Repository, signed, s.remote(ctx)...); err != nil {
+		return -1, fmt.Errorf("pushing the signature of %q: %w", ref, err)
 	}
-	s.o.Logf("signed %s (%s, Rekor log index %d)", ref, res.Identity, res.RekorLogIndex)
-	return res, nil
+	return idx, nil
+}
+
+// attachedSummary lists what Sign wrote, for its log line.
+func attachedSummary(r Result) string {
+	var parts []string
+	for _, a := range []struct {
+		name string
+		v    Attached
+	}{{"legacy signature", r.Legacy}, {"bundle", r.Bundle}, {"provenance", r.Provenance}} {
+		if a.v != AttachedNone {
+			parts = append(parts, a.name+" "+string(a.v))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "; " + strings.Join(parts, ", ")
 }
 
 // unsigned tells a verification that found no acceptable signature from one that could not
@@ -454,8 +577,10 @@ func (s *cosignSigner) keyless(ctx context.Context) (*credential, error) {
 	s.o.Logf("keyless signing as %s (certificate valid until %s)", identity, cert.NotAfter.UTC().Format(time.RFC3339))
 	return &credential{
 		sv:       sv,
+		pub:      priv.Public(),
 		certPEM:  resp.CertPEM,
 		chainPEM: resp.ChainPEM,
+		certDER:  cert.Raw,
 		pubPEM:   pubPEM,
 		identity: identity,
 		notAfter: cert.NotAfter,

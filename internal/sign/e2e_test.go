@@ -277,7 +277,7 @@ func TestKeylessManyComponents(t *testing.T) {
 }
 
 // signAll signs digests concurrently, as the pipeline does for its components.
-func signAll(ctx context.Context, s sign.Signer, digests []name.Digest) ([]sign.Result, error) {
+func signAll(ctx context.Context, s sign.Signer, digests []name.Digest, opts ...sign.SignOption) ([]sign.Result, error) {
 	results := make([]sign.Result, len(digests))
 	errs := make([]error, len(digests))
 	var wg sync.WaitGroup
@@ -285,7 +285,7 @@ func signAll(ctx context.Context, s sign.Signer, digests []name.Digest) ([]sign.
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i], errs[i] = s.Sign(ctx, d)
+			results[i], errs[i] = s.Sign(ctx, d, opts...)
 		}()
 	}
 	wg.Wait()

@@ -57,14 +57,25 @@ func refPattern(ref, component string) string {
 }
 
 // keylessSnippet is the OCIRepository verify block for a keyless identity. Single-quoted YAML
-// keeps the regexps' backslashes as they are.
-func keylessSnippet(id Identity) string {
-	return fmt.Sprintf(`verify:
+// keeps the regexps' backslashes as they are. A private Sigstore (private) needs its trust root
+// in the cluster: Flux 2.9 reads it from the Secret trustedRootSecretRef names.
+func keylessSnippet(id Identity, private bool) string {
+	s := fmt.Sprintf(`verify:
   provider: cosign
   matchOIDCIdentity:
     - issuer: %s
       subject: %s
 `, yamlQuote(id.Issuer), yamlQuote(id.Subject))
+	if private {
+		s += `  # A private Sigstore (Flux 2.9 or later): a Secret in the OCIRepository's namespace
+  # holding its trusted_root.json (the trusted-root input, or one made with cosign v3's
+  # cosign trusted-root create from fulcio-root and rekor-public-key):
+  # kubectl create secret generic sigstore-trusted-root --from-file=trusted_root.json
+  trustedRootSecretRef:
+    name: sigstore-trusted-root
+`
+	}
+	return s
 }
 
 // keySnippet is the OCIRepository verify block for key-based signatures.

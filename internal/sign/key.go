@@ -1,6 +1,7 @@
 package sign
 
 import (
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -22,16 +23,28 @@ func readPEMOrFile(s string) ([]byte, error) {
 	return b, nil
 }
 
-// loadKey loads a cosign private key (as written by `cosign generate-key-pair`).
+// loadKey loads a cosign key: a private key (as written by `cosign generate-key-pair`) that
+// signs and verifies, or a public key (cosign.pub) that only verifies.
 func loadKey(key, password string) (*credential, error) {
 	if key == "" {
-		return nil, errors.New("sign mode key needs cosign-key (a cosign private key, PEM or file)")
+		return nil, errors.New("sign mode key needs cosign-key (a cosign private key to sign, or its public key to verify; PEM or file)")
 	}
-	pem, err := readPEMOrFile(key)
+	raw, err := readPEMOrFile(key)
 	if err != nil {
 		return nil, fmt.Errorf("reading cosign-key: %w", err)
 	}
-	sv, err := cosign.LoadPrivateKey(pem, []byte(password), nil)
+	if block, _ := pem.Decode(raw); block != nil && block.Type == "PUBLIC KEY" {
+		pub, err := cryptoutils.UnmarshalPEMToPublicKey(raw)
+		if err != nil {
+			return nil, fmt.Errorf("loading the public key in cosign-key: %w", err)
+		}
+		pubPEM, err := cryptoutils.MarshalPublicKeyToPEM(pub)
+		if err != nil {
+			return nil, fmt.Errorf("encoding the public key of cosign-key: %w", err)
+		}
+		return &credential{pub: pub, pubPEM: pubPEM, identity: "key"}, nil
+	}
+	sv, err := cosign.LoadPrivateKey(raw, []byte(password), nil)
 	if err != nil {
 		return nil, fmt.Errorf("loading cosign-key: %w (is COSIGN_PASSWORD right?)", err)
 	}
@@ -43,11 +56,11 @@ func loadKey(key, password string) (*credential, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding the public key of cosign-key: %w", err)
 	}
-	return &credential{sv: sv, pubPEM: pubPEM, identity: "key"}, nil
+	return &credential{sv: sv, pub: pub, pubPEM: pubPEM, identity: "key"}, nil
 }
 
-// PublicKey returns the PEM public key of a cosign private key, for the Secret Flux verifies
-// with.
+// PublicKey returns the PEM public key of a cosign key (private or public), for the Secret Flux
+// verifies with.
 func PublicKey(key, password string) ([]byte, error) {
 	cred, err := loadKey(key, password)
 	if err != nil {

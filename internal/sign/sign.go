@@ -50,14 +50,41 @@ const (
 	StatusUnsigned Status = "unsigned"
 )
 
+// Attached says what Sign did about one kind of attachment of a digest.
+type Attached string
+
+const (
+	// AttachedNone: not asked for (another signature format, provenance off, signing off).
+	AttachedNone Attached = ""
+	// AttachedNew: this run wrote it.
+	AttachedNew Attached = "new"
+	// AttachedExisting: the digest already carried a valid one from the expected identity.
+	AttachedExisting Attached = "existing"
+)
+
 // Result is the outcome of Sign for one digest.
 type Result struct {
 	Status Status
 	// Identity is the signer: the certificate's subject for keyless signatures, "key" for a
 	// cosign key, empty when unsigned.
 	Identity string
-	// RekorLogIndex is the transparency log index of the signature, -1 when there is none.
+	// RekorLogIndex is the transparency log index of the signature (the legacy one when the
+	// digest has one, else the bundle's), -1 when there is none.
 	RekorLogIndex int64
+	// Legacy is the `sha256-<hex>.sig` signature, Bundle the Sigstore bundle referrer and
+	// Provenance the SLSA provenance attestation: what Sign wrote or found of each.
+	Legacy, Bundle, Provenance Attached
+}
+
+// Verification is what Verify accepted, the way Flux decides: the bundles when the digest has
+// any, else the legacy signature.
+type Verification struct {
+	// Format is FormatBundle or FormatLegacy: which of them was verified.
+	Format SignatureFormat
+	// Identity is the signer of the verified signature, as in Result.
+	Identity string
+	// Provenance says a SLSA provenance attestation from the identity verified too.
+	Provenance bool
 }
 
 // Signer signs and verifies artifacts by digest. Implementations are safe for concurrent use.
@@ -66,8 +93,13 @@ type Signer interface {
 	// idempotent: when such a signature exists, nothing is added (StatusExisting).
 	Sign(ctx context.Context, ref name.Digest, opts ...SignOption) (Result, error)
 	// Verify checks ref the way Flux's source-controller does for `verify.provider: cosign`
-	// with `matchOIDCIdentity` (keyless) or a public key (key mode).
+	// with `matchOIDCIdentity` (keyless) or a public key (key mode): the Sigstore bundles
+	// attached as OCI referrers when there are any (then one of them must verify: a bundle
+	// that is there but does not verify is a failure, not a reason to look further), else the
+	// legacy `.sig` signature. Either format is accepted, whatever Options.SignatureFormat.
 	Verify(ctx context.Context, ref name.Digest) error
+	// Verification is Verify, saying what it accepted.
+	Verification(ctx context.Context, ref name.Digest) (Verification, error)
 	// Snippet is the `verify:` block of a Flux OCIRepository that accepts what this Signer
 	// signs, to print once per run.
 	Snippet() string
@@ -77,7 +109,8 @@ type Signer interface {
 type SignOption func(*signOptions)
 
 type signOptions struct {
-	reused bool
+	reused     bool
+	provenance *Provenance
 }
 
 // Reused tells Sign that the digest was already in the registry before this run (the compare
@@ -86,11 +119,18 @@ func Reused(reused bool) SignOption {
 	return func(o *signOptions) { o.reused = reused }
 }
 
+// WithProvenance hands Sign the facts of the build for the SLSA provenance attestation of the
+// digest. Sign attaches one when Options.Provenance is on, and then needs these facts.
+func WithProvenance(p Provenance) SignOption {
+	return func(o *signOptions) { o.provenance = &p }
+}
+
 // Options configures New. The zero value of each field is the public-Sigstore default.
 type Options struct {
 	// Mode is ModeKeyless, ModeKey or ModeNone.
 	Mode string
-	// Key is a cosign private key, PEM or a file path (ModeKey). KeyPassword decrypts it.
+	// Key is a cosign key, PEM or a file path (ModeKey): the private key to sign (KeyPassword
+	// decrypts it), or the public key (cosign.pub) when the Signer only verifies.
 	Key, KeyPassword string
 
 	// FulcioURL and RekorURL default to the public Sigstore instance.
@@ -101,6 +141,18 @@ type Options struct {
 	FulcioRoot, RekorPublicKey string
 	// CTLogPublicKey (PEM or file path) makes a private trust root require SCTs again.
 	CTLogPublicKey string
+	// TrustedRoot is a Sigstore trusted_root.json (the JSON itself or a file path): the whole
+	// trust root of keyless verification, in place of FulcioRoot, RekorPublicKey and
+	// CTLogPublicKey (set either, not both). Certificates are required to carry an SCT only
+	// when it lists a CT log, as Flux does.
+	TrustedRoot string
+
+	// SignatureFormat is what Sign writes: FormatBoth (the default), FormatBundle or
+	// FormatLegacy. Verification accepts either.
+	SignatureFormat SignatureFormat
+	// Provenance attaches a signed SLSA provenance attestation to each signed digest, from the
+	// facts each Sign call hands over (WithProvenance).
+	Provenance bool
 	// TLogUpload records each signature in Rekor. Flux verifies keyless signatures against the
 	// log, so switching it off only makes sense for key mode.
 	TLogUpload bool
@@ -155,6 +207,10 @@ func (noneSigner) Sign(context.Context, name.Digest, ...SignOption) (Result, err
 
 func (noneSigner) Verify(_ context.Context, ref name.Digest) error {
 	return fmt.Errorf("verifying %q: %w: signing is off (sign: none); set sign to keyless or key", ref, ErrVerify)
+}
+
+func (n noneSigner) Verification(ctx context.Context, ref name.Digest) (Verification, error) {
+	return Verification{}, n.Verify(ctx, ref)
 }
 
 func (noneSigner) Snippet() string { return "" }

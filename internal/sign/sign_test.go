@@ -3,6 +3,8 @@ package sign_test
 import (
 	"context"
 	"errors"
+	"io"
+	"log"
 	"net/http/httptest"
 	"os"
 	"regexp"
@@ -100,7 +102,7 @@ func TestExpectedIdentity(t *testing.T) {
 // Sigstore servers.
 func memRegistry(t *testing.T) string {
 	t.Helper()
-	srv := httptest.NewServer(registry.New())
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://")
 }
@@ -182,7 +184,8 @@ func TestKeyMode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(sign.Result{Status: sign.StatusNew, Identity: "key", RekorLogIndex: -1}, res); diff != "" {
+	want := sign.Result{Status: sign.StatusNew, Identity: "key", RekorLogIndex: -1, Legacy: sign.AttachedNew, Bundle: sign.AttachedNew}
+	if diff := cmp.Diff(want, res); diff != "" {
 		t.Errorf("first Sign (-want +got):\n%s", diff)
 	}
 	if err := s.Verify(ctx, d); err != nil {

@@ -2,6 +2,13 @@ package testenv
 
 import (
 	"bufio"
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -33,6 +40,11 @@ type SigstoreEnv struct {
 	RekorURL string
 	// RekorPublicKey is the log's public key (PEM), RekorPublicKeyFile the same in a file.
 	RekorPublicKey, RekorPublicKeyFile string
+
+	// TrustedRoot is the stack's Sigstore trusted_root.json (Fulcio's CA and Rekor's key, no
+	// CT log), TrustedRootFile the same in a file: what cosign's --trusted-root and Flux's
+	// trustedRootSecretRef take.
+	TrustedRoot, TrustedRootFile string
 
 	fulcioMetrics string
 	dir           string
@@ -165,7 +177,118 @@ func startSigstore() (env *SigstoreEnv, err error) {
 	if err := <-fulcioDone; err != nil {
 		return env, err
 	}
+	root, err := trustedRoot(env.FulcioURL, env.FulcioRoot, env.RekorURL, env.RekorPublicKey)
+	if err != nil {
+		return env, fmt.Errorf("building the trusted root: %w", err)
+	}
+	env.TrustedRoot = string(root)
+	env.TrustedRootFile = filepath.Join(dir, "trusted_root.json")
+	if err := os.WriteFile(env.TrustedRootFile, root, 0o600); err != nil {
+		return env, err
+	}
 	return env, nil
+}
+
+// trustedRoot writes the Sigstore trusted_root.json (media type version 0.1) of a Fulcio whose
+// CA chain is caPEM and a Rekor v1 whose key is rekorPEM. It is built from the standard library
+// alone: this package does not import sigstore (internal/sign's depcheck test holds that line),
+// and the cosign CLIs and sigstore-go that read it are the check that it is right.
+func trustedRoot(fulcioURL, caPEM, rekorURL, rekorPEM string) ([]byte, error) {
+	type raw struct {
+		RawBytes []byte `json:"rawBytes"`
+	}
+	type validFor struct {
+		Start string `json:"start"`
+	}
+	// The stack is younger than this; a start in the past accepts everything it signs.
+	since := validFor{Start: "2020-01-01T00:00:00Z"}
+
+	var chain, roots []raw
+	var subject struct {
+		Organization string `json:"organization,omitempty"`
+		CommonName   string `json:"commonName,omitempty"`
+	}
+	for rest := []byte(caPEM); ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("fulcio's CA: %w", err)
+		}
+		// Leaf to root: intermediates first, the self-signed root last.
+		if bytes.Equal(c.RawIssuer, c.RawSubject) {
+			roots = append(roots, raw{c.Raw})
+			if len(c.Subject.Organization) > 0 {
+				subject.Organization = c.Subject.Organization[0]
+			}
+			subject.CommonName = c.Subject.CommonName
+		} else {
+			chain = append(chain, raw{c.Raw})
+		}
+	}
+	if len(roots) == 0 {
+		return nil, errors.New("fulcio's CA chain has no root certificate")
+	}
+	b, _ := pem.Decode([]byte(rekorPEM))
+	if b == nil {
+		return nil, errors.New("rekor's public key is not PEM")
+	}
+	pub, err := x509.ParsePKIXPublicKey(b.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("rekor's public key: %w", err)
+	}
+	var details string
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		details = map[string]string{"P-256": "PKIX_ECDSA_P256_SHA_256", "P-384": "PKIX_ECDSA_P384_SHA_384", "P-521": "PKIX_ECDSA_P521_SHA_512"}[k.Curve.Params().Name]
+	case ed25519.PublicKey:
+		details = "PKIX_ED25519"
+	}
+	if details == "" {
+		return nil, fmt.Errorf("rekor's public key is a %T, which this trusted root does not describe", pub)
+	}
+	logID := sha256.Sum256(b.Bytes)
+
+	type tlog struct {
+		BaseURL       string `json:"baseUrl"`
+		HashAlgorithm string `json:"hashAlgorithm"`
+		PublicKey     struct {
+			RawBytes   []byte   `json:"rawBytes"`
+			KeyDetails string   `json:"keyDetails"`
+			ValidFor   validFor `json:"validFor"`
+		} `json:"publicKey"`
+		LogID struct {
+			KeyID []byte `json:"keyId"`
+		} `json:"logId"`
+	}
+	var log tlog
+	log.BaseURL = rekorURL
+	log.HashAlgorithm = "SHA2_256"
+	log.PublicKey.RawBytes = b.Bytes
+	log.PublicKey.KeyDetails = details
+	log.PublicKey.ValidFor = since
+	log.LogID.KeyID = logID[:]
+
+	type ca struct {
+		Subject   any    `json:"subject"`
+		URI       string `json:"uri"`
+		CertChain struct {
+			Certificates []raw `json:"certificates"`
+		} `json:"certChain"`
+		ValidFor validFor `json:"validFor"`
+	}
+	authority := ca{Subject: subject, URI: fulcioURL, ValidFor: since}
+	authority.CertChain.Certificates = append(chain, roots...)
+
+	return json.MarshalIndent(map[string]any{
+		"mediaType":              "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+		"tlogs":                  []tlog{log},
+		"certificateAuthorities": []ca{authority},
+		"ctlogs":                 []tlog{},
+		"timestampAuthorities":   []ca{},
+	}, "", "  ")
 }
 
 func (e *SigstoreEnv) startFulcio() error {

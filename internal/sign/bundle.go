@@ -1,0 +1,394 @@
+package sign
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/sigstore/cosign/v2/pkg/cosign"
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+	rekorgen "github.com/sigstore/rekor/pkg/generated/client"
+	"github.com/sigstore/rekor/pkg/generated/models"
+	"github.com/sigstore/rekor/pkg/tle"
+	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
+	"github.com/sigstore/sigstore-go/pkg/verify"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/fleetpush/fleetpush/internal/registry"
+)
+
+// Sigstore bundles as OCI referrers, as cosign v3 stores them (cosign's
+// ociremote.WriteAttestationNewBundleFormat): an image manifest with artifactType and the
+// config's artifactType set to the bundle media type, an empty config, the bundle JSON as its
+// one layer, the subject, and annotations naming the bundle's content and predicate type.
+const (
+	// BundleMediaType is the media type of a Sigstore bundle v0.3, the artifactType of its
+	// referrer manifest and the media type of its layer.
+	BundleMediaType = "application/vnd.dev.sigstore.bundle.v0.3+json"
+	// bundleMediaPrefix is what cosign accepts as a bundle layer.
+	bundleMediaPrefix       = "application/vnd.dev.sigstore.bundle"
+	annotationPredicateType = "dev.sigstore.bundle.predicateType"
+	annotationContent       = "dev.sigstore.bundle.content"
+	annotationCreated       = "org.opencontainers.image.created"
+)
+
+// Bounds on what a registry may hand back while bundles are looked for: a bundle with its
+// certificate and log entry is a few kilobytes, a provenance statement a few more.
+const (
+	bundleManifestLimit = 64 << 10
+	bundleLayerLimit    = 1 << 20
+	// maxBundleCandidates bounds the referrers fetched and verified for one digest.
+	maxBundleCandidates = 64
+)
+
+// bundleReferrer is the referrer that stores bundle (DSSE over an in-toto statement of
+// predicateType).
+func bundleReferrer(bundle []byte, predicateType string, now time.Time) registry.Referrer {
+	return registry.Referrer{
+		ArtifactType:       BundleMediaType,
+		ConfigArtifactType: BundleMediaType,
+		Layers:             []registry.Blob{{MediaType: BundleMediaType, Data: bundle}},
+		Annotations: map[string]string{
+			annotationCreated:       now.UTC().Format(time.RFC3339),
+			annotationContent:       "dsse-envelope",
+			annotationPredicateType: predicateType,
+		},
+	}
+}
+
+// makeBundle signs statement with cred as a DSSE envelope and returns the Sigstore bundle (v0.3)
+// cosign v3 would write: the certificate (keyless) or the key's hint (key mode), and the Rekor
+// v1 entry with its inclusion proof when the log is on. The bundle is verified against the
+// trust root and the expected identity before it is returned, so that nothing is stored that
+// Flux would refuse.
+func (s *cosignSigner) makeBundle(ctx context.Context, cred *credential, ref name.Digest, statement []byte) ([]byte, int64, error) {
+	kp, err := newKeypair(cred)
+	if err != nil {
+		return nil, 0, err
+	}
+	opts := sgsign.BundleOptions{Context: ctx}
+	if len(cred.certDER) > 0 {
+		opts.CertificateProvider = heldCertificate(cred.certDER)
+	}
+	if s.rekor != nil {
+		opts.TransparencyLogs = []sgsign.Transparency{rekorLog{s.rekor}}
+	}
+	pb, err := sgsign.Bundle(&sgsign.DSSEData{Data: statement, PayloadType: inTotoPayloadType}, kp, opts)
+	if err != nil {
+		return nil, 0, err
+	}
+	raw, err := protojson.Marshal(pb)
+	if err != nil {
+		return nil, 0, err
+	}
+	var b sgbundle.Bundle
+	if err := b.UnmarshalJSON(raw); err != nil {
+		return nil, 0, fmt.Errorf("reading back the bundle: %w", err)
+	}
+	if _, err := s.verifyBundle(&b, ref); err != nil {
+		return nil, 0, fmt.Errorf("the bundle just signed does not verify: %w", err)
+	}
+	idx := int64(-1)
+	if es := pb.GetVerificationMaterial().GetTlogEntries(); len(es) > 0 {
+		idx = es[0].GetLogIndex()
+	}
+	return raw, idx, nil
+}
+
+// foundBundle is a bundle attached to a digest that verified.
+type foundBundle struct {
+	predicateType string
+	identity      string
+	logIndex      int64
+}
+
+// bundleScan is what inspectBundles found among a digest's referrers.
+type bundleScan struct {
+	// parsed counts the referrers that hold a Sigstore bundle (v0.3 or later), verified or
+	// not: Flux uses bundles as soon as there is one.
+	parsed   int
+	verified []foundBundle
+	// failure is why the first bundle that did not verify failed.
+	failure error
+}
+
+func (b bundleScan) find(predicateType string) *foundBundle {
+	for i := range b.verified {
+		if b.verified[i].predicateType == predicateType {
+			return &b.verified[i]
+		}
+	}
+	return nil
+}
+
+// inspectBundles reads the Sigstore bundles attached to ref as referrers and verifies each, the
+// way cosign's GetBundles and Flux do: every referrer whose one layer is a bundle counts, one
+// that cannot be read as a bundle is skipped.
+func (s *cosignSigner) inspectBundles(ctx context.Context, ref name.Digest) (bundleScan, error) {
+	rs, err := s.referrers.List(ctx, ref)
+	if err != nil {
+		return bundleScan{}, err
+	}
+	var scan bundleScan
+	candidates := 0
+	for _, d := range rs.Manifests {
+		if !maybeBundle(d) {
+			continue
+		}
+		if candidates++; candidates > maxBundleCandidates {
+			return bundleScan{}, fmt.Errorf("reading the referrers of %q: more than %d could be Sigstore bundles", ref, maxBundleCandidates)
+		}
+		b, err := s.fetchBundle(ctx, ref.Context(), d)
+		if err != nil {
+			var nb notBundle
+			if errors.As(err, &nb) {
+				continue
+			}
+			return bundleScan{}, err
+		}
+		scan.parsed++
+		found, err := s.verifyBundle(b, ref)
+		if err != nil {
+			if scan.failure == nil {
+				scan.failure = err
+			}
+			continue
+		}
+		scan.verified = append(scan.verified, found)
+	}
+	return scan, nil
+}
+
+// maybeBundle says whether a referrer may hold a bundle, from what the referrers list says of
+// it. Registries list the manifest's artifactType, or its config's media type (the OCI empty
+// type for cosign's bundles) when they ignore the former, or nothing.
+func maybeBundle(d v1.Descriptor) bool {
+	at := d.ArtifactType
+	return at == "" || at == registry.MediaTypeEmptyJSON || strings.HasPrefix(at, bundleMediaPrefix)
+}
+
+// notBundle marks a referrer that holds no Sigstore bundle: skipped, as cosign skips it.
+type notBundle struct{ error }
+
+// fetchBundle reads the bundle a referrer holds.
+func (s *cosignSigner) fetchBundle(ctx context.Context, repo name.Repository, d v1.Descriptor) (*sgbundle.Bundle, error) {
+	raw, _, err := s.referrers.FetchManifest(ctx, repo.Digest(d.Digest.String()), bundleManifestLimit)
+	if err != nil {
+		if registry.IsNotFound(err) {
+			return nil, notBundle{err}
+		}
+		return nil, err
+	}
+	var m v1.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil || len(m.Layers) != 1 || !strings.HasPrefix(string(m.Layers[0].MediaType), bundleMediaPrefix) {
+		return nil, notBundle{errors.New("not a bundle")}
+	}
+	layer, err := s.referrers.FetchBlob(ctx, repo, m.Layers[0], bundleLayerLimit)
+	if err != nil {
+		return nil, err
+	}
+	var b sgbundle.Bundle
+	if err := b.UnmarshalJSON(layer); err != nil || !b.MinVersion("v0.3") {
+		return nil, notBundle{errors.New("not a Sigstore bundle v0.3")}
+	}
+	return &b, nil
+}
+
+// verifyBundle verifies b as a signature over ref by the expected signer, as Flux does: the
+// artifact digest in the statement's subject, the certificate's chain to the trust root and
+// its identity (keyless) or the public key (key mode), and the transparency log entry when the
+// log is required.
+func (s *cosignSigner) verifyBundle(b *sgbundle.Bundle, ref name.Digest) (foundBundle, error) {
+	digest, err := hex.DecodeString(strings.TrimPrefix(ref.DigestStr(), "sha256:"))
+	if err != nil || !strings.HasPrefix(ref.DigestStr(), "sha256:") {
+		return foundBundle{}, fmt.Errorf("unsupported digest %q", ref.DigestStr())
+	}
+	res, err := s.bundleVerifier.Verify(b, verify.NewPolicy(verify.WithArtifactDigest("sha256", digest), s.bundlePolicy...))
+	if err != nil {
+		return foundBundle{}, err
+	}
+	found := foundBundle{identity: "key", logIndex: -1}
+	if res.Statement != nil {
+		found.predicateType = res.Statement.GetPredicateType()
+	}
+	if res.Signature != nil && res.Signature.Certificate != nil {
+		found.identity = res.Signature.Certificate.SubjectAlternativeName
+	}
+	if es := b.GetVerificationMaterial().GetTlogEntries(); len(es) > 0 {
+		found.logIndex = es[0].GetLogIndex()
+	}
+	return found, nil
+}
+
+// bundleVerification sets up the verifier of bundles, matching the legacy check: keyless
+// against the trust root with the expected identity; key mode against the public key alone, as
+// Flux verifies with a key (no log, no timestamps).
+func (s *cosignSigner) bundleVerification(material root.TrustedMaterial, ignoreSCT bool, pub crypto.PublicKey) error {
+	var opts []verify.VerifierOption
+	switch {
+	case pub != nil:
+		v, err := signature.LoadVerifier(pub, crypto.SHA256)
+		if err != nil {
+			return err
+		}
+		key := root.NewExpiringKey(v, time.Time{}, time.Time{})
+		material = root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) { return key, nil })
+		opts = append(opts, verify.WithNoObserverTimestamps())
+		s.bundlePolicy = []verify.PolicyOption{verify.WithKey()}
+	default:
+		if s.o.TLogUpload {
+			opts = append(opts, verify.WithTransparencyLog(1), verify.WithIntegratedTimestamps(1))
+		} else {
+			opts = append(opts, verify.WithCurrentTime())
+		}
+		if !ignoreSCT {
+			opts = append(opts, verify.WithSignedCertificateTimestamps(1))
+		}
+		id, err := verify.NewShortCertificateIdentity("", s.o.Expected.Issuer, "", s.o.Expected.Subject)
+		if err != nil {
+			return fmt.Errorf("expected identity: %w", err)
+		}
+		s.bundlePolicy = []verify.PolicyOption{verify.WithCertificateIdentity(id)}
+	}
+	v, err := verify.NewVerifier(material, opts...)
+	if err != nil {
+		return err
+	}
+	s.bundleVerifier = v
+	return nil
+}
+
+// keypair is a credential as sigstore-go's signer sees it.
+type keypair struct {
+	cred *credential
+	pub  crypto.PublicKey
+	alg  signature.AlgorithmDetails
+	hint []byte
+}
+
+func newKeypair(cred *credential) (*keypair, error) {
+	pub, err := cred.sv.PublicKey()
+	if err != nil {
+		return nil, err
+	}
+	alg, err := signature.GetDefaultAlgorithmDetails(pub)
+	if err != nil {
+		return nil, fmt.Errorf("the signing key: %w", err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	// The hint of a key-signed bundle, as cosign computes it.
+	sum := sha256.Sum256(der)
+	return &keypair{cred: cred, pub: pub, alg: alg, hint: []byte(base64.StdEncoding.EncodeToString(sum[:]))}, nil
+}
+
+func (k *keypair) GetHashAlgorithm() protocommon.HashAlgorithm { return k.alg.GetProtoHashType() }
+func (k *keypair) GetSigningAlgorithm() protocommon.PublicKeyDetails {
+	return k.alg.GetSignatureAlgorithm()
+}
+func (k *keypair) GetHint() []byte                { return k.hint }
+func (k *keypair) GetPublicKey() crypto.PublicKey { return k.pub }
+func (k *keypair) GetPublicKeyPem() (string, error) {
+	return string(k.cred.pubPEM), nil
+}
+
+func (k *keypair) GetKeyAlgorithm() string {
+	switch k.pub.(type) {
+	case *ecdsa.PublicKey:
+		return "ECDSA"
+	case *rsa.PublicKey:
+		return "RSA"
+	case ed25519.PublicKey:
+		return "ED25519"
+	}
+	return ""
+}
+
+func (k *keypair) SignData(ctx context.Context, data []byte) ([]byte, []byte, error) {
+	var digest []byte
+	if h := k.alg.GetHashType(); h != 0 {
+		hh := h.New()
+		hh.Write(data)
+		digest = hh.Sum(nil)
+	}
+	sig, err := k.cred.sv.SignMessage(bytes.NewReader(data))
+	if err != nil {
+		return nil, nil, err
+	}
+	return sig, digest, nil
+}
+
+// heldCertificate hands sigstore-go the run's one Fulcio certificate instead of asking for a
+// new one per bundle.
+type heldCertificate []byte
+
+func (c heldCertificate) GetCertificate(context.Context, sgsign.Keypair, *sgsign.CertificateProviderOptions) ([]byte, error) {
+	return c, nil
+}
+
+// rekorLog records a bundle's DSSE envelope in Rekor v1 as a dsse entry, through the signer's
+// Rekor client (its transport, its retries), and adds the entry with its inclusion proof to the
+// bundle. It is sigstore-go's Rekor transparency without its own client, and with the answer
+// checked before use: a log that leaves out the proof is refused, not dereferenced.
+type rekorLog struct{ client *rekorgen.Rekor }
+
+func (r rekorLog) GetTransparencyLogEntry(ctx context.Context, keyOrCertPEM []byte, b *protobundle.Bundle) error {
+	env := b.GetDsseEnvelope()
+	if env == nil {
+		return errors.New("the bundle holds no DSSE envelope")
+	}
+	envJSON, err := json.Marshal(env)
+	if err != nil {
+		return err
+	}
+	entry, err := cosign.TLogUploadDSSEEnvelope(ctx, r.client, envJSON, keyOrCertPEM)
+	if err != nil {
+		return fmt.Errorf("recording the bundle in Rekor: %w", err)
+	}
+	if err := complete(entry); err != nil {
+		return fmt.Errorf("the Rekor entry: %w", err)
+	}
+	e, err := tle.GenerateTransparencyLogEntry(*entry)
+	if err != nil {
+		return fmt.Errorf("the Rekor entry: %w", err)
+	}
+	b.VerificationMaterial.TlogEntries = append(b.VerificationMaterial.TlogEntries, e)
+	return nil
+}
+
+// complete checks that a Rekor answer has everything a bundle's log entry needs.
+func complete(e *models.LogEntryAnon) error {
+	switch {
+	case e == nil:
+		return errors.New("empty answer")
+	case e.LogID == nil || e.LogIndex == nil || e.IntegratedTime == nil || e.Body == nil:
+		return errors.New("the log's answer lacks the log ID, index, time or body")
+	case e.Verification == nil || e.Verification.InclusionProof == nil:
+		return errors.New("the log's answer lacks the inclusion proof (is it Rekor v1?)")
+	}
+	p := e.Verification.InclusionProof
+	if p.RootHash == nil || p.LogIndex == nil || p.TreeSize == nil || p.Checkpoint == nil {
+		return errors.New("the log's inclusion proof is incomplete")
+	}
+	return nil
+}
