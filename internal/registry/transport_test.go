@@ -57,13 +57,15 @@ func TestStalledRegistry(t *testing.T) {
 	if !errors.As(err, &de) {
 		t.Fatalf("Get = %v, want a deadline error", err)
 	}
-	for _, want := range []string{`reading "`, ":latest", "stalled", "re-run"} {
+	for _, want := range []string{`reading "`, ":latest", "200ms", "re-run"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
 	}
-	if got := tries.Load(); got != 2 {
-		t.Errorf("tries = %d, want 2\nlog:\n%s", got, log)
+	// Counted on the client's side: on a loaded machine the server may start handling a try
+	// only after the client gave up on it.
+	if !strings.Contains(log.String(), "giving up after 2 attempts") {
+		t.Errorf("the log does not show the policy's 2 attempts:\n%s", log)
 	}
 }
 

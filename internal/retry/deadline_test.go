@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -66,12 +67,15 @@ func TestDeadlineCoversTheBody(t *testing.T) {
 					t.Errorf("error %q does not mention %q", err, want)
 				}
 			}
-			wantTries := int64(2)
+			// Counted on the client's side: on a loaded machine the server may start handling a
+			// try only after the client gave up on it.
 			if length > int(p.WithDefaults().ReadLimit) {
-				wantTries = 1 // the answer was handed on before it stalled: the caller's error
-			}
-			if got := tries.Load(); got != wantTries {
-				t.Errorf("tries = %d, want %d\nlog:\n%s", got, wantTries, log)
+				// The answer was handed on before it stalled: the caller's error, not retried.
+				if !errors.As(err, &de) || !de.Answered || log.String() != "" {
+					t.Errorf("a streamed answer's stall: %v, log:\n%s", err, log)
+				}
+			} else if !strings.Contains(log.String(), "giving up after 2 attempts") {
+				t.Errorf("the log does not show the policy's 2 attempts:\n%s", log)
 			}
 		})
 	}
@@ -81,14 +85,13 @@ func TestDeadlineCoversTheBody(t *testing.T) {
 // the caller's.
 func TestDeadlineRetriesAStalledBody(t *testing.T) {
 	t.Parallel()
-	var tries atomic.Int64
-	stall := trickle(&tries, 100)
+	var tries, stalled atomic.Int64
+	stall := trickle(&stalled, 100)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if tries.Load() == 0 {
+		if tries.Add(1) == 1 {
 			stall(w, r)
 			return
 		}
-		tries.Add(1)
 		fmt.Fprint(w, `{"tags":["v1.0.0"]}`)
 	}))
 	defer srv.Close()
@@ -100,11 +103,11 @@ func TestDeadlineRetriesAStalledBody(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if string(b) != `{"tags":["v1.0.0"]}` || tries.Load() != 2 {
-		t.Errorf("body %q after %d tries, want the second try's answer", b, tries.Load())
+	if string(b) != `{"tags":["v1.0.0"]}` {
+		t.Errorf("body %q, want a later try's answer", b)
 	}
-	if !strings.Contains(log.String(), "stalled") {
-		t.Errorf("the log does not say the body stalled:\n%s", log)
+	if !regexp.MustCompile(`200ms.*; retrying`).MatchString(log.String()) {
+		t.Errorf("the log does not say a try ran past its deadline:\n%s", log)
 	}
 }
 

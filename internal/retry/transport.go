@@ -83,9 +83,6 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	what := Describe(req)
 	start := t.clock.Now()
 	for attempt := 1; ; attempt++ {
-		if _, err := t.gate.Wait(ctx, host); err != nil {
-			return nil, err
-		}
 		r := req
 		if attempt > 1 || first != nil {
 			r = req.Clone(ctx)
@@ -95,7 +92,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				return nil, err
 			}
 		}
-		probe, err := t.gate.admit(host)
+		// Held while the host asked for a pause; refused while it stalls (but for a probe).
+		_, err := t.gate.Wait(ctx, host)
+		var probe bool
+		if err == nil {
+			probe, err = t.gate.admit(host)
+		}
 		if err != nil {
 			if r.Body != nil {
 				r.Body.Close()

@@ -53,13 +53,15 @@ func TestTransportStalledAnswer(t *testing.T) {
 		if !errors.As(err, &de) || !isTransient(err) {
 			t.Fatalf("err = %v, want a transient DeadlineError", err)
 		}
-		for _, want := range []string{"signingCert", "stalled", "re-run"} {
+		for _, want := range []string{"signingCert", "200ms", "re-run"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("error %q does not mention %q", err, want)
 			}
 		}
-		if got := tries.Load(); got != 2 {
-			t.Errorf("tries = %d, want 2 (the policy's attempts)", got)
+		// Counted on the client's side: on a loaded machine the server may start handling a
+		// try only after the client gave up on it.
+		if !strings.Contains(log.String(), "signingCert: ") || !strings.Contains(log.String(), "giving up after 2 attempts") {
+			t.Errorf("the log does not show the policy's 2 attempts:\n%s", log)
 		}
 	})
 	t.Run("rekor", func(t *testing.T) {
@@ -69,13 +71,12 @@ func TestTransportStalledAnswer(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a backstop, never reached
 		defer cancel()
-		before := tries.Load()
 		_, err = rc.Pubkey.GetPublicKey(pubkey.NewGetPublicKeyParamsWithContext(ctx))
-		if err == nil || !strings.Contains(err.Error(), "stalled") {
-			t.Fatalf("err = %v, want the stalled answer's deadline", err)
+		if err == nil || !strings.Contains(err.Error(), "200ms") || !strings.Contains(err.Error(), "re-run") {
+			t.Fatalf("err = %v, want the deadline of the stalled answer", err)
 		}
-		if got := tries.Load() - before; got != 2 {
-			t.Errorf("tries = %d, want 2 (the policy's attempts)", got)
+		if !strings.Contains(log.String(), "publicKey: ") {
+			t.Errorf("the log does not show the Rekor request given up:\n%s", log)
 		}
 	})
 }
