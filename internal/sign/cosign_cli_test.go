@@ -330,7 +330,13 @@ func TestCosignJudgesKey(t *testing.T) {
 	if _, err := cosign3.run(append([]string{"verify", "--new-bundle-format=false"}, keyFlags...)...); err != nil {
 		t.Errorf("cosign3 verify --key --new-bundle-format=false (legacy): %v", err)
 	}
-	if _, err := cosign2.run(append([]string{"verify", "--new-bundle-format"}, keyFlags...)...); err != nil {
+	// cosign v2 wants a trusted root for bundles even with a key; offline (as here) it cannot
+	// fetch the public one, and an empty one serves: the key is the whole trust.
+	emptyRoot := filepath.Join(t.TempDir(), "trusted_root.json")
+	if err := os.WriteFile(emptyRoot, []byte(`{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cosign2.run(append([]string{"verify", "--new-bundle-format", "--trusted-root", emptyRoot}, keyFlags...)...); err != nil {
 		t.Errorf("cosign verify --key --new-bundle-format: %v", err)
 	}
 	_, other := testKey(t, 1)
