@@ -223,7 +223,7 @@ func (s *cosignSigner) verifyBundle(b *sgbundle.Bundle, ref name.Digest) (foundB
 	}
 	res, err := s.bundleVerifier.Verify(b, verify.NewPolicy(verify.WithArtifactDigest("sha256", digest), s.bundlePolicy...))
 	if err != nil {
-		return foundBundle{}, err
+		return foundBundle{}, explainBundle(err)
 	}
 	found := foundBundle{identity: "key", logIndex: -1}
 	if res.Statement != nil {
@@ -236,6 +236,17 @@ func (s *cosignSigner) verifyBundle(b *sgbundle.Bundle, ref name.Digest) (foundB
 		found.logIndex = es[0].GetLogIndex()
 	}
 	return found, nil
+}
+
+// explainBundle adds to sigstore-go's verification errors what they mean for the inputs.
+func explainBundle(err error) error {
+	switch msg := err.Error(); {
+	case strings.Contains(msg, "leaf certificate verification failed"):
+		return fmt.Errorf("%w: the certificate does not chain to the trust root (fulcio-root or trusted-root)", err)
+	case strings.Contains(msg, "not enough verified log entries"):
+		return fmt.Errorf("%w: no Rekor entry of the bundle is from a log of the trust root (rekor-public-key or trusted-root), or it has none", err)
+	}
+	return err
 }
 
 // bundleVerification sets up the verifier of bundles, matching the legacy check: keyless

@@ -330,7 +330,13 @@ func TestCosignJudgesKey(t *testing.T) {
 	if _, err := cosign3.run(append([]string{"verify", "--new-bundle-format=false"}, keyFlags...)...); err != nil {
 		t.Errorf("cosign3 verify --key --new-bundle-format=false (legacy): %v", err)
 	}
-	if _, err := cosign2.run(append([]string{"verify", "--new-bundle-format"}, keyFlags...)...); err != nil {
+	// cosign v2 wants a trusted root for bundles even with a key; offline (as here) it cannot
+	// fetch the public one, and an empty one serves: the key is the whole trust.
+	emptyRoot := filepath.Join(t.TempDir(), "trusted_root.json")
+	if err := os.WriteFile(emptyRoot, []byte(`{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cosign2.run(append([]string{"verify", "--new-bundle-format", "--trusted-root", emptyRoot}, keyFlags...)...); err != nil {
 		t.Errorf("cosign verify --key --new-bundle-format: %v", err)
 	}
 	_, other := testKey(t, 1)
@@ -351,4 +357,39 @@ func referrerCount(t *testing.T, d name.Digest) int {
 		t.Fatal(err)
 	}
 	return len(rs.Manifests)
+}
+
+// TestTrustedRootFromCosign: a trusted_root.json made by cosign v3's `trusted-root create` from
+// the Fulcio chain and the Rekor key serves as trusted-root, as the one the test stack writes
+// does (which the judges above use).
+func TestTrustedRootFromCosign(t *testing.T) {
+	env := testenv.Sigstore(t)
+	c := newCosign(t, "cosign3")
+	host := testenv.Registry(t)
+	ctx := context.Background()
+	out := filepath.Join(t.TempDir(), "trusted_root.json")
+	if _, err := c.run("trusted-root", "create",
+		"--fulcio", "url="+env.FulcioURL+",certificate-chain="+env.FulcioRootFile,
+		"--rekor", "url="+env.RekorURL+",public-key="+env.RekorPublicKeyFile+",start-time=2020-01-01T00:00:00Z",
+		"--out", out); err != nil {
+		t.Fatal(err)
+	}
+	id := e2eIdentity(env, e2eRepo, e2eRef, "frontend")
+	claims := testenv.GitHubClaims(e2eRepo, e2eWorkflow, e2eRef)
+	bundled, legacy := pushRandom(t, host, "acme/d2-apps/rooted"), pushRandom(t, host, "acme/d2-apps/rooted-legacy")
+	if _, err := keyless(t, env, env.OIDC.Grant(claims), id).Sign(ctx, bundled); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keyless(t, env, env.OIDC.Grant(claims), id, func(o *sign.Options) { o.SignatureFormat = sign.FormatLegacy }).Sign(ctx, legacy); err != nil {
+		t.Fatal(err)
+	}
+	for _, root := range []string{out, env.TrustedRootFile} {
+		v := keyless(t, env, nil, id, func(o *sign.Options) { o.FulcioRoot, o.RekorPublicKey, o.TrustedRoot = "", "", root })
+		if got, err := v.Verification(ctx, bundled); err != nil || got.Format != sign.FormatBundle {
+			t.Errorf("Verification with %s = %+v, %v; want the bundle", root, got, err)
+		}
+		if got, err := v.Verification(ctx, legacy); err != nil || got.Format != sign.FormatLegacy {
+			t.Errorf("Verification with %s = %+v, %v; want the legacy signature", root, got, err)
+		}
+	}
 }

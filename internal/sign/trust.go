@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	"github.com/sigstore/sigstore-go/pkg/root"
@@ -138,11 +139,14 @@ func addLog(logs map[string]*root.TransparencyLog, baseURL string, pem []byte) e
 	}
 	id := sha256.Sum256(der)
 	logs[hex.EncodeToString(id[:])] = &root.TransparencyLog{
-		BaseURL:           baseURL,
-		ID:                id[:],
-		HashFunc:          crypto.SHA256,
-		PublicKey:         pub,
-		SignatureHashFunc: crypto.SHA256,
+		BaseURL: baseURL,
+		ID:      id[:],
+		// A key given alone says nothing of when it was in use: trust it for any entry time
+		// (sigstore-go refuses a log without a start).
+		ValidityPeriodStart: time.Unix(0, 0).UTC(),
+		HashFunc:            crypto.SHA256,
+		PublicKey:           pub,
+		SignatureHashFunc:   crypto.SHA256,
 	}
 	return nil
 }
