@@ -40,10 +40,6 @@ var testRetry = registry.RetryPolicy{
 	AttemptTimeout: 3 * time.Second,
 }
 
-func init() {
-	registryOptions = append(registryOptions, registry.WithRetry(testRetry), registry.WithTransport(crashes))
-}
-
 // crashes is the transport of every run in these tests. For a registry host given a plan, it
 // simulates the process dying right after its k-th successful write: every later request fails
 // at once, so nothing more reaches the registry, as when a job is killed. Other hosts pass.

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetpush/fleetpush/internal/registry"
 	"github.com/fleetpush/fleetpush/internal/report"
 )
 
@@ -107,7 +108,7 @@ func run(t testing.TB, env map[string]string, args ...string) (int, string, stri
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	getenv := func(k string) string { return env[k] }
-	code := Run(context.Background(), args, getenv, &stdout, &stderr)
+	code := Run(context.Background(), args, getenv, &stdout, &stderr, WithRegistryOptions(registry.WithRetry(testRetry), registry.WithTransport(crashes)))
 	return code, stdout.String(), stderr.String()
 }
 
