@@ -3,6 +3,7 @@ package tagger
 import (
 	"context"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/fleetpush/fleetpush/internal/registry"
@@ -41,10 +42,14 @@ const (
 )
 
 // Tagger decides and sets the tags of one repository.
+// A Tagger may be used by several goroutines at once.
 type Tagger struct {
 	store    registry.Store
 	ancestry Ancestry
 	o        options
+
+	mu   sync.Mutex         // guards the fields below and o.rand
+	tomb *registry.Manifest // the tombstone record, once pushed
 }
 
 type options struct {
