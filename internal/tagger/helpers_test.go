@@ -57,22 +57,23 @@ func (c commit) layer() *artifact.Layer {
 	return &artifact.Layer{Compressed: data, Digest: d, DiffID: d, Size: int64(len(data))}
 }
 
-func (c commit) image(t testing.TB) v1.Image {
-	t.Helper()
+// image is the commit's artifact. It may run in a scheduled run's
+// goroutine, where a test must not stop: a failure here is a bug of the test.
+func (c commit) image() v1.Image {
 	img, err := artifact.Image(c.layer(), artifact.Meta{
 		Source:   "https://github.com/acme/apps",
 		Revision: tags.Revision(c.ref.Name, c.sha),
 		Created:  c.created,
 	})
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	return img
 }
 
 func (c commit) digest(t testing.TB) v1.Hash {
 	t.Helper()
-	d, err := c.image(t).Digest()
+	d, err := c.image().Digest()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,9 +105,9 @@ func (j *job) tagger() *tagger.Tagger {
 		tagger.WithLogf(func(f string, a ...any) { j.logs = append(j.logs, fmt.Sprintf(f, a...)) }))
 }
 
-// run publishes j.c; the result is in j.
-func (j *job) run(t testing.TB) *job {
-	t.Helper()
+// run publishes j.c; the result is in j. It may run in a scheduled run's
+// goroutine: it reports through j, never through a testing.T.
+func (j *job) run() *job {
 	ctx := context.Background()
 	j.err = func() error {
 		pol := j.policy.WithDefaults()
@@ -114,7 +115,7 @@ func (j *job) run(t testing.TB) *job {
 		if err != nil {
 			return err
 		}
-		img := j.c.image(t)
+		img := j.c.image()
 		d, err := img.Digest()
 		if err != nil {
 			return err
@@ -241,7 +242,7 @@ func newWorld() (*tagtest.Store, *tagtest.Clock) {
 func publishAll(t testing.TB, st *tagtest.Store, clock *tagtest.Clock, anc tagger.Ancestry, cs ...commit) {
 	t.Helper()
 	for i, c := range cs {
-		j := (&job{c: c, store: st, clock: clock, seed: uint64(i), ancestry: anc}).run(t)
+		j := (&job{c: c, store: st, clock: clock, seed: uint64(i), ancestry: anc}).run()
 		if j.err != nil {
 			t.Fatalf("publishing %s of %s: %v", c.ref.Name, c.content, j.err)
 		}
@@ -251,10 +252,19 @@ func publishAll(t testing.TB, st *tagtest.Store, clock *tagtest.Clock, anc tagge
 // promote runs a promote of version to channel.
 func promote(t testing.TB, st registry.Store, clock tagger.Clock, channel, version string) (tagger.Outcome, error) {
 	t.Helper()
+	return promoteErr(st, clock, channel, version)
+}
+
+// promoteErr runs a promote of version to channel, as the app does: read the
+// release, plan, promote.
+func promoteErr(st registry.Store, clock tagger.Clock, channel, version string) (tagger.Outcome, error) {
 	ctx := context.Background()
 	m, err := st.Get(ctx, version)
-	if err != nil || m == nil {
-		t.Fatalf("reading %s: %v", version, err)
+	if err != nil {
+		return tagger.Outcome{}, err
+	}
+	if m == nil {
+		return tagger.Outcome{}, fmt.Errorf("%s does not exist", version)
 	}
 	tg := tagger.New(st, nil, tagger.WithClock(clock))
 	p, err := tg.PlanPromote(ctx, channel, version, m)

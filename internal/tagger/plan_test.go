@@ -105,7 +105,7 @@ func TestPlan(t *testing.T) {
 				st.Inject(f)
 			}
 			writes := st.Writes()
-			j := (&job{c: tt.c, store: st, clock: clock, ancestry: anc, dryRun: true}).run(t)
+			j := (&job{c: tt.c, store: st, clock: clock, ancestry: anc, dryRun: true}).run()
 			if st.Writes() != writes {
 				t.Errorf("Plan wrote %d times to the store, want none", st.Writes()-writes)
 			}
@@ -154,10 +154,10 @@ func TestPlanFindsLeftover(t *testing.T) {
 	t.Parallel()
 	st, clock := newWorld()
 	c := onMain("a", 1)
-	if _, err := st.Push(context.Background(), c.image(t)); err != nil {
+	if _, err := st.Push(context.Background(), c.image()); err != nil {
 		t.Fatal(err)
 	}
-	j := (&job{c: c, store: st, clock: clock, dryRun: true}).run(t)
+	j := (&job{c: c, store: st, clock: clock, dryRun: true}).run()
 	if j.err != nil {
 		t.Fatal(j.err)
 	}

@@ -55,6 +55,22 @@ func Random(seed uint64) Picker {
 	return func(ready []int) int { return r.IntN(len(ready)) }
 }
 
+// Sticky lets the run that took the last step take the next one too with
+// probability stay, else picks uniformly: long stretches of one run, as
+// when one job is far ahead of the other, with the switches at random.
+func Sticky(seed uint64, stay float64) Picker {
+	r := rand.New(rand.NewPCG(seed, seed^0x6a09e667f3bcc909))
+	last := -1
+	return func(ready []int) int {
+		if k := slices.Index(ready, last); k >= 0 && r.Float64() < stay {
+			return k
+		}
+		k := r.IntN(len(ready))
+		last = ready[k]
+		return k
+	}
+}
+
 // Script picks the runs in the order given, one step each, skipping a run
 // that is not ready (finished), then the lowest ready id: Script(0, 0, 1)
 // lets run 0 take two steps, then run 1 one step, then run 0 to its end
