@@ -10,6 +10,7 @@ import (
 	"github.com/fleetpush/fleetpush/internal/gitdiff"
 	"github.com/fleetpush/fleetpush/internal/registry"
 	"github.com/fleetpush/fleetpush/internal/report"
+	"github.com/fleetpush/fleetpush/internal/tagger"
 	"github.com/fleetpush/fleetpush/internal/tags"
 )
 
@@ -94,7 +95,10 @@ func execute(ctx context.Context, cfg *config.Config, log *report.Log, stdout io
 		registry.WithUserAgent("fleetpush"),
 		registry.WithLogf(func(f string, a ...any) { log.Printf("registry: "+f, a...) }),
 	}, o.registry...)...)
-	out := &reporter{log: log, stdout: stdout, json: cfg.Output == "json", jobs: cfg.Jobs, now: o.now}
+	// cfg.Jobs becomes cfg.Concurrency (the concurrency input) with the option table's next
+	// version; the meaning stays: components worked on at once.
+	out := &reporter{log: log, stdout: stdout, json: cfg.Output == "json", jobs: cfg.Jobs, now: o.clock.Now}
+	tagOpts := []tagger.Option{tagger.WithClock(o.clock)}
 	stores := newStores(client, cfg.Repository)
 	signers := newSigners(cfg, client, log, o.newSign)
 	det := &detector{all: cfg.All, base: cfg.Base, head: cfg.Head, ref: cfg.Ref, event: event, src: src, mainBranch: policy.MainBranch, log: log}
@@ -103,7 +107,8 @@ func execute(ctx context.Context, cfg *config.Config, log *report.Log, stdout io
 	switch cfg.Command {
 	case config.Publish:
 		p := &publishMode{log: log, out: out, src: src, policy: policy, detect: det, build: build, stores: stores, signers: signers,
-			sha: cfg.SHA, ref: cfg.Ref, explicit: len(cfg.Components) > 0, validate: cfg.ValidateOn, dryRun: cfg.DryRunOn, annotations: cfg.Annotations}
+			sha: cfg.SHA, ref: cfg.Ref, explicit: len(cfg.Components) > 0, validate: cfg.ValidateOn, dryRun: cfg.DryRunOn, annotations: cfg.Annotations,
+			tagOptions: tagOpts}
 		return p.run(ctx)
 	case config.Detect:
 		return (&detectMode{out: out, detect: det, single: cfg.Single()}).run(ctx)
@@ -111,7 +116,7 @@ func execute(ctx context.Context, cfg *config.Config, log *report.Log, stdout io
 		return (&validateMode{out: out, build: build, components: src.components}).run(ctx)
 	case config.Promote:
 		p := &promoteMode{log: log, out: out, components: src.components, stores: stores, signers: signers,
-			version: cfg.Version, channel: cfg.Channel, dryRun: cfg.DryRunOn}
+			version: cfg.Version, channel: cfg.Channel, dryRun: cfg.DryRunOn, tagOptions: tagOpts}
 		return p.run(ctx)
 	case config.Verify:
 		v := &verifyMode{out: out, components: src.components, policy: policy, stores: stores, signers: signers, version: cfg.Version}

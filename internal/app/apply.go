@@ -13,7 +13,7 @@ import (
 // then set its tags. Nothing is tagged before it is signed, so no tag ever points at an unsigned
 // digest. res receives what happened; on error it holds what was done before.
 func (m *publishMode) apply(ctx context.Context, p *plan, signer sign.Signer, res *report.Result, g *group) error {
-	man := p.tags.existing
+	man := p.tags.Existing
 	switch p.action() {
 	case report.ActionPush:
 		var err error
@@ -27,7 +27,7 @@ func (m *publishMode) apply(ctx context.Context, p *plan, signer sign.Signer, re
 		g.logf("%s is already in %s without a tag (an earlier run stopped half-way): finishing it", man.Digest, p.store)
 	default:
 		res.Status = report.Unchanged
-		g.logf("%s:%s already holds this content (%s): reusing its digest", p.store, p.tags.existingTag, man.Digest)
+		g.logf("%s:%s already holds this content (%s): reusing its digest", p.store, p.tags.ExistingTag, man.Digest)
 	}
 	res.Digest, res.Size = man.Digest.String(), man.Size()
 
@@ -37,8 +37,11 @@ func (m *publishMode) apply(ctx context.Context, p *plan, signer sign.Signer, re
 		}
 	}
 
-	out, err := p.tagger.apply(ctx, p.tags, man)
-	res.Tags, res.Skipped = out.tags, out.skipped
+	out, err := p.tagger.Apply(ctx, p.tags, man)
+	res.Tags, res.Skipped = out.Tags, out.Skipped
+	for _, s := range out.Skipped {
+		g.logf("%s", s)
+	}
 	return err
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/fleetpush/fleetpush/internal/registry"
 	"github.com/fleetpush/fleetpush/internal/report"
 	"github.com/fleetpush/fleetpush/internal/sign"
+	"github.com/fleetpush/fleetpush/internal/tags"
 	"github.com/fleetpush/fleetpush/internal/testenv"
 )
 
@@ -162,8 +163,8 @@ func (f *faultEnv) checkRegistry(t testing.TB, repoPrefix string) map[string]map
 		repo := repoPrefix + "/" + c
 		out[c] = map[string]string{}
 		for _, tag := range testenv.Tags(t, f.host, repo) {
-			if strings.HasSuffix(tag, ".sig") {
-				continue
+			if strings.HasSuffix(tag, ".sig") || tags.IsRecord(tag) {
+				continue // signatures, and the tag engine's claims and promotion records
 			}
 			ref, err := name.NewTag(f.host+"/"+repo+":"+tag, name.Insecure)
 			if err != nil {

@@ -13,12 +13,12 @@ type Option func(*options)
 
 type options struct {
 	registry []registry.Option
-	now      func() time.Time
+	clock    Clock
 	newSign  func(context.Context, sign.Options) (sign.Signer, error)
 }
 
 func newOptions(opts []Option) options {
-	o := options{now: time.Now, newSign: sign.New}
+	o := options{clock: systemClock{}, newSign: sign.New}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -31,9 +31,32 @@ func WithRegistryOptions(opts ...registry.Option) Option {
 	return func(o *options) { o.registry = append(o.registry, opts...) }
 }
 
-// WithClock replaces the wall clock the run times its components with.
-func WithClock(now func() time.Time) Option {
-	return func(o *options) { o.now = now }
+// Clock is the time source of a run: the components' durations, and the claim times and waits
+// of the tag engine.
+type Clock interface {
+	Now() time.Time
+	// Sleep waits for d or until ctx is done, and returns ctx.Err() then.
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+// WithClock replaces the system clock.
+func WithClock(c Clock) Option {
+	return func(o *options) { o.clock = c }
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+func (systemClock) Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // WithSigner replaces sign.New, which makes the run's signers (one per identity).

@@ -10,6 +10,7 @@ import (
 	"github.com/fleetpush/fleetpush/internal/artifact"
 	"github.com/fleetpush/fleetpush/internal/component"
 	"github.com/fleetpush/fleetpush/internal/report"
+	"github.com/fleetpush/fleetpush/internal/tagger"
 	"github.com/fleetpush/fleetpush/internal/tags"
 )
 
@@ -26,8 +27,8 @@ type plan struct {
 	size     int64    // img's manifest, config and layer
 	findings []string // validation errors, when there are any (the plan then fails)
 
-	tagger     *tagEngine
-	tags       tagPlan
+	tagger     *tagger.Tagger
+	tags       tagger.Plan
 	signatures []string // by format, as the run's signer writes them
 }
 
@@ -78,22 +79,22 @@ func (m *publishMode) plan(ctx context.Context, c component.Component, tp tags.P
 	// The same sum a pushed manifest reports: manifest, config and layer.
 	p.size = int64(len(raw)) + man.Config.Size + layer.Size
 
-	p.tagger = &tagEngine{store: p.store, ancestor: an.ask, logf: g.logf}
-	in := tagInput{
-		policy: m.policy,
-		plan:   tp,
-		head:   tags.Head{SHA: src.sha, Created: src.created},
-		digest: p.digest,
-		layer:  layer,
-		dryRun: m.dryRun,
+	p.tagger = tagger.New(p.store, an.ask, append([]tagger.Option{tagger.WithLogf(g.logf)}, m.tagOptions...)...)
+	in := tagger.Input{
+		Policy: m.policy,
+		Plan:   tp,
+		Head:   tags.Head{SHA: src.sha, Created: src.created},
+		Digest: p.digest,
+		Layer:  layer.Digest,
+		DryRun: m.dryRun,
 	}
 	if src.ref.Kind == tags.Branch {
-		in.branch = src.ref.Name
+		in.Branch = src.ref.Name
 	}
-	if p.tags, err = p.tagger.plan(ctx, in); err != nil {
+	if p.tags, err = p.tagger.Plan(ctx, in); err != nil {
 		return nil, err
 	}
-	for _, n := range p.tags.notes {
+	for _, n := range p.tags.Notes {
 		g.logf("dry run: %s", n)
 	}
 	p.signatures = m.signers.formats()
@@ -103,9 +104,9 @@ func (m *publishMode) plan(ctx context.Context, c component.Component, tp tags.P
 // action is what the plan does with the artifact.
 func (p *plan) action() report.Action {
 	switch {
-	case p.tags.existing == nil:
+	case p.tags.Existing == nil:
 		return report.ActionPush
-	case p.tags.existingTag == "":
+	case p.tags.ExistingTag == "":
 		return report.ActionFinish
 	}
 	return report.ActionReuse
@@ -113,23 +114,36 @@ func (p *plan) action() report.Action {
 
 // report is the plan as the results show it.
 func (p *plan) report() *report.Plan {
-	return &report.Plan{Action: p.action(), Signatures: p.signatures, Tags: p.tags.moves}
+	return &report.Plan{Action: p.action(), Signatures: p.signatures, Tags: tagPlans(p.tags.Moves)}
+}
+
+// tagPlans are the tag engine's moves as the results show them.
+func tagPlans(moves []tagger.Move) []report.TagPlan {
+	out := make([]report.TagPlan, 0, len(moves))
+	for _, mv := range moves {
+		out = append(out, report.TagPlan{Tag: mv.Tag, Action: string(mv.Action), From: mv.From, Reason: mv.Reason})
+	}
+	return out
 }
 
 // dryRun reports the plan as the result of a dry run: what would be pushed and tagged.
 func (p *plan) dryRun(res *report.Result, g *group) {
 	res.Status = report.Planned
 	res.Digest, res.Size = p.digest.String(), p.size
-	res.Tags = p.tags.tags()
-	for _, mv := range p.tags.moves {
-		if mv.Reason != "" && mv.Action != "move" && mv.Action != "write" && mv.Action != "present" {
-			res.Skipped = append(res.Skipped, fmt.Sprintf("%s: %s", mv.Tag, mv.Reason))
+	res.Tags = p.tags.Tags()
+	for _, mv := range p.tags.Moves {
+		switch {
+		case mv.Action != tagger.ActionLeave && mv.Action != tagger.ActionHold:
+		case mv.From != "":
+			res.Skipped = append(res.Skipped, fmt.Sprintf("%s left at %s: %s", mv.Tag, mv.From, mv.Reason))
+		default:
+			res.Skipped = append(res.Skipped, fmt.Sprintf("%s not moved: %s", mv.Tag, mv.Reason))
 		}
 	}
 	switch p.action() {
 	case report.ActionReuse:
 		res.Status = report.Unchanged
-		res.Digest, res.Size = p.tags.existing.Digest.String(), p.tags.existing.Size()
+		res.Digest, res.Size = p.tags.Existing.Digest.String(), p.tags.Existing.Size()
 		g.logf("unchanged: would make sure %s point at %s", strings.Join(res.Tags, ", "), res.Digest)
 	case report.ActionFinish:
 		g.logf("would finish %s (in %s without a tag) and tag it %s", res.Digest, p.store, strings.Join(res.Tags, ", "))

@@ -9,6 +9,7 @@ import (
 	"github.com/fleetpush/fleetpush/internal/component"
 	"github.com/fleetpush/fleetpush/internal/registry"
 	"github.com/fleetpush/fleetpush/internal/report"
+	"github.com/fleetpush/fleetpush/internal/tagger"
 	"github.com/fleetpush/fleetpush/internal/tags"
 )
 
@@ -25,6 +26,7 @@ type promoteMode struct {
 	version    string // the release to point the channel at
 	channel    string
 	dryRun     bool
+	tagOptions []tagger.Option // the clock
 }
 
 func (m *promoteMode) run(ctx context.Context) (int, error) {
@@ -39,15 +41,16 @@ func (m *promoteMode) run(ctx context.Context) (int, error) {
 	}
 	results := m.out.forEach(ctx, m.components, func(ctx context.Context, c component.Component) report.Result {
 		res := report.Result{Component: c.Name, Repository: m.stores.target(c)}
-		pl, err := m.plan(ctx, c, &res)
+		p, err := m.plan(ctx, c, &res)
 		if err != nil {
 			res.Status, res.Error = report.Failed, err.Error()
 			return res
 		}
-		if m.dryRun || pl.current != nil && pl.current.Digest == pl.release.Digest {
+		// The one place a dry run parts from a real run.
+		if m.dryRun {
 			return res
 		}
-		if err := m.apply(ctx, pl, &res); err != nil {
+		if err := m.apply(ctx, p, &res); err != nil {
 			res.Status, res.Error, res.Tags = report.Failed, err.Error(), nil
 		}
 		return res
@@ -55,12 +58,11 @@ func (m *promoteMode) run(ctx context.Context) (int, error) {
 	return m.out.finish(results, "fleetpush promote", "")
 }
 
-// promotion is what promote found for one component: the release and where the channel is.
+// promotion is what promote will do for one component.
 type promotion struct {
-	c       component.Component
-	store   repository
-	release *registry.Manifest
-	current *registry.Manifest // nil when the channel does not exist yet
+	c      component.Component
+	tagger *tagger.Tagger
+	plan   tagger.PromotePlan
 }
 
 // plan reads the release and the channel and checks the release's signature; it writes nothing.
@@ -90,26 +92,28 @@ func (m *promoteMode) plan(ctx context.Context, c component.Component, res *repo
 		return nil, fmt.Errorf("%s:%s does not exist (releases there: %s)", store, m.version, have)
 	}
 	res.Digest, res.Size = rel.Digest.String(), rel.Size()
-	cur, err := store.Get(ctx, m.channel)
+	tg := tagger.New(store, nil, m.tagOptions...)
+	pp, err := tg.PlanPromote(ctx, m.channel, m.version, rel)
 	if err != nil {
 		return nil, err
 	}
-	if cur != nil {
-		res.From = cur.Digest.String()
-	}
+	res.From = pp.Move.From
 	if err := m.verify(ctx, store, c, rel, res); err != nil {
 		return nil, fmt.Errorf("refusing to promote %s: %w", m.version, err)
 	}
 	res.Tags = []string{m.version, m.channel}
+	if pp.Move.Reason != "" {
+		m.log.Printf("%s: %s: %s", displayName(c), m.channel, pp.Move.Reason)
+	}
 	switch {
-	case cur != nil && cur.Digest == rel.Digest:
+	case pp.Move.Action == tagger.ActionPresent:
 		res.Status = report.Unchanged
 		m.log.Printf("%s: %s already points at %s (%s)", displayName(c), m.channel, m.version, rel.Digest)
 	case m.dryRun:
 		res.Status = report.Planned
 		m.log.Printf("%s: would move %s from %s to %s (%s)", displayName(c), m.channel, orNone(res.From), m.version, rel.Digest)
 	}
-	return &promotion{c: c, store: store, release: rel, current: cur}, nil
+	return &promotion{c: c, tagger: tg, plan: pp}, nil
 }
 
 // verify checks the release's signature for the identity of a release of the component, when
@@ -134,20 +138,17 @@ func (m *promoteMode) verify(ctx context.Context, store repository, c component.
 	return nil
 }
 
-// apply moves the channel and checks that it stayed.
+// apply records the promotion (so that publish respects it) and moves the channel.
 func (m *promoteMode) apply(ctx context.Context, p *promotion, res *report.Result) error {
-	if err := p.store.Tag(ctx, p.release, m.channel); err != nil {
-		return err
-	}
-	after, err := p.store.Get(ctx, m.channel)
+	out, err := p.tagger.Promote(ctx, p.plan)
 	if err != nil {
 		return err
 	}
-	if after == nil || after.Digest != p.release.Digest {
-		return fmt.Errorf("%s:%s changed under this run (another run moved it); re-run promote", p.store, m.channel)
+	if len(out.Moves) == 1 && out.Moves[0].Action == tagger.ActionPresent {
+		return nil // already there: reported by plan
 	}
 	res.Status = report.Promoted
-	m.log.Printf("%s: moved %s from %s to %s (%s)", displayName(p.c), m.channel, orNone(res.From), m.version, p.release.Digest)
+	m.log.Printf("%s: moved %s from %s to %s (%s)", displayName(p.c), m.channel, orNone(res.From), m.version, p.plan.Record.Digest)
 	return nil
 }
 

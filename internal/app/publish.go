@@ -10,6 +10,7 @@ import (
 	"github.com/fleetpush/fleetpush/internal/gitdiff"
 	"github.com/fleetpush/fleetpush/internal/report"
 	"github.com/fleetpush/fleetpush/internal/sign"
+	"github.com/fleetpush/fleetpush/internal/tagger"
 	"github.com/fleetpush/fleetpush/internal/tags"
 )
 
@@ -30,6 +31,7 @@ type publishMode struct {
 	validate    bool   // run validation before publishing
 	dryRun      bool
 	annotations map[string]string
+	tagOptions  []tagger.Option // the clock
 }
 
 func (m *publishMode) run(ctx context.Context) (int, error) {
