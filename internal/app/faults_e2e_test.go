@@ -112,6 +112,7 @@ var keyVerifier = sync.OnceValues(func() (sign.Signer, error) {
 // proxy too, and every check verifies signatures.
 type faultEnv struct {
 	host, prefix string // the registry itself, and the repository prefix through the proxy
+	path         string // the repository prefix in the registry: acme/<name>
 	proxy        *testenv.Proxy
 	repo         *testenv.GitRepo
 	keyFile      string
@@ -119,13 +120,9 @@ type faultEnv struct {
 	opts         []Option // for every publish: a crash transport
 }
 
-func newFaultEnv(t testing.TB) *faultEnv {
-	t.Helper()
-	host := testenv.Registry(t)
-	return newFaultEnvOn(t, host, apps(t))
-}
-
-func newFaultEnvOn(t testing.TB, host string, repo *testenv.GitRepo) *faultEnv {
+// newFaultEnv is a faultEnv on the registry host, publishing to acme/<name> through a proxy of
+// its own: tests share one registry and keep apart by name.
+func newFaultEnv(t testing.TB, host, name string, repo *testenv.GitRepo) *faultEnv {
 	t.Helper()
 	key, err := cosignKey()
 	if err != nil {
@@ -140,7 +137,7 @@ func newFaultEnvOn(t testing.TB, host string, repo *testenv.GitRepo) *faultEnv {
 		t.Fatal(err)
 	}
 	proxy := testenv.NewProxy(t, host)
-	return &faultEnv{host: host, prefix: proxy.Host + "/acme/apps", proxy: proxy, repo: repo, keyFile: keyFile, verifier: v}
+	return &faultEnv{host: host, prefix: proxy.Host + "/acme/" + name, path: "acme/" + name, proxy: proxy, repo: repo, keyFile: keyFile, verifier: v}
 }
 
 // publish runs a key-signed publish of every component through the proxy.
@@ -155,8 +152,9 @@ func (f *faultEnv) publish(t testing.TB, extra ...string) (int, map[string]repor
 // component must name a manifest whose config and layers are all there (fetched, digests
 // checked), signed once with the test key (a signature that verifies; no duplicates). It returns
 // the tags by component.
-func (f *faultEnv) checkRegistry(t testing.TB, repoPrefix string) map[string]map[string]string {
+func (f *faultEnv) checkRegistry(t testing.TB) map[string]map[string]string {
 	t.Helper()
+	repoPrefix := f.path
 	ctx := context.Background()
 	out := map[string]map[string]string{}
 	for _, c := range appNames {
@@ -276,6 +274,7 @@ const (
 // retry policy itself, every status and header, is the registry package's to test.
 func TestPublishThroughTransientFaults(t *testing.T) {
 	t.Parallel()
+	host := testenv.Registry(t)
 	tally := &faultTally{}
 	t.Cleanup(func() { t.Log(tally) })
 	soon := func() string { return time.Now().Add(time.Second).UTC().Format(http.TimeFormat) }
@@ -309,10 +308,10 @@ func TestPublishThroughTransientFaults(t *testing.T) {
 			}
 		}},
 	}
-	for _, tt := range tests {
+	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFaultEnv(t)
+			f := newFaultEnv(t, host, fmt.Sprintf("transient-%d", i), apps(t))
 			var extra []string
 			if tt.release {
 				f.repo.Git("tag", "frontend/v1.0.0")
@@ -338,7 +337,7 @@ func TestPublishThroughTransientFaults(t *testing.T) {
 					t.Errorf("%s: status %s signed %q verified %v, want pushed, newly signed and verified", c, r.Status, r.Signed, r.Verified)
 				}
 			}
-			tags := f.checkRegistry(t, "acme/apps")
+			tags := f.checkRegistry(t)
 			if tt.release {
 				if tags["frontend"]["v1.0.0"] == "" || tags["frontend"]["v1.0.0"] != tags["frontend"]["latest-stable"] {
 					t.Errorf("frontend tags after the release: %v, want v1.0.0 and latest-stable on one digest", tags["frontend"])
@@ -391,12 +390,13 @@ func TestPersistentFaultsAndCrashPoints(t *testing.T) {
 		{name: "release: crash between the version and latest-stable", release: true, fault: testenv.Fault{Method: "PUT", Path: re(`/frontend/manifests/latest-stable$`), Status: 500},
 			failed: "frontend", wantErr: "500", wantTries: testRetry.Attempts, wantTags: []string{"v1.0.0"}, noTags: []string{"latest-stable"}},
 	}
+	host := testenv.Registry(t)
 	var injected atomic.Int64
 	t.Cleanup(func() { t.Logf("%d persistent faults injected over %d crash points", injected.Load(), len(tests)) })
-	for _, tt := range tests {
+	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFaultEnv(t)
+			f := newFaultEnv(t, host, fmt.Sprintf("persistent-%d", i), apps(t))
 			var extra []string
 			if tt.release {
 				f.repo.Git("tag", "frontend/v1.0.0")
@@ -426,7 +426,7 @@ func TestPersistentFaultsAndCrashPoints(t *testing.T) {
 			if tt.wantTries == testRetry.Attempts && !strings.Contains(stderr, fmt.Sprintf("giving up after %d attempts", testRetry.Attempts)) {
 				t.Errorf("the log does not say it gave up:\n%s", stderr)
 			}
-			tags := f.checkRegistry(t, "acme/apps")
+			tags := f.checkRegistry(t)
 			for _, w := range tt.wantTags {
 				if !hasTagPrefix(tags[tt.failed], w) {
 					t.Errorf("%s after the failed run: tags %v, want %s*", tt.failed, tags[tt.failed], w)
@@ -442,7 +442,7 @@ func TestPersistentFaultsAndCrashPoints(t *testing.T) {
 			f.proxy.Clear()
 			code, rs2, stderr := f.publish(t, extra...)
 			mustCode(t, code, ExitOK, stderr)
-			tags = f.checkRegistry(t, "acme/apps")
+			tags = f.checkRegistry(t)
 			for c, r := range rs2 {
 				if c != tt.failed {
 					if r.Status != report.Unchanged || r.Digest != rs[c].Digest {
@@ -493,8 +493,7 @@ func TestKillBeforeTheTags(t *testing.T) {
 	args := []string{"--validate=false", "--components", "frontend"}
 
 	// A clean run, counted: how many writes, and the digests to converge on.
-	ref := newFaultEnvOn(t, host, repo)
-	ref.prefix = ref.proxy.Host + "/acme/ref"
+	ref := newFaultEnv(t, host, "ref", repo)
 	crashes := newCrashTransport()
 	ref.opts = []Option{WithRegistryOptions(registry.WithTransport(crashes))}
 	plan := crashes.plan(ref.proxy.Host, 0)
@@ -503,15 +502,14 @@ func TestKillBeforeTheTags(t *testing.T) {
 	// The last two writes are the tags main-<sha> and latest: stop right before them.
 	kill := plan.writes.Load() - 2
 
-	f := newFaultEnvOn(t, host, repo)
-	f.prefix = f.proxy.Host + "/acme/killed"
+	f := newFaultEnv(t, host, "killed", repo)
 	f.opts = []Option{WithRegistryOptions(registry.WithTransport(crashes))}
 	crashes.plan(f.proxy.Host, kill)
 	code, _, stderr = f.publish(t, args...)
 	if code == ExitOK {
 		t.Fatalf("the killed run succeeded:\n%s", stderr)
 	}
-	if tags := f.checkRegistry(t, "acme/killed"); len(tags["frontend"]) != 0 {
+	if tags := f.checkRegistry(t); len(tags["frontend"]) != 0 {
 		t.Errorf("the run killed before its tags left tags %v", tags["frontend"])
 	}
 
@@ -519,7 +517,7 @@ func TestKillBeforeTheTags(t *testing.T) {
 	f.prefix = again.Host + "/acme/killed"
 	code, got, stderr := f.publish(t, args...)
 	mustCode(t, code, ExitOK, stderr)
-	tags := f.checkRegistry(t, "acme/killed")
+	tags := f.checkRegistry(t)
 	r := got["frontend"]
 	if r.Digest != want["frontend"].Digest || r.Plan == nil || r.Plan.Action != report.ActionFinish {
 		t.Errorf("re-run: digest %s plan %+v, want %s finished (the digest was there, untagged)", r.Digest, r.Plan, want["frontend"].Digest)

@@ -14,7 +14,7 @@ import (
 // matrix of that component, and publish (same event) builds and pushes only it.
 func TestDetectThenPublishChangedOnly(t *testing.T) {
 	t.Parallel()
-	host := testenv.Registry(t)
+	host := testenv.MemRegistry(t, nil)
 	repo := apps(t)
 	prefix := host + "/acme/apps"
 	before := repo.Git("rev-parse", "HEAD")

@@ -14,7 +14,7 @@ import (
 // repository itself: main-<sha> + latest on main, vX.Y.Z + latest-stable on a release tag.
 func TestPublishFleetAsOneArtifact(t *testing.T) {
 	t.Parallel()
-	host := testenv.Registry(t)
+	host := testenv.MemRegistry(t, nil)
 	repo := testenv.NewGitRepo(t, "../../testdata/fleet")
 	prefix := host + "/acme/fleet"
 	sha := repo.Git("rev-parse", "HEAD")
@@ -45,7 +45,7 @@ func TestPublishFleetAsOneArtifact(t *testing.T) {
 // and writes nothing; keyless signing under act is skipped with a notice.
 func TestDryRunWritesNothing(t *testing.T) {
 	t.Parallel()
-	host := testenv.Registry(t)
+	host := testenv.MemRegistry(t, nil)
 	proxy := testenv.NewProxy(t, host)
 	repo := apps(t)
 	prefix := proxy.Host + "/acme/apps"

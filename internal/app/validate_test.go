@@ -54,7 +54,7 @@ func TestValidateBrokenComponent(t *testing.T) {
 	}
 
 	// publish: frontend is refused, the others go on.
-	host := testenv.Registry(t)
+	host := testenv.MemRegistry(t, nil)
 	code, rs, stderr := publishJSON(t, nil, "publish", "--source", repo.Dir, "--repository", host+"/acme/apps")
 	mustCode(t, code, 1, stderr)
 	if rs["frontend"].Status != report.Failed || len(rs["frontend"].Findings) == 0 {
