@@ -26,14 +26,10 @@ func TestDetectThenPublishChangedOnly(t *testing.T) {
 	after := repo.Commit("backend: two replicas")
 
 	dir := t.TempDir()
-	env := map[string]string{
-		"GITHUB_ACTIONS": "true", "CI": "true", "GITHUB_EVENT_NAME": "push",
-		"GITHUB_EVENT_PATH": testenv.PushEvent(t, before, after),
-		"GITHUB_REF":        "refs/heads/main", "GITHUB_SHA": after, "GITHUB_REPOSITORY": "acme/apps",
-		"GITHUB_SERVER_URL": "https://github.com", "GITHUB_WORKSPACE": repo.Dir,
-		"GITHUB_OUTPUT": filepath.Join(dir, "output"), "GITHUB_STEP_SUMMARY": filepath.Join(dir, "summary"),
-		"INPUT_COMMAND": "detect",
-	}
+	env := testenv.Actions(t, "acme/apps", repo.Dir, map[string]string{
+		"GITHUB_EVENT_NAME": "push", "GITHUB_EVENT_PATH": testenv.PushEvent(t, before, after),
+		"GITHUB_REF": "refs/heads/main", "GITHUB_SHA": after, "INPUT_COMMAND": "detect",
+	})
 	code, stdout, stderr := run(t, env)
 	mustCode(t, code, 0, stderr)
 	if got, want := strings.TrimSpace(stdout), "{\"component\":[\"backend\"]}\n[\"backend\"]"; got != want {

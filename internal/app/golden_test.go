@@ -2,6 +2,7 @@ package app
 
 import (
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -77,17 +78,11 @@ func TestActionGolden(t *testing.T) {
 			if tc.mutate != nil {
 				tc.mutate()
 			}
-			dir := t.TempDir()
-			env := map[string]string{
-				"GITHUB_ACTIONS": "true", "CI": "true", "GITHUB_EVENT_NAME": "push",
-				"GITHUB_EVENT_PATH": testenv.PushEvent(t, before, after),
-				"GITHUB_REF":        "refs/heads/main", "GITHUB_SHA": after, "GITHUB_REPOSITORY": "acme/apps",
-				"GITHUB_SERVER_URL": "https://github.com", "GITHUB_WORKSPACE": repo.Dir,
-				"GITHUB_OUTPUT": filepath.Join(dir, "output"), "GITHUB_STEP_SUMMARY": filepath.Join(dir, "summary"),
-			}
-			for k, v := range tc.inputs {
-				env[k] = v
-			}
+			env := testenv.Actions(t, "acme/apps", repo.Dir, map[string]string{
+				"GITHUB_EVENT_NAME": "push", "GITHUB_EVENT_PATH": testenv.PushEvent(t, before, after),
+				"GITHUB_REF": "refs/heads/main", "GITHUB_SHA": after,
+			})
+			maps.Copy(env, tc.inputs)
 			code, stdout, stderr := run(t, env)
 			mustCode(t, code, tc.code, stderr)
 			dirs := map[string]string{layout: "LAYOUT", repo.Dir: "REPO", after: "AFTER", after[:8]: "AFTER8", before: "BEFORE", before[:8]: "BEFORE8"}

@@ -22,19 +22,14 @@ func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 func signedEnv(t testing.TB, st *testenv.SigstoreEnv, repo *testenv.GitRepo, registry, workflow, ref string) map[string]string {
 	t.Helper()
 	grant := st.OIDC.Grant(testenv.GitHubClaims("acme/apps", workflow, ref))
-	dir := t.TempDir()
-	return map[string]string{
-		"GITHUB_ACTIONS": "true", "CI": "true", "GITHUB_EVENT_NAME": "workflow_dispatch",
-		"GITHUB_REF": ref, "GITHUB_SHA": repo.Git("rev-parse", "HEAD"), "GITHUB_REPOSITORY": "acme/apps",
-		"GITHUB_SERVER_URL": "https://github.com", "GITHUB_WORKSPACE": repo.Dir,
+	return testenv.Actions(t, "acme/apps", repo.Dir, map[string]string{
+		"GITHUB_EVENT_NAME": "workflow_dispatch", "GITHUB_REF": ref, "GITHUB_SHA": repo.Head(),
 		"GITHUB_WORKFLOW_REF":          "acme/apps/.github/workflows/" + workflow + "@" + ref,
-		"GITHUB_OUTPUT":                filepath.Join(dir, "out"),
-		"GITHUB_STEP_SUMMARY":          filepath.Join(dir, "sum"),
 		"ACTIONS_ID_TOKEN_REQUEST_URL": grant.RequestURL, "ACTIONS_ID_TOKEN_REQUEST_TOKEN": grant.RequestToken,
 		"INPUT_REPOSITORY": registry + "/acme/apps", "INPUT_FULCIO-URL": st.FulcioURL, "INPUT_REKOR-URL": st.RekorURL,
 		"INPUT_FULCIO-ROOT": st.FulcioRootFile, "INPUT_REKOR-PUBLIC-KEY": st.RekorPublicKeyFile,
 		"INPUT_CERTIFICATE-OIDC-ISSUER": st.OIDC.URL,
-	}
+	})
 }
 
 // signatureLayers counts the signatures attached to digest d in the legacy sha256-<hex>.sig tag.

@@ -65,12 +65,9 @@ func TestDryRunWritesNothing(t *testing.T) {
 	}
 
 	// Under act: dry-run auto is on, keyless signing is skipped.
-	dir := t.TempDir()
-	env := map[string]string{
-		"GITHUB_ACTIONS": "true", "ACT": "true", "GITHUB_REF": "refs/heads/main", "GITHUB_REPOSITORY": "acme/apps",
-		"GITHUB_WORKSPACE": repo.Dir, "GITHUB_OUTPUT": filepath.Join(dir, "out"), "GITHUB_STEP_SUMMARY": filepath.Join(dir, "sum"),
-		"INPUT_REPOSITORY": prefix, "INPUT_SIGN": "keyless",
-	}
+	env := testenv.Actions(t, "acme/apps", repo.Dir, map[string]string{
+		"ACT": "true", "GITHUB_REF": "refs/heads/main", "INPUT_REPOSITORY": prefix, "INPUT_SIGN": "keyless",
+	})
 	proxy.Reset()
 	code, _, stderr = run(t, env)
 	mustCode(t, code, 0, stderr)

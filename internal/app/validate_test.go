@@ -34,13 +34,9 @@ func TestValidateBrokenComponent(t *testing.T) {
 	}
 	repo.Commit("break frontend")
 
-	dir := t.TempDir()
-	env := map[string]string{
-		"GITHUB_ACTIONS": "true", "CI": "true", "GITHUB_REF": "refs/pull/7/merge", "GITHUB_REPOSITORY": "acme/apps",
-		"GITHUB_WORKSPACE": repo.Dir, "GITHUB_EVENT_NAME": "pull_request",
-		"GITHUB_OUTPUT": filepath.Join(dir, "out"), "GITHUB_STEP_SUMMARY": filepath.Join(dir, "sum"),
-		"INPUT_COMMAND": "validate",
-	}
+	env := testenv.Actions(t, "acme/apps", repo.Dir, map[string]string{
+		"GITHUB_REF": "refs/pull/7/merge", "GITHUB_EVENT_NAME": "pull_request", "INPUT_COMMAND": "validate",
+	})
 	code, _, stderr := run(t, env)
 	mustCode(t, code, 1, stderr)
 	wantAnnotation := "::error file=" + release + ",line=" + strconv.Itoa(line) + "::"
