@@ -80,12 +80,16 @@ func ReadEvent(name, path string) Event {
 		return Event{Name: name, Err: fmt.Errorf("reading the event payload %q: %w", path, err)}
 	}
 	defer f.Close()
+	tooLarge := Event{Name: name, Err: fmt.Errorf("reading the event payload %q: larger than %d MiB, which no GitHub event is", path, MaxEventSize>>20)}
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > MaxEventSize {
+		return tooLarge
+	}
 	b, err := io.ReadAll(io.LimitReader(f, MaxEventSize+1))
 	if err != nil {
 		return Event{Name: name, Err: fmt.Errorf("reading the event payload %q: %w", path, err)}
 	}
 	if len(b) > MaxEventSize {
-		return Event{Name: name, Err: fmt.Errorf("reading the event payload %q: larger than %d MiB, which no GitHub event is", path, MaxEventSize>>20)}
+		return tooLarge // a file that grew, or a pipe
 	}
 	return ParseEvent(name, b)
 }
