@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -393,5 +394,47 @@ func TestPromoteAndVerifyInMemory(t *testing.T) {
 	mustCode(t, code, ExitOK, stderr)
 	if r := decodeResults(t, out, stderr)["frontend"]; r.Status != report.Verified || r.Digest != v110 {
 		t.Errorf("verify v1.1.0 = %+v, want verified %s", r, v110)
+	}
+}
+
+// TestEventReadOnce: the event's default branch is the main branch (latest moves on a push to
+// it), and a payload that cannot be read costs change detection and the default branch, with a
+// warning, never the run.
+func TestEventReadOnce(t *testing.T) {
+	t.Parallel()
+	repo := apps(t)
+	repo.Git("branch", "-m", "trunk")
+	host := testenv.MemRegistry(t, nil)
+	sha := repo.Head()
+	for _, tc := range []struct {
+		name       string
+		event      string
+		wantLatest bool
+		wantLog    string
+	}{
+		{"default branch trunk", testenv.Event(t, map[string]any{"ref": "refs/heads/trunk", "before": strings.Repeat("0", 40), "after": sha,
+			"repository": map[string]any{"default_branch": "trunk"}}), true, "detect: "},
+		{"unreadable payload", filepath.Join(t.TempDir(), "missing.json"), false, "change detection treats every component as a candidate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := testenv.Actions(t, "acme/apps", repo.Dir, map[string]string{
+				"GITHUB_EVENT_NAME": "push", "GITHUB_EVENT_PATH": tc.event, "GITHUB_REF": "refs/heads/trunk", "GITHUB_SHA": sha,
+				"INPUT_REPOSITORY": host + "/acme/" + strings.ReplaceAll(tc.name, " ", "-"), "INPUT_SIGN": "none",
+			})
+			code, _, stderr := run(t, env)
+			mustCode(t, code, ExitOK, stderr)
+			rs := actionResults(t, env)
+			if len(rs) != 3 {
+				t.Fatalf("published %d components, want all 3: %v", len(rs), rs)
+			}
+			for c, r := range rs {
+				if got := slices.Contains(r.Tags, "latest"); got != tc.wantLatest {
+					t.Errorf("%s: tags %v, latest wanted: %v", c, r.Tags, tc.wantLatest)
+				}
+			}
+			if !strings.Contains(stderr, tc.wantLog) {
+				t.Errorf("the log lacks %q:\n%s", tc.wantLog, stderr)
+			}
+		})
 	}
 }
