@@ -191,7 +191,7 @@ func (t *Tagger) Plan(ctx context.Context, in Input) (Plan, error) {
 		p.Moves = append(p.Moves, t.decideLatest(ctx, in, latest, target))
 	}
 	if in.Plan.Stable {
-		mv, err := t.planStable(ctx, in, p.before, target)
+		mv, err := t.planStable(ctx, in, p.before, p.listed, target)
 		if err != nil {
 			if err := unread(pol.StableTag, err); err != nil {
 				return p, err
@@ -229,9 +229,9 @@ func (t *Tagger) decideLatest(ctx context.Context, in Input, cur *registry.Manif
 
 // planStable is the move of the stable tag for a release, from the tags
 // listed before (read again if they were not) and the promotion record.
-func (t *Tagger) planStable(ctx context.Context, in Input, all []string, target v1.Hash) (Move, error) {
+func (t *Tagger) planStable(ctx context.Context, in Input, all []string, listed bool, target v1.Hash) (Move, error) {
 	tag, version := in.Policy.StableTag, in.Plan.Immutable
-	if all == nil {
+	if !listed {
 		var err error
 		if all, err = t.store.Tags(ctx); err != nil {
 			return Move{}, err
