@@ -20,6 +20,7 @@ func TestPromotionIsRespected(t *testing.T) {
 	t.Parallel()
 	r123, r125 := release("r123", 4, "v1.2.3"), release("r125", 8, "v1.2.5")
 	r140 := release("r140", 9, "v1.4.0")
+	rc200, r200 := release("rc200", 10, "v2.0.0-rc.1"), release("r200", 11, "v2.0.0")
 	type step struct {
 		name    string
 		publish commit // or
@@ -45,7 +46,13 @@ func TestPromotionIsRespected(t *testing.T) {
 			{name: "re-run v1.3.0", publish: r130, stable: "v1.2.5", action: tagger.ActionHold},
 		}},
 		{"a release below the promoted one leaves it", []step{
-			{name: "release v1.2.3", publish: r123, stable: "v1.2.4", action: tagger.ActionLeave},
+			{name: "re-run v1.2.3", publish: r123, stable: "v1.2.4", action: tagger.ActionLeave},
+		}},
+		{"a promotion forward to a pre-release is not undone by an older release", []step{
+			{name: "release v2.0.0-rc.1", publish: rc200, stable: "v1.2.4"},
+			{name: "promote v2.0.0-rc.1", promote: "v2.0.0-rc.1", stable: "v2.0.0-rc.1"},
+			{name: "re-run v1.3.0", publish: r130, stable: "v2.0.0-rc.1", action: tagger.ActionHold},
+			{name: "release v2.0.0", publish: r200, stable: "v2.0.0", action: tagger.ActionMove},
 		}},
 		{"a re-run of the promoted release keeps it", []step{
 			{name: "re-run v1.2.4", publish: r124, stable: "v1.2.4", action: tagger.ActionPresent},
@@ -96,7 +103,7 @@ func TestPromotionIsRespected(t *testing.T) {
 					if j.err != nil {
 						t.Fatalf("%s: %v", s.name, j.err)
 					}
-					if got := j.out.Moves[len(j.out.Moves)-1]; got.Tag != "latest-stable" || got.Action != s.action {
+					if got := j.out.Moves[len(j.out.Moves)-1]; s.action != "" && (got.Tag != "latest-stable" || got.Action != s.action) {
 						t.Errorf("%s: %v, want latest-stable: %s", s.name, got, s.action)
 					}
 					if s.action == tagger.ActionHold && (len(j.out.Skipped) != 1 || !strings.Contains(j.out.Skipped[0], "promotion")) {
