@@ -21,13 +21,13 @@ type Outcome struct {
 	Moves []Move
 }
 
-func (o *Outcome) record(mv Move, skipped string) {
+func (o *Outcome) record(mv Move) {
 	o.Moves = append(o.Moves, mv)
 	switch mv.Action {
 	case ActionWrite, ActionPresent, ActionMove:
 		o.Tags = append(o.Tags, mv.Tag)
 	default:
-		o.Skipped = append(o.Skipped, skipped)
+		o.Skipped = append(o.Skipped, mv.Skipped)
 	}
 }
 
@@ -54,20 +54,20 @@ func (t *Tagger) Apply(ctx context.Context, p Plan, m *registry.Manifest) (Outco
 	if err != nil {
 		return out, err
 	}
-	out.record(mv, "")
+	out.record(mv)
 	if in.Plan.Latest {
-		mv, skipped, err := t.moveLatest(ctx, p, m)
+		mv, err := t.moveLatest(ctx, p, m)
 		if err != nil {
 			return out, err
 		}
-		out.record(mv, skipped)
+		out.record(mv)
 	}
 	if in.Plan.Stable {
-		mv, skipped, err := t.moveStable(ctx, in, m)
+		mv, err := t.moveStable(ctx, in, m)
 		if err != nil {
 			return out, err
 		}
-		out.record(mv, skipped)
+		out.record(mv)
 	}
 	return out, nil
 }
@@ -129,7 +129,7 @@ func (t *Tagger) ensureTag(ctx context.Context, m *registry.Manifest, tag string
 // of the branch tagged since its plan (a newer run writes its immutable tag
 // before it moves latest) and hands latest to the newest of them if that is
 // newer than its own.
-func (t *Tagger) moveLatest(ctx context.Context, p Plan, m *registry.Manifest) (Move, string, error) {
+func (t *Tagger) moveLatest(ctx context.Context, p Plan, m *registry.Manifest) (Move, error) {
 	in := p.Input
 	tag := in.Policy.LatestTag
 	wrote := false // only a write of this run can have overwritten a newer run's move
@@ -137,7 +137,7 @@ func (t *Tagger) moveLatest(ctx context.Context, p Plan, m *registry.Manifest) (
 	for i := range moveAttempts {
 		cur, err := t.store.Get(ctx, tag)
 		if err != nil {
-			return Move{}, "", err
+			return Move{}, err
 		}
 		if i == 0 && cur != nil {
 			mv.From = cur.Digest.String()
@@ -145,32 +145,32 @@ func (t *Tagger) moveLatest(ctx context.Context, p Plan, m *registry.Manifest) (
 		if cur != nil && cur.Digest == m.Digest {
 			if !wrote {
 				mv.Action = ActionPresent
-				return mv, "", nil
+				return mv, nil
 			}
 			newer, err := t.newerBuild(ctx, p)
 			if err != nil {
-				return Move{}, "", err
+				return Move{}, err
 			}
 			if newer == nil {
 				mv.Action = ActionMove
-				return mv, "", nil
+				return mv, nil
 			}
 			t.o.logf("%s: a newer commit (%s) was published while this run moved it: pointing it at %s", tag, shortSHA(headOf(newer).SHA), newer.Digest)
 			if err := t.store.Tag(ctx, newer, tag); err != nil {
-				return Move{}, "", err
+				return Move{}, err
 			}
 			continue
 		}
 		if d := t.decideLatest(ctx, in, cur, m.Digest); d.Action == ActionLeave {
 			d.From = mv.From
-			return d, fmt.Sprintf("%s left at %s: %s", tag, cur.Digest, d.Reason), nil
+			return d, nil
 		}
 		if err := t.store.Tag(ctx, m, tag); err != nil {
-			return Move{}, "", err
+			return Move{}, err
 		}
 		wrote = true
 	}
-	return Move{}, "", fmt.Errorf("moving %s: it kept changing under this run (%d attempts); re-run to converge", tag, moveAttempts)
+	return Move{}, fmt.Errorf("moving %s: it kept changing under this run (%d attempts); re-run to converge", tag, moveAttempts)
 }
 
 // newerBuild returns the newest build of this branch tagged since the plan
@@ -217,37 +217,39 @@ func (t *Tagger) newerBuild(ctx context.Context, p Plan) (*registry.Manifest, er
 // the stable tag is handed to it; if a promotion that holds this release
 // landed, the tag is handed back to the promoted release. So overlapping
 // releases never leave it on an older one, and a promotion is never undone.
-func (t *Tagger) moveStable(ctx context.Context, in Input, m *registry.Manifest) (Move, string, error) {
+func (t *Tagger) moveStable(ctx context.Context, in Input, m *registry.Manifest) (Move, error) {
 	tag, version := in.Policy.StableTag, in.Plan.Immutable
 	moved := false
 	var from string
 	for range moveAttempts {
 		all, err := t.store.Tags(ctx)
 		if err != nil {
-			return Move{}, "", err
+			return Move{}, err
 		}
 		rec, err := t.ReadPromotion(ctx, tag)
 		if err != nil {
-			return Move{}, "", err
+			return Move{}, err
 		}
 		d := decideStable(tag, version, all, rec)
 		switch d.Action {
 		case ActionHold:
 			if moved {
-				return d, fmt.Sprintf("%s handed back to %s: %s", tag, rec.Version, d.Reason), t.handBack(ctx, tag, m, rec)
+				d.Skipped = fmt.Sprintf("%s handed back to %s: %s", tag, rec.Version, d.Reason)
+				return d, t.handBack(ctx, tag, m, rec)
 			}
-			return d, fmt.Sprintf("%s not moved: %s", tag, d.Reason), nil
+			return d, nil
 		case ActionLeave:
 			best := tags.HighestStable(effective(all, version, rec))
 			if moved {
 				d.Reason = fmt.Sprintf("%s was released while this run moved %s to %s", best, tag, version)
-				return d, fmt.Sprintf("%s handed to %s: %s", tag, best, d.Reason), t.repairStable(ctx, tag, m, best)
+				d.Skipped = fmt.Sprintf("%s handed to %s: %s", tag, best, d.Reason)
+				return d, t.repairStable(ctx, tag, m, best)
 			}
-			return d, fmt.Sprintf("%s not moved: %s", tag, d.Reason), nil
+			return d, nil
 		}
 		f, err := t.ensureTag(ctx, m, tag)
 		if err != nil {
-			return Move{}, "", err
+			return Move{}, err
 		}
 		if !moved {
 			from = f
@@ -255,21 +257,21 @@ func (t *Tagger) moveStable(ctx context.Context, in Input, m *registry.Manifest)
 		moved = true
 		after, err := t.store.Tags(ctx)
 		if err != nil {
-			return Move{}, "", err
+			return Move{}, err
 		}
 		rec2, err := t.ReadPromotion(ctx, tag)
 		if err != nil {
-			return Move{}, "", err
+			return Move{}, err
 		}
 		if rec.same(rec2) && tags.HighestStable(effective(after, version, rec2)) == version {
 			act := ActionMove
 			if from == m.Digest.String() {
 				act = ActionPresent
 			}
-			return Move{Tag: tag, Action: act, From: from}, "", nil
+			return Move{Tag: tag, Action: act, From: from}, nil
 		}
 	}
-	return Move{}, "", fmt.Errorf("moving %s: releases kept landing under this run (%d attempts); re-run to converge", tag, moveAttempts)
+	return Move{}, fmt.Errorf("moving %s: releases kept landing under this run (%d attempts); re-run to converge", tag, moveAttempts)
 }
 
 // repairStable hands the stable tag, which this run moved to m, to the higher

@@ -9,6 +9,10 @@ import (
 	"github.com/fleetpush/fleetpush/internal/tags"
 )
 
+// withdrawTimeout bounds the withdrawal of a claim by a run that is being
+// cancelled.
+const withdrawTimeout = 15 * time.Second
+
 // claim is one writer's claim on a release version, as read from its record.
 type claim struct {
 	tag    string
@@ -39,19 +43,24 @@ func (t *Tagger) writeRelease(ctx context.Context, in Input, m *registry.Manifes
 
 	// withdraw re-points our claim at the tombstone. It is safe whenever no
 	// write of the version tag by this writer may still be in flight.
-	withdraw := func() {
+	withdraw := func() error {
 		if !live {
-			return
+			return nil
 		}
-		if err := t.withdraw(ctx, mine.tag); err != nil {
+		// Also when the run is being cancelled (SIGTERM): a claim left live
+		// keeps other content out for the whole lease.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), withdrawTimeout)
+		defer cancel()
+		if err := t.withdraw(wctx, mine.tag); err != nil {
 			t.o.logf("withdrawing the claim %s on %s: %v (it lapses by itself at %s)", mine.tag, version, err, formatTime(mine.at.Add(t.o.claimLease)))
-			return
+			return err
 		}
 		live = false
+		return nil
 	}
 	// settled is the outcome for a version tag found present.
 	settled := func(cur *registry.Manifest) (Move, error) {
-		withdraw()
+		_ = withdraw() // logged; the outcome stands
 		mv := Move{Tag: version, From: cur.Digest.String()}
 		if cur.Digest == m.Digest || sameContent(cur, in.Layer) {
 			mv.Action, mv.Reason = ActionPresent, "it already holds this content"
@@ -63,7 +72,7 @@ func (t *Tagger) writeRelease(ctx context.Context, in Input, m *registry.Manifes
 	for {
 		cur, err := t.store.Get(ctx, version)
 		if err != nil {
-			withdraw()
+			_ = withdraw()
 			return Move{}, err
 		}
 		if cur != nil {
@@ -75,14 +84,14 @@ func (t *Tagger) writeRelease(ctx context.Context, in Input, m *registry.Manifes
 			mine.at = t.o.clock.Now().UTC()
 			if err := t.raise(ctx, version, mine); err != nil {
 				live = true // the write may have landed
-				withdraw()
+				_ = withdraw()
 				return Move{}, fmt.Errorf("claiming %s: %w", version, err)
 			}
 			live = true
 		}
 		others, err := t.liveClaims(ctx, version, mine)
 		if err != nil {
-			withdraw()
+			_ = withdraw()
 			return Move{}, err
 		}
 		if len(others) == 0 {
@@ -98,7 +107,7 @@ func (t *Tagger) writeRelease(ctx context.Context, in Input, m *registry.Manifes
 			}
 		}
 		if t.o.clock.Now().After(deadline) {
-			withdraw()
+			_ = withdraw()
 			return Move{}, t.busy(version, first)
 		}
 		if first.before(mine) {
@@ -106,7 +115,10 @@ func (t *Tagger) writeRelease(ctx context.Context, in Input, m *registry.Manifes
 			// (its claim withdrawn or lapsed), then start again from a
 			// fresh read of the version tag, which it may have written.
 			t.o.logf("%s: another release of it (%s, claimed %s) goes first; waiting", version, first.digest, formatTime(first.at))
-			withdraw()
+			if err := withdraw(); err != nil {
+				// Still claimed, this writer would keep the other waiting.
+				return Move{}, fmt.Errorf("stepping aside for another release of %s: %w", version, err)
+			}
 			if err := t.awaitGone(ctx, version, first, deadline); err != nil {
 				return Move{}, err
 			}
@@ -115,7 +127,7 @@ func (t *Tagger) writeRelease(ctx context.Context, in Input, m *registry.Manifes
 		// Ours goes first: keep the claim and look again once the other
 		// writer has had time to step aside.
 		if err := t.sleep(ctx); err != nil {
-			withdraw()
+			_ = withdraw()
 			return Move{}, err
 		}
 	}
@@ -126,11 +138,11 @@ func (t *Tagger) writeRelease(ctx context.Context, in Input, m *registry.Manifes
 // written if absent, and read back; then the claim is withdrawn. A write
 // that failed keeps the claim: the write may still land, and the claim keeps
 // others out until it lapses.
-func (t *Tagger) critical(ctx context.Context, in Input, m *registry.Manifest, mine claim, withdraw func(), settled func(*registry.Manifest) (Move, error)) (Move, error) {
+func (t *Tagger) critical(ctx context.Context, in Input, m *registry.Manifest, mine claim, withdraw func() error, settled func(*registry.Manifest) (Move, error)) (Move, error) {
 	version := in.Plan.Immutable
 	cur, err := t.store.Get(ctx, version)
 	if err != nil {
-		withdraw()
+		_ = withdraw() // logged; nothing was written
 		return Move{}, err
 	}
 	if cur != nil {
@@ -140,7 +152,7 @@ func (t *Tagger) critical(ctx context.Context, in Input, m *registry.Manifest, m
 		return Move{}, fmt.Errorf("%w (the claim %s keeps other releases of %s out until %s)", err, mine.tag, version, formatTime(mine.at.Add(t.o.claimLease)))
 	}
 	after, err := t.store.Get(ctx, version)
-	withdraw()
+	_ = withdraw() // logged; the claim lapses by itself
 	if err != nil {
 		return Move{}, err
 	}

@@ -85,6 +85,9 @@
 // requests, each with its own deadline) may take, up to half the lease
 // before another writer could take the claim for stale.
 //
+// A run that is cancelled (SIGTERM) still withdraws its claim, under a
+// context of its own, unless a version write of its own may be in flight.
+//
 // Claims are never deleted (deleting a manifest by digest deletes every tag
 // of it on a distribution registry, and GHCR has no delete at all): each
 // release run leaves one withdrawn claim tag behind. Their names start with
@@ -100,8 +103,12 @@
 // releases above it that the promotion rolled back over. Publish reads the
 // record of the stable tag and leaves those releases out when it decides:
 // a re-run of a release that was rolled back over never moves the channel
-// again (ActionHold), a new higher release still does, and a release that
-// never reached the channel (a run that stopped half-way, re-run) still heals.
+// again (ActionHold), a new higher release still does (so does a hotfix above
+// the promoted version, say v1.2.5 after a rollback from v1.3.0 to v1.2.4),
+// and a release that never reached the channel (a run that stopped half-way,
+// re-run) still heals. A promotion forward, to a version above every stable
+// release (a pre-release on purpose), holds the releases below it the same
+// way.
 // A run that moved the stable tag reads the record again afterwards, so a
 // promotion that landed meanwhile is handed the channel back.
 package tagger

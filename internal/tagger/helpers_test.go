@@ -273,3 +273,13 @@ func promoteErr(st registry.Store, clock tagger.Clock, channel, version string) 
 	}
 	return tg.Promote(ctx, p)
 }
+
+// recordImage is a manifest like the engine's records, with annotations a.
+func recordImage(t testing.TB, a map[string]string) v1.Image {
+	t.Helper()
+	img, ok := mutate.Annotations(empty.Image, a).(v1.Image)
+	if !ok {
+		t.Fatal("annotating a record")
+	}
+	return img
+}

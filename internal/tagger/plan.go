@@ -55,6 +55,12 @@ type Move struct {
 	Reason string `json:"reason,omitempty"`
 	// From is the digest the tag pointed at when it was read; "" if absent.
 	From string `json:"from,omitempty"`
+	// Skipped is the one-sentence account of a moving tag left elsewhere
+	// (leave, hold), as report.Result.Skipped lists it, the same in a plan
+	// and after Apply: "latest left at sha256:…: it holds a newer commit
+	// (1a2b3c4d) than this run's (5e6f7a8b)". "" when the tag points at the
+	// artifact. (Added after the first API commit; additive.)
+	Skipped string `json:"skipped,omitempty"`
 }
 
 // String is the move as one log line: "latest: leave (it holds a newer …)".
@@ -191,7 +197,7 @@ func (t *Tagger) Plan(ctx context.Context, in Input) (Plan, error) {
 		p.Moves = append(p.Moves, t.decideLatest(ctx, in, latest, target))
 	}
 	if in.Plan.Stable {
-		mv, err := t.planStable(ctx, in, p.before, target)
+		mv, err := t.planStable(ctx, in, p.before, p.listed, target)
 		if err != nil {
 			if err := unread(pol.StableTag, err); err != nil {
 				return p, err
@@ -221,6 +227,7 @@ func (t *Tagger) decideLatest(ctx context.Context, in Input, cur *registry.Manif
 	if !tags.MoveLatest(h, in.Head, t.ancestor(ctx)) {
 		mv.Action = ActionLeave
 		mv.Reason = fmt.Sprintf("it holds a newer commit (%s) than this run's (%s)", shortSHA(h.SHA), shortSHA(in.Head.SHA))
+		mv.Skipped = fmt.Sprintf("%s left at %s: %s", tag, cur.Digest, mv.Reason)
 		return mv
 	}
 	mv.Action = ActionMove
@@ -229,9 +236,9 @@ func (t *Tagger) decideLatest(ctx context.Context, in Input, cur *registry.Manif
 
 // planStable is the move of the stable tag for a release, from the tags
 // listed before (read again if they were not) and the promotion record.
-func (t *Tagger) planStable(ctx context.Context, in Input, all []string, target v1.Hash) (Move, error) {
+func (t *Tagger) planStable(ctx context.Context, in Input, all []string, listed bool, target v1.Hash) (Move, error) {
 	tag, version := in.Policy.StableTag, in.Plan.Immutable
-	if all == nil {
+	if !listed {
 		var err error
 		if all, err = t.store.Tags(ctx); err != nil {
 			return Move{}, err
@@ -259,14 +266,23 @@ func (t *Tagger) planStable(ctx context.Context, in Input, all []string, target 
 // repository and the promotion record of the stable tag (nil if none): a
 // release the promotion rolled back over is held; otherwise the releases it
 // rolled back over do not count, and the tag moves if version is the highest
-// of the others (tags.MoveStable).
+// of the others (tags.MoveStable) and not below the promoted version.
 func decideStable(tag, version string, all []string, rec *Promotion) Move {
 	if rec.Holds(version) {
-		return Move{Tag: tag, Action: ActionHold, Reason: rec.holdReason(tag, version)}
+		mv := Move{Tag: tag, Action: ActionHold, Reason: rec.holdReason(tag, version)}
+		mv.Skipped = fmt.Sprintf("%s not moved: %s", tag, mv.Reason)
+		return mv
 	}
 	eff := effective(all, version, rec)
 	if !tags.MoveStable(version, eff) {
-		return Move{Tag: tag, Action: ActionLeave, Reason: fmt.Sprintf("%s is higher than %s", tags.HighestStable(eff), version)}
+		mv := Move{Tag: tag, Action: ActionLeave, Reason: fmt.Sprintf("%s is higher than %s", tags.HighestStable(eff), version)}
+		mv.Skipped = fmt.Sprintf("%s not moved: %s", tag, mv.Reason)
+		return mv
+	}
+	if rec.Below(version) {
+		mv := Move{Tag: tag, Action: ActionHold, Reason: rec.holdReason(tag, version)}
+		mv.Skipped = fmt.Sprintf("%s not moved: %s", tag, mv.Reason)
+		return mv
 	}
 	return Move{Tag: tag, Action: ActionMove}
 }

@@ -128,6 +128,14 @@ func TestPlan(t *testing.T) {
 				names[c.digest(t).String()] = strings.TrimPrefix(c.content, "content of ")
 			}
 			for i := range p.Moves {
+				mv := &p.Moves[i]
+				switch leaves := mv.Action == tagger.ActionLeave || mv.Action == tagger.ActionHold; {
+				case leaves && (!strings.HasPrefix(mv.Skipped, mv.Tag+" ") || !strings.HasSuffix(mv.Skipped, ": "+mv.Reason)):
+					t.Errorf("%s: Skipped %q, want the tag and the reason", mv.Tag, mv.Skipped)
+				case !leaves && mv.Skipped != "":
+					t.Errorf("%s: %s, but Skipped says %q", mv.Tag, mv.Action, mv.Skipped)
+				}
+				mv.Skipped = ""
 				if n, ok := names[p.Moves[i].From]; ok {
 					p.Moves[i].From = n
 				}
@@ -166,5 +174,39 @@ func TestPlanFindsLeftover(t *testing.T) {
 	}
 	if got, want := j.plan.Tags(), []string{"main-" + c.sha[:8], "latest"}; !cmp.Equal(got, want) {
 		t.Errorf("Tags() = %q, want %q", got, want)
+	}
+}
+
+// TestSkippedSameInPlanAndApply: a dry run and a real run report a tag left
+// elsewhere in the same words.
+func TestSkippedSameInPlanAndApply(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name   string
+		before []commit
+		c      commit
+	}{
+		{"latest", []commit{onMain("newer", 2)}, onMain("older", 1)},
+		{"latest-stable", []commit{release("b", 2, "v1.3.0")}, release("a", 1, "v1.2.0")},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			st, clock := newWorld()
+			publishAll(t, st, clock, nil, tt.before...)
+			dry := (&job{c: tt.c, store: st, clock: clock, dryRun: true}).run()
+			real := (&job{c: tt.c, store: st, clock: clock}).run()
+			if dry.err != nil || real.err != nil {
+				t.Fatal(dry.err, real.err)
+			}
+			var planned []string
+			for _, mv := range dry.plan.Moves {
+				if mv.Skipped != "" {
+					planned = append(planned, mv.Skipped)
+				}
+			}
+			if len(planned) != 1 || !cmp.Equal(planned, real.out.Skipped) {
+				t.Errorf("plan says %q, apply %q", planned, real.out.Skipped)
+			}
+		})
 	}
 }

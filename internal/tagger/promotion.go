@@ -27,14 +27,27 @@ type Promotion struct {
 }
 
 // Holds reports whether the promotion keeps the channel from moving to
-// version: version is one of the releases it rolled back over. A nil
-// Promotion holds nothing.
+// version: version is one of the releases it rolled back over. (Publish also
+// keeps the channel on a promoted version above every stable release, such as
+// a pre-release promoted on purpose: see Below.) A nil Promotion holds
+// nothing.
 func (p *Promotion) Holds(version string) bool {
 	return p != nil && slices.Contains(p.Over, version)
 }
 
+// Below reports whether version is below the promoted version: a release
+// that would move the channel by the stable rules (no higher stable release)
+// but not past a promotion forward.
+func (p *Promotion) Below(version string) bool {
+	return p != nil && tags.IsRelease(version) && semver.Compare(version, p.Version) < 0
+}
+
 func (p *Promotion) holdReason(tag, version string) string {
-	return fmt.Sprintf("a promotion on %s moved %s back to %s over %s; release a new version to move it, or promote %s", p.At.UTC().Format(time.DateOnly), tag, p.Version, version, version)
+	on := p.At.UTC().Format(time.DateOnly)
+	if slices.Contains(p.Over, version) {
+		return fmt.Sprintf("a promotion on %s moved %s back to %s over %s; release a new version to move it, or promote %s", on, tag, p.Version, version, version)
+	}
+	return fmt.Sprintf("a promotion on %s moved %s to %s, above %s; release a higher version to move it, or promote %s", on, tag, p.Version, version, version)
 }
 
 func (p *Promotion) annotations() map[string]string {

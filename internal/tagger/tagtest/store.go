@@ -12,8 +12,8 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"path"
 	"slices"
-	"strings"
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -61,7 +61,8 @@ var ErrKilled = errors.New("the job was killed (simulated)")
 var ErrInjected = errors.New("injected fault (simulated): 503 Service Unavailable")
 
 // Fault makes operations fail. It matches operations of Kind (any kind when
-// empty) whose tag contains Tag (any when empty); the Nth match (1-based; 0
+// empty) whose tag matches the pattern Tag (path.Match: "v1.0.0",
+// "main-*", "*.sig"; any operation when empty); the Nth match (1-based; 0
 // means the first) and the Times-1 matches after it fail with Err (default
 // ErrInjected). Times < 0 fails every match from the Nth on.
 type Fault struct {
@@ -70,6 +71,10 @@ type Fault struct {
 	Nth   int
 	Times int
 	Err   error
+	// Kill makes the fault a crash point: the matching operation fails with
+	// ErrKilled and so does every later one, as when the job is killed just
+	// before it, until CrashAfter(0) or Clear.
+	Kill bool
 	// With Landing, a failing write takes effect anyway, after Lands more
 	// operations of anyone (0: at once): a request whose answer was lost
 	// while the registry still applied it, possibly late.
@@ -201,9 +206,9 @@ func (s *Store) Check() error {
 	return errors.Join(errs...)
 }
 
-// begin records op, runs the writes that land now, and returns the error it
-// must fail with (nil to go ahead) and whether a failing write lands anyway.
-// It is called with s.mu held.
+// begin records op, lands the late writes due, and returns the error op must
+// fail with (nil: go ahead). A failing write that lands anyway is applied
+// (or queued) through apply. It is called with s.mu held.
 func (s *Store) begin(op Op, apply func()) error {
 	s.log = append(s.log, op)
 	s.tick()
@@ -214,7 +219,7 @@ func (s *Store) begin(op Op, apply func()) error {
 		if f.Kind != "" && f.Kind != op.Kind {
 			continue
 		}
-		if f.Tag != "" && !strings.Contains(op.Tag, f.Tag) {
+		if ok, _ := path.Match(f.Tag, op.Tag); f.Tag != "" && !ok {
 			continue
 		}
 		f.seen++
@@ -223,6 +228,10 @@ func (s *Store) begin(op Op, apply func()) error {
 			continue
 		}
 		f.Hits++
+		if f.Kill {
+			s.dead = true
+			return ErrKilled
+		}
 		if op.Kind.IsWrite() && f.Landing && apply != nil {
 			if f.Lands == 0 {
 				apply()
