@@ -132,12 +132,9 @@ func (p *plan) dryRun(res *report.Result, g *group) {
 	res.Digest, res.Size = p.digest.String(), p.size
 	res.Tags = p.tags.Tags()
 	for _, mv := range p.tags.Moves {
-		switch {
-		case mv.Action != tagger.ActionLeave && mv.Action != tagger.ActionHold:
-		case mv.From != "":
-			res.Skipped = append(res.Skipped, fmt.Sprintf("%s left at %s: %s", mv.Tag, mv.From, mv.Reason))
-		default:
-			res.Skipped = append(res.Skipped, fmt.Sprintf("%s not moved: %s", mv.Tag, mv.Reason))
+		if mv.Skipped != "" {
+			res.Skipped = append(res.Skipped, mv.Skipped) // in the words a real run uses
+			g.logf("%s", mv.Skipped)
 		}
 	}
 	switch p.action() {
