@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"sync"
 
 	"github.com/fleetpush/fleetpush/internal/config"
+	"github.com/fleetpush/fleetpush/internal/gitdiff"
 	"github.com/fleetpush/fleetpush/internal/registry"
 	"github.com/fleetpush/fleetpush/internal/report"
-	"github.com/fleetpush/fleetpush/internal/sign"
+	"github.com/fleetpush/fleetpush/internal/tagger"
+	"github.com/fleetpush/fleetpush/internal/tags"
 )
 
 // Exit codes.
@@ -22,8 +22,9 @@ const (
 )
 
 // Run is the whole program: main only wires signals and the exit code. getenv is the seam for the
-// environment (tests hand in a map); stdout receives results only, stderr the log.
-func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+// environment (tests hand in a map); stdout receives results only, stderr the log. opts replace
+// collaborators for tests; main passes none.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, opts ...Option) int {
 	cfg, err := config.Load(args, getenv, stderr)
 	if errors.Is(err, config.ErrHelp) {
 		return ExitOK
@@ -47,23 +48,25 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = cfg.Validate()
 	}
 	if err != nil {
-		for _, e := range unjoin(err) {
-			log.Error("", 0, e.Error())
-		}
+		logErrors(log, err)
 		return ExitUsage
 	}
 
-	r := &runner{cfg: cfg, log: log, stdout: stdout, getenv: getenv}
-	code, err := r.run(ctx)
+	code, err := execute(ctx, cfg, log, stdout, newOptions(opts))
 	if err != nil {
-		for _, e := range unjoin(err) {
-			log.Error("", 0, e.Error())
-		}
+		logErrors(log, err)
 		if code == ExitOK {
 			code = ExitFailed
 		}
 	}
 	return code
+}
+
+// logErrors writes each problem of err on its own line (or annotation).
+func logErrors(log *report.Log, err error) {
+	for _, e := range unjoin(err) {
+		log.Error("", 0, e.Error())
+	}
 }
 
 // unjoin splits an errors.Join into its parts, so each problem gets its own line or annotation.
@@ -78,54 +81,65 @@ func unjoin(err error) []error {
 	return []error{err}
 }
 
-type runner struct {
-	cfg    *config.Config
-	log    *report.Log
-	stdout io.Writer
-	getenv func(string) string
-	src    *source
-	// snippet is the verify block for the OCIRepository, once a signer knows it.
-	snippet     string
-	snippetOnce sync.Once
-	skipNotice  sync.Once
-	signers     signers
-	signer      sign.Signer // publish's, nil when not signing
-	registry    *registry.Client
-	validators  validators
-}
-
-func (r *runner) run(ctx context.Context) (int, error) {
-	src, err := r.openSource(ctx)
+// execute builds the collaborators of one run once, each from the single place that knows it (the
+// event, the main branch, the registry client, the signers, the validator), and hands each mode
+// the ones it needs.
+func execute(ctx context.Context, cfg *config.Config, log *report.Log, stdout io.Writer, o options) (int, error) {
+	event := gitdiff.ReadEvent(cfg.GitHub.EventName, cfg.GitHub.EventPath)
+	src, err := openSource(ctx, cfg, log)
 	if err != nil {
 		return ExitUsage, err
 	}
-	r.src = src
-	r.registry = r.client()
-	switch r.cfg.Command {
+	policy := tags.Policy{
+		MainBranch: mainBranch(cfg.MainBranch, event),
+		LatestTag:  cfg.LatestTag, StableTag: cfg.StableTag, SHALength: cfg.SHALength, Single: cfg.Single(),
+	}.WithDefaults()
+	client := registry.New(append([]registry.Option{
+		registry.WithInsecure(cfg.Insecure),
+		registry.WithCredentials(registry.Credentials{
+			Username: cfg.Username, Password: cfg.Password,
+			GitHubActor: cfg.GitHub.Actor, GitHubToken: cfg.GitHub.Token,
+		}),
+		registry.WithUserAgent("fleetpush"),
+		registry.WithConcurrency(cfg.Concurrency),
+		registry.WithLogf(func(f string, a ...any) { log.Printf("registry: "+f, a...) }),
+	}, o.registry...)...)
+	out := &reporter{log: log, stdout: stdout, json: cfg.Output == "json", jobs: cfg.Concurrency, now: o.clock.Now}
+	tagOpts := []tagger.Option{tagger.WithClock(o.clock)}
+	stores := newStores(client, cfg.Repository)
+	signers := newSigners(cfg, client, log, o.newSign)
+	det := &detector{all: cfg.All, base: cfg.Base, head: cfg.Head, ref: cfg.Ref, event: event, src: src, mainBranch: policy.MainBranch, log: log}
+	build := newBuilder(cfg, src, log)
+
+	switch cfg.Command {
 	case config.Publish:
-		return r.publish(ctx)
+		p := &publishMode{log: log, out: out, src: src, policy: policy, detect: det, build: build, stores: stores, signers: signers,
+			sha: cfg.SHA, ref: cfg.Ref, explicit: len(cfg.Components) > 0, validate: cfg.ValidateOn, dryRun: cfg.DryRunOn, annotations: cfg.Annotations,
+			tagOptions: tagOpts}
+		return p.run(ctx)
 	case config.Detect:
-		return r.detectCmd(ctx)
-	case config.Promote:
-		return r.promote(ctx)
-	case config.Verify:
-		return r.verify(ctx)
+		return (&detectMode{out: out, detect: det, single: cfg.Single()}).run(ctx)
 	case config.Validate:
-		return r.validateCmd(ctx)
+		return (&validateMode{out: out, build: build, components: src.components}).run(ctx)
+	case config.Promote:
+		p := &promoteMode{log: log, out: out, components: src.components, stores: stores, signers: signers,
+			version: cfg.Version, channel: cfg.Channel, dryRun: cfg.DryRunOn, tagOptions: tagOpts}
+		return p.run(ctx)
+	case config.Verify:
+		v := &verifyMode{out: out, components: src.components, policy: policy, stores: stores, signers: signers, version: cfg.Version}
+		return v.run(ctx)
 	}
-	return ExitUsage, fmt.Errorf("command %q is not available in this build yet", r.cfg.Command)
+	return ExitUsage, fmt.Errorf("command %q is not available in this build yet", cfg.Command)
 }
 
-// readEvent reads the GitHub event payload, if any.
-func (r *runner) readEvent() []byte {
-	p := r.cfg.GitHub.EventPath
-	if p == "" {
-		return nil
+// mainBranch is the branch whose pushes move latest: the main-branch input, else the
+// repository's default branch as the event says, else main. Every mode reads it from here.
+func mainBranch(input string, event gitdiff.Event) string {
+	switch {
+	case input != "":
+		return input
+	case event.DefaultBranch != "":
+		return event.DefaultBranch
 	}
-	b, err := os.ReadFile(p)
-	if err != nil {
-		r.log.Warning("reading the event payload %q: %v; change detection treats every component as a candidate", p, err)
-		return nil
-	}
-	return b
+	return tags.DefaultMainBranch
 }

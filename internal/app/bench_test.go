@@ -9,22 +9,22 @@ import (
 
 // genComponents writes n d2-apps-style components (base + staging + production, 8 files in all)
 // into repo and commits them.
-func genComponents(tb testing.TB, repo *gitRepo, n int) {
+func genComponents(tb testing.TB, repo *testenv.GitRepo, n int) {
 	tb.Helper()
 	for i := range n {
 		c := fmt.Sprintf("app%03d", i)
 		base := "components/" + c + "/base/"
-		repo.write(base+"kustomization.yaml", "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: "+c+"\nresources:\n  - namespace.yaml\n  - source.yaml\n  - release.yaml\n")
-		repo.write(base+"namespace.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: "+c+"\n")
-		repo.write(base+"source.yaml", "apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\nmetadata:\n  name: "+c+"\nspec:\n  interval: 10m\n  url: oci://ghcr.io/stefanprodan/charts/podinfo\n  ref:\n    semver: \">=6.0.0\"\n")
-		repo.write(base+"release.yaml", "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: "+c+"\nspec:\n  interval: 30m\n  chartRef:\n    kind: OCIRepository\n    name: "+c+"\n  values:\n    replicaCount: 1\n")
+		repo.Write(base+"kustomization.yaml", "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: "+c+"\nresources:\n  - namespace.yaml\n  - source.yaml\n  - release.yaml\n")
+		repo.Write(base+"namespace.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: "+c+"\n")
+		repo.Write(base+"source.yaml", "apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\nmetadata:\n  name: "+c+"\nspec:\n  interval: 10m\n  url: oci://ghcr.io/stefanprodan/charts/podinfo\n  ref:\n    semver: \">=6.0.0\"\n")
+		repo.Write(base+"release.yaml", "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: "+c+"\nspec:\n  interval: 30m\n  chartRef:\n    kind: OCIRepository\n    name: "+c+"\n  values:\n    replicaCount: 1\n")
 		for _, env := range []string{"staging", "production"} {
 			o := "components/" + c + "/" + env + "/"
-			repo.write(o+"kustomization.yaml", "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../base\npatches:\n  - path: values-patch.yaml\n")
-			repo.write(o+"values-patch.yaml", "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: "+c+"\n  namespace: "+c+"\nspec:\n  values:\n    env: "+env+"\n")
+			repo.Write(o+"kustomization.yaml", "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../base\npatches:\n  - path: values-patch.yaml\n")
+			repo.Write(o+"values-patch.yaml", "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: "+c+"\n  namespace: "+c+"\nspec:\n  values:\n    env: "+env+"\n")
 		}
 	}
-	repo.commit(fmt.Sprintf("%d components", n))
+	repo.Commit(fmt.Sprintf("%d components", n))
 }
 
 // BenchmarkPublish50 publishes 50 components to a real distribution registry on loopback: cold
@@ -45,11 +45,11 @@ func BenchmarkPublish50Disk(b *testing.B) {
 }
 
 func benchPublish(b *testing.B, host string) {
-	repo := newGitRepo(b, "")
+	repo := testenv.NewGitRepo(b, "")
 	genComponents(b, repo, 50)
 	env := map[string]string{}
 	args := func(prefix string) []string {
-		return []string{"publish", "--source", repo.dir, "--repository", prefix, "--validate=false", "--output", "json"}
+		return []string{"publish", "--source", repo.Dir, "--repository", prefix, "--validate=false", "--output", "json"}
 	}
 	counted := func(b *testing.B, prefix string) {
 		proxy := testenv.NewProxy(b, host)

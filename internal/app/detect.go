@@ -17,37 +17,52 @@ type detection struct {
 	Reason  string
 }
 
-// detect runs change detection over the discovered components. When git cannot decide it says so
-// and returns every component, never "nothing changed".
-func (r *runner) detect(ctx context.Context) detection {
-	src, cfg := r.src, r.cfg
+// detector runs change detection over the discovered components: for the detect mode, and as
+// publish's pre-filter on branch pushes.
+type detector struct {
+	all        bool   // the all input: skip detection
+	base, head string // explicit range inputs, over the event's
+	ref        string // the ref input, for a push event that names none
+	event      gitdiff.Event
+	src        *source
+	mainBranch string
+	log        *report.Log
+}
+
+// detect returns the changed components. When git cannot decide it says so and returns every
+// component, never "nothing changed".
+func (d *detector) detect(ctx context.Context) detection {
+	src := d.src
 	everything := func(reason string) detection {
-		d := detection{All: true, Reason: reason}
+		det := detection{All: true, Reason: reason}
 		for _, c := range src.components {
-			d.Changed = append(d.Changed, c.Name)
+			det.Changed = append(det.Changed, c.Name)
 		}
-		return d
+		return det
 	}
-	if cfg.All {
+	if d.all {
 		return everything("all is set: every component is a candidate")
 	}
 	if src.git == nil {
 		return everything(fmt.Sprintf("the source is not a git checkout (%v): every component is a candidate", src.gitErr))
 	}
-	rng, _, err := gitdiff.RangeFromEvent(cfg.GitHub.EventName, r.readEvent())
+	rng, err := d.event.Range()
 	if err != nil {
-		return everything(fmt.Sprintf("reading the event payload: %v: every component is a candidate", err))
+		if d.event.Err != nil {
+			// The runner wrote a payload this run cannot read: worth a warning, not a failure.
+			d.log.Warning("%v; change detection treats every component as a candidate", err)
+		}
+		return everything(fmt.Sprintf("%v: every component is a candidate", err))
 	}
-	if cfg.Base != "" {
-		rng = gitdiff.Range{Base: cfg.Base, Head: cfg.Head}
-	} else if cfg.Head != "" {
-		rng.Head = cfg.Head
+	if d.base != "" {
+		rng = gitdiff.Range{Base: d.base, Head: d.head}
+	} else if d.head != "" {
+		rng.Head = d.head
 	}
 	if rng.Ref == "" {
-		rng.Ref = cfg.Ref
+		rng.Ref = d.ref
 	}
-	// The main-branch input, else the event's default branch (read once, by config), else main.
-	res, err := src.git.Changed(ctx, rng, r.policy().MainBranch)
+	res, err := src.git.Changed(ctx, rng, d.mainBranch)
 	if err != nil {
 		return everything(fmt.Sprintf("change detection failed: %v: every component is a candidate", err))
 	}
@@ -61,17 +76,24 @@ func (r *runner) detect(ctx context.Context) detection {
 	return detection{Changed: gitdiff.Affected(res.Paths, roots), Reason: fmt.Sprintf("%d changed file(s) between %s and %s", len(res.Paths), shortSHA(res.Base), shortSHA(res.Head))}
 }
 
-// detectCmd prints the changed components as a matrix for strategy.matrix and a plain list, and
+// detectMode prints the changed components as a matrix for strategy.matrix and a plain list, and
 // sets the matrix, components and any-changed outputs. An empty set is valid output.
-func (r *runner) detectCmd(ctx context.Context) (int, error) {
-	d := r.detect(ctx)
-	r.log.Printf("detect: %s", d.Reason)
+type detectMode struct {
+	out    *reporter
+	detect *detector
+	single bool
+}
+
+func (m *detectMode) run(ctx context.Context) (int, error) {
+	log := m.out.log
+	d := m.detect.detect(ctx)
+	log.Printf("detect: %s", d.Reason)
 	names := d.Changed
-	if r.cfg.Single() && len(names) == 1 && names[0] == "" {
+	if m.single && len(names) == 1 && names[0] == "" {
 		names = []string{"."}
 	}
 	matrix, list := gitdiff.Matrix(names)
-	if r.cfg.Output == "json" {
+	if m.out.json {
 		out := struct {
 			Matrix     json.RawMessage `json:"matrix"`
 			Components json.RawMessage `json:"components"`
@@ -79,23 +101,22 @@ func (r *runner) detectCmd(ctx context.Context) (int, error) {
 			All        bool            `json:"all"`
 			Reason     string          `json:"reason"`
 		}{json.RawMessage(matrix), json.RawMessage(list), len(names) > 0, d.All, d.Reason}
-		enc := json.NewEncoder(r.stdout)
-		if err := enc.Encode(out); err != nil {
+		if err := json.NewEncoder(m.out.stdout).Encode(out); err != nil {
 			return ExitFailed, err
 		}
 	} else {
-		fmt.Fprintln(r.stdout, matrix)
-		fmt.Fprintln(r.stdout, list)
+		fmt.Fprintln(m.out.stdout, matrix)
+		fmt.Fprintln(m.out.stdout, list)
 	}
-	if r.log.Actions() {
-		if err := r.log.SetOutputs(map[string]string{
+	if log.Actions() {
+		if err := log.SetOutputs(map[string]string{
 			"matrix":      matrix,
 			"components":  list,
 			"any-changed": fmt.Sprint(len(names) > 0),
 		}, outputOrder); err != nil {
 			return ExitFailed, err
 		}
-		if err := r.log.Summary(fmt.Sprintf("### fleetpush detect\n\n%s\n\nChanged: %s\n", report.MarkdownText(d.Reason), report.MarkdownCode(list))); err != nil {
+		if err := log.Summary(fmt.Sprintf("### fleetpush detect\n\n%s\n\nChanged: %s\n", report.MarkdownText(d.Reason), report.MarkdownCode(list))); err != nil {
 			return ExitFailed, err
 		}
 	}

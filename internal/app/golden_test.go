@@ -2,13 +2,17 @@ package app
 
 import (
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/fleetpush/fleetpush/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -50,10 +54,11 @@ func golden(t *testing.T, name, got string) {
 // fixed repository, commit dates and event, and compares the outputs file, the step summary and
 // the log (annotations, groups, progress) with golden files.
 func TestActionGolden(t *testing.T) {
-	repo := newGitRepo(t, "../../testdata/apps")
-	before := repo.git("rev-parse", "HEAD")
-	repo.write("components/frontend/staging/values-patch.yaml", strings.Replace(readFile(t, filepath.Join(repo.dir, "components/frontend/staging/values-patch.yaml")), "staging", "staging-2", 1))
-	after := repo.commit("frontend: staging values")
+	t.Parallel()
+	repo := apps(t)
+	before := repo.Git("rev-parse", "HEAD")
+	repo.Write("components/frontend/staging/values-patch.yaml", strings.Replace(repo.Read("components/frontend/staging/values-patch.yaml"), "staging", "staging-2", 1))
+	after := repo.Commit("frontend: staging values")
 	layout := t.TempDir()
 	for _, tc := range []struct {
 		name   string
@@ -64,29 +69,23 @@ func TestActionGolden(t *testing.T) {
 		{"detect", 0, map[string]string{"INPUT_COMMAND": "detect"}, nil},
 		{"publish", 0, map[string]string{"INPUT_COMMAND": "publish", "INPUT_REPOSITORY": "oci-layout:" + layout, "INPUT_SIGN": "none", "INPUT_ALL": "true"}, nil},
 		{"validate", 1, map[string]string{"INPUT_COMMAND": "validate"}, func() {
-			repo.write("components/cache/base/broken.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: broken\ndata: [unclosed\n")
-			k := readFile(t, filepath.Join(repo.dir, "components/cache/base/kustomization.yaml"))
-			repo.write("components/cache/base/kustomization.yaml", k+"  - broken.yaml\n")
+			repo.Write("components/cache/base/broken.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: broken\ndata: [unclosed\n")
+			k := repo.Read("components/cache/base/kustomization.yaml")
+			repo.Write("components/cache/base/kustomization.yaml", k+"  - broken.yaml\n")
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.mutate != nil {
 				tc.mutate()
 			}
-			dir := t.TempDir()
-			env := map[string]string{
-				"GITHUB_ACTIONS": "true", "CI": "true", "GITHUB_EVENT_NAME": "push",
-				"GITHUB_EVENT_PATH": pushEvent(t, before, after),
-				"GITHUB_REF":        "refs/heads/main", "GITHUB_SHA": after, "GITHUB_REPOSITORY": "acme/apps",
-				"GITHUB_SERVER_URL": "https://github.com", "GITHUB_WORKSPACE": repo.dir,
-				"GITHUB_OUTPUT": filepath.Join(dir, "output"), "GITHUB_STEP_SUMMARY": filepath.Join(dir, "summary"),
-			}
-			for k, v := range tc.inputs {
-				env[k] = v
-			}
+			env := testenv.Actions(t, "acme/apps", repo.Dir, map[string]string{
+				"GITHUB_EVENT_NAME": "push", "GITHUB_EVENT_PATH": testenv.PushEvent(t, before, after),
+				"GITHUB_REF": "refs/heads/main", "GITHUB_SHA": after,
+			})
+			maps.Copy(env, tc.inputs)
 			code, stdout, stderr := run(t, env)
 			mustCode(t, code, tc.code, stderr)
-			dirs := map[string]string{layout: "LAYOUT", repo.dir: "REPO", after: "AFTER", after[:8]: "AFTER8", before: "BEFORE", before[:8]: "BEFORE8"}
+			dirs := map[string]string{layout: "LAYOUT", repo.Dir: "REPO", after: "AFTER", after[:8]: "AFTER8", before: "BEFORE", before[:8]: "BEFORE8"}
 			out, _ := os.ReadFile(env["GITHUB_OUTPUT"])
 			sum, _ := os.ReadFile(env["GITHUB_STEP_SUMMARY"])
 			golden(t, tc.name+".stdout", normalize(stdout, dirs))
@@ -120,15 +119,6 @@ func sortProgress(s string) string {
 			rest = append(rest, line)
 		}
 	}
-	sortStrings(blocks)
+	sort.Strings(blocks)
 	return strings.Join(append(blocks, rest...), "\n")
-}
-
-func readFile(t testing.TB, p string) string {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }

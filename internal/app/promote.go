@@ -7,97 +7,149 @@ import (
 	"strings"
 
 	"github.com/fleetpush/fleetpush/internal/component"
+	"github.com/fleetpush/fleetpush/internal/registry"
 	"github.com/fleetpush/fleetpush/internal/report"
+	"github.com/fleetpush/fleetpush/internal/tagger"
 	"github.com/fleetpush/fleetpush/internal/tags"
 )
 
-// promote points a channel tag (latest-stable by default) at an existing release, on purpose and
-// backwards too: the D2 rollback. The release must exist and, when signing is on, carry a valid
-// signature for the expected identity: a rollback never puts an unsigned artifact in production.
-func (r *runner) promote(ctx context.Context) (int, error) {
-	cfg := r.cfg
-	if err := tags.ValidateChannel(cfg.Channel); err != nil {
+// promoteMode points a channel tag (latest-stable by default) at an existing release, on purpose
+// and backwards too: the D2 rollback. The release must exist and, when signing is on, carry a
+// valid signature for the expected identity: a rollback never puts an unsigned artifact in
+// production.
+type promoteMode struct {
+	log        *report.Log
+	out        *reporter
+	components []component.Component
+	stores     *stores
+	signers    *signers
+	version    string // the release to point the channel at
+	channel    string
+	dryRun     bool
+	tagOptions []tagger.Option // the clock
+}
+
+func (m *promoteMode) run(ctx context.Context) (int, error) {
+	if err := tags.ValidateChannel(m.channel); err != nil {
 		return ExitUsage, fmt.Errorf("channel: %w", err)
 	}
-	if tags.IsRelease(cfg.Channel) {
-		return ExitUsage, fmt.Errorf("channel: %q is a release version, which is immutable: promote moves a channel tag such as latest-stable", cfg.Channel)
+	if tags.IsRelease(m.channel) {
+		return ExitUsage, fmt.Errorf("channel: %q is a release version, which is immutable: promote moves a channel tag such as latest-stable", m.channel)
 	}
-	if cfg.DryRunOn {
-		r.log.Notice("dry run: no tag is moved; the plan follows")
+	if m.dryRun {
+		m.log.Notice("dry run: no tag is moved; the plan follows")
 	}
-	client := r.registry
-	results := r.forEach(ctx, r.src.components, func(ctx context.Context, c component.Component) report.Result {
-		res := report.Result{Component: c.Name, Repository: r.target(c)}
-		fail := func(err error) report.Result {
+	results := m.out.forEach(ctx, m.components, func(ctx context.Context, c component.Component) report.Result {
+		res := report.Result{Component: c.Name, Repository: m.stores.target(c)}
+		p, err := m.plan(ctx, c, &res)
+		if err != nil {
 			res.Status, res.Error = report.Failed, err.Error()
 			return res
 		}
-		store, err := client.Open(res.Repository)
-		if err != nil {
-			return fail(err)
+		// The one place a dry run parts from a real run.
+		if m.dryRun {
+			return res
 		}
-		m, err := store.Get(ctx, cfg.Version)
-		if err != nil {
-			return fail(err)
+		if err := m.apply(ctx, p, &res); err != nil {
+			res.Status, res.Error, res.Tags = report.Failed, err.Error(), nil
 		}
-		if m == nil {
-			all, _ := store.Tags(ctx)
-			var versions []string
-			for _, t := range all {
-				if tags.IsRelease(t) {
-					versions = append(versions, t)
-				}
-			}
-			sort.Strings(versions)
-			have := "none"
-			if len(versions) > 0 {
-				have = strings.Join(versions, ", ")
-			}
-			return fail(fmt.Errorf("%s:%s does not exist (releases there: %s)", store, cfg.Version, have))
-		}
-		res.Digest, res.Size = m.Digest.String(), m.Size()
-		cur, err := store.Get(ctx, cfg.Channel)
-		if err != nil {
-			return fail(err)
-		}
-		if cur != nil {
-			res.From = cur.Digest.String()
-		}
-		if err := r.verifyDigest(ctx, store, m, &res); err != nil {
-			return fail(fmt.Errorf("refusing to promote %s: %w", cfg.Version, err))
-		}
-		switch {
-		case cur != nil && cur.Digest == m.Digest:
-			res.Status = report.Unchanged
-			r.log.Printf("%s: %s already points at %s (%s)", displayName(c), cfg.Channel, cfg.Version, m.Digest)
-		case cfg.DryRunOn:
-			res.Status = report.Planned
-			r.log.Printf("%s: would move %s from %s to %s (%s)", displayName(c), cfg.Channel, orNone(res.From), cfg.Version, m.Digest)
-		default:
-			if err := store.Tag(ctx, m, cfg.Channel); err != nil {
-				return fail(err)
-			}
-			after, err := store.Get(ctx, cfg.Channel)
-			if err != nil {
-				return fail(err)
-			}
-			if after == nil || after.Digest != m.Digest {
-				return fail(fmt.Errorf("%s:%s changed under this run (another run moved it); re-run promote", store, cfg.Channel))
-			}
-			res.Status = report.Promoted
-			r.log.Printf("%s: moved %s from %s to %s (%s)", displayName(c), cfg.Channel, orNone(res.From), cfg.Version, m.Digest)
-		}
-		res.Tags = []string{cfg.Version, cfg.Channel}
 		return res
 	})
-	return r.finish(results, "fleetpush promote")
+	return m.out.finish(results, "fleetpush promote", "")
 }
 
-func displayName(c component.Component) string {
-	if c.Name == "" {
-		return "artifact"
+// promotion is what promote will do for one component.
+type promotion struct {
+	c      component.Component
+	tagger *tagger.Tagger
+	plan   tagger.PromotePlan
+}
+
+// plan reads the release and the channel and checks the release's signature; it writes nothing.
+// res gets what a dry run reports.
+func (m *promoteMode) plan(ctx context.Context, c component.Component, res *report.Result) (*promotion, error) {
+	store, err := m.stores.open(res.Repository)
+	if err != nil {
+		return nil, err
 	}
-	return c.Name
+	rel, err := store.Get(ctx, m.version)
+	if err != nil {
+		return nil, err
+	}
+	if rel == nil {
+		all, _ := store.Tags(ctx)
+		var versions []string
+		for _, t := range all {
+			if tags.IsRelease(t) {
+				versions = append(versions, t)
+			}
+		}
+		sort.Strings(versions)
+		have := "none"
+		if len(versions) > 0 {
+			have = strings.Join(versions, ", ")
+		}
+		return nil, fmt.Errorf("%s:%s does not exist (releases there: %s)", store, m.version, have)
+	}
+	res.Digest, res.Size = rel.Digest.String(), rel.Size()
+	tg := tagger.New(store, nil, m.tagOptions...)
+	pp, err := tg.PlanPromote(ctx, m.channel, m.version, rel)
+	if err != nil {
+		return nil, err
+	}
+	res.From = pp.Move.From
+	if err := m.verify(ctx, store, c, rel, res); err != nil {
+		return nil, fmt.Errorf("refusing to promote %s: %w", m.version, err)
+	}
+	res.Tags = []string{m.version, m.channel}
+	if pp.Move.Reason != "" {
+		m.log.Printf("%s: %s: %s", displayName(c), m.channel, pp.Move.Reason)
+	}
+	switch {
+	case pp.Move.Action == tagger.ActionPresent:
+		res.Status = report.Unchanged
+		m.log.Printf("%s: %s already points at %s (%s)", displayName(c), m.channel, m.version, rel.Digest)
+	case m.dryRun:
+		res.Status = report.Planned
+		m.log.Printf("%s: would move %s from %s to %s (%s)", displayName(c), m.channel, orNone(res.From), m.version, rel.Digest)
+	}
+	return &promotion{c: c, tagger: tg, plan: pp}, nil
+}
+
+// verify checks the release's signature for the identity of a release of the component, when
+// signing is on.
+func (m *promoteMode) verify(ctx context.Context, store repository, c component.Component, rel *registry.Manifest, res *report.Result) error {
+	if m.signers.off() {
+		m.log.Warning("%s: sign is none: the signature of %s is not checked", res.Repository, rel.Digest)
+		return nil
+	}
+	ref, err := store.Reference(rel.Digest)
+	if err != nil {
+		return err
+	}
+	v, err := m.signers.verifier(ctx, releaseRef(c.Name, m.version), c.Name)
+	if err != nil {
+		return err
+	}
+	if err := v.Verify(ctx, ref); err != nil {
+		return err
+	}
+	res.Verified = true
+	return nil
+}
+
+// apply records the promotion (so that publish respects it) and moves the channel.
+func (m *promoteMode) apply(ctx context.Context, p *promotion, res *report.Result) error {
+	out, err := p.tagger.Promote(ctx, p.plan)
+	if err != nil {
+		return err
+	}
+	if len(out.Moves) == 1 && out.Moves[0].Action == tagger.ActionPresent {
+		return nil // already there: reported by plan
+	}
+	res.Status = report.Promoted
+	m.log.Printf("%s: moved %s from %s to %s (%s)", displayName(p.c), m.channel, orNone(res.From), m.version, p.plan.Record.Digest)
+	return nil
 }
 
 func orNone(s string) string {

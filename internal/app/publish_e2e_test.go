@@ -4,58 +4,26 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-
 	"github.com/fleetpush/fleetpush/internal/report"
 	"github.com/fleetpush/fleetpush/internal/testenv"
 )
-
-// digestAt reads what a tag points at in the real registry, or "" when it does not exist.
-func digestAt(t testing.TB, host, repo, tag string) string {
-	t.Helper()
-	ref, err := name.NewTag(host+"/"+repo+":"+tag, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := remote.Head(ref)
-	if err != nil {
-		if strings.Contains(err.Error(), "404") || strings.Contains(err.Error(), "MANIFEST_UNKNOWN") {
-			return ""
-		}
-		t.Fatalf("HEAD %s: %v", ref, err)
-	}
-	return d.Digest.String()
-}
-
-func listTags(t testing.TB, host, repo string) []string {
-	t.Helper()
-	r, err := name.NewRepository(host+"/"+repo, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts, err := remote.List(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ts
-}
 
 // TestPublishD2Lifecycle walks the D2 life of an apps repository against a real CNCF
 // distribution registry: first publish, re-publish, a change to one component, releases, an
 // older hotfix, a conflicting re-release, and an older commit that must not move latest back.
 func TestPublishD2Lifecycle(t *testing.T) {
+	t.Parallel()
 	host := testenv.Registry(t)
 	proxy := testenv.NewProxy(t, host)
-	repo := newGitRepo(t, "../../testdata/apps")
+	repo := apps(t)
 	prefix := proxy.Host + "/acme/apps"
 	env := map[string]string{}
 	publish := func(extra ...string) (int, map[string]report.Result, string) {
-		return publishJSON(t, env, append([]string{"publish", "--source", repo.dir, "--repository", prefix}, extra...)...)
+		return publishJSON(t, env, append([]string{"publish", "--source", repo.Dir, "--repository", prefix}, extra...)...)
 	}
 
 	// 1. First publish: every component pushed, tagged main-<sha> and latest.
-	sha1 := repo.git("rev-parse", "HEAD")
+	sha1 := repo.Git("rev-parse", "HEAD")
 	code, rs, stderr := publish()
 	mustCode(t, code, 0, stderr)
 	if len(rs) != 3 {
@@ -68,7 +36,7 @@ func TestPublishD2Lifecycle(t *testing.T) {
 			t.Errorf("%s: status %s changed %v, want pushed", c, r.Status, r.Changed)
 		}
 		for _, tag := range []string{"main-" + sha1[:8], "latest"} {
-			if got := digestAt(t, host, "acme/apps/"+c, tag); got != r.Digest {
+			if got := testenv.DigestAt(t, host, "acme/apps/"+c, tag); got != r.Digest {
 				t.Errorf("%s:%s = %s, want %s", c, tag, got, r.Digest)
 			}
 		}
@@ -89,8 +57,8 @@ func TestPublishD2Lifecycle(t *testing.T) {
 	}
 
 	// 3. Change one component: only it gets a new digest; the others keep theirs.
-	repo.write("components/frontend/base/extra-configmap.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  namespace: frontend\ndata:\n  k: v\n")
-	sha2 := repo.commit("frontend: add a config map")
+	repo.Write("components/frontend/base/extra-configmap.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  namespace: frontend\ndata:\n  k: v\n")
+	sha2 := repo.Commit("frontend: add a config map")
 	code, rs, stderr = publish()
 	mustCode(t, code, 0, stderr)
 	if rs["frontend"].Status != report.Pushed || rs["frontend"].Digest == first["frontend"] {
@@ -100,17 +68,17 @@ func TestPublishD2Lifecycle(t *testing.T) {
 		if rs[c].Status != report.Unchanged || rs[c].Digest != first[c] {
 			t.Errorf("%s after frontend change: %s %s, want unchanged %s", c, rs[c].Status, rs[c].Digest, first[c])
 		}
-		if got := digestAt(t, host, "acme/apps/"+c, "main-"+sha2[:8]); got != first[c] {
+		if got := testenv.DigestAt(t, host, "acme/apps/"+c, "main-"+sha2[:8]); got != first[c] {
 			t.Errorf("%s:main-%s = %s, want the reused %s", c, sha2[:8], got, first[c])
 		}
 	}
-	if got := digestAt(t, host, "acme/apps/frontend", "latest"); got != rs["frontend"].Digest {
+	if got := testenv.DigestAt(t, host, "acme/apps/frontend", "latest"); got != rs["frontend"].Digest {
 		t.Errorf("frontend:latest = %s, want %s", got, rs["frontend"].Digest)
 	}
 	latestFrontend := rs["frontend"].Digest
 
 	// 4. Release frontend/v1.1.0: only frontend, tagged v1.1.0 and latest-stable.
-	repo.git("tag", "frontend/v1.1.0")
+	repo.Git("tag", "frontend/v1.1.0")
 	code, rs, stderr = publish("--ref", "refs/tags/frontend/v1.1.0")
 	mustCode(t, code, 0, stderr)
 	if len(rs) != 1 || rs["frontend"].Digest == "" {
@@ -118,24 +86,24 @@ func TestPublishD2Lifecycle(t *testing.T) {
 	}
 	v110 := rs["frontend"].Digest
 	for _, tag := range []string{"v1.1.0", "latest-stable"} {
-		if got := digestAt(t, host, "acme/apps/frontend", tag); got != v110 {
+		if got := testenv.DigestAt(t, host, "acme/apps/frontend", tag); got != v110 {
 			t.Errorf("frontend:%s = %s, want %s", tag, got, v110)
 		}
 	}
-	if got := digestAt(t, host, "acme/apps/frontend", "latest"); got != latestFrontend {
+	if got := testenv.DigestAt(t, host, "acme/apps/frontend", "latest"); got != latestFrontend {
 		t.Errorf("a release moved latest: %s, want %s", got, latestFrontend)
 	}
 
 	// 5. An older hotfix v1.0.1 (released after v1.1.0): v1.0.1 is published, latest-stable stays.
-	repo.write("components/frontend/base/extra-configmap.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  namespace: frontend\ndata:\n  k: hotfix\n")
-	repo.commit("frontend: hotfix")
-	repo.git("tag", "frontend/v1.0.1")
+	repo.Write("components/frontend/base/extra-configmap.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  namespace: frontend\ndata:\n  k: hotfix\n")
+	repo.Commit("frontend: hotfix")
+	repo.Git("tag", "frontend/v1.0.1")
 	code, rs, stderr = publish("--ref", "refs/tags/frontend/v1.0.1")
 	mustCode(t, code, 0, stderr)
-	if got := digestAt(t, host, "acme/apps/frontend", "v1.0.1"); got != rs["frontend"].Digest || got == "" {
+	if got := testenv.DigestAt(t, host, "acme/apps/frontend", "v1.0.1"); got != rs["frontend"].Digest || got == "" {
 		t.Errorf("frontend:v1.0.1 = %s, want %s", got, rs["frontend"].Digest)
 	}
-	if got := digestAt(t, host, "acme/apps/frontend", "latest-stable"); got != v110 {
+	if got := testenv.DigestAt(t, host, "acme/apps/frontend", "latest-stable"); got != v110 {
 		t.Errorf("an older hotfix moved latest-stable to %s, want it to stay at v1.1.0 %s", got, v110)
 	}
 	if len(rs["frontend"].Skipped) == 0 {
@@ -149,7 +117,7 @@ func TestPublishD2Lifecycle(t *testing.T) {
 	if rs["frontend"].Status != report.Failed || !strings.Contains(rs["frontend"].Error, "v1.1.0") {
 		t.Errorf("conflicting re-release: %+v, want a failure naming v1.1.0", rs["frontend"])
 	}
-	if got := digestAt(t, host, "acme/apps/frontend", "v1.1.0"); got != v110 {
+	if got := testenv.DigestAt(t, host, "acme/apps/frontend", "v1.1.0"); got != v110 {
 		t.Errorf("conflicting re-release changed v1.1.0 to %s", got)
 	}
 	if n := proxy.Count("PUT", "manifest"); n != 0 {
@@ -157,17 +125,17 @@ func TestPublishD2Lifecycle(t *testing.T) {
 	}
 
 	// 7. An older commit published after a newer one does not move latest back.
-	newest := repo.commit("empty: newest")
+	newest := repo.Commit("empty: newest")
 	code, rs, stderr = publish()
 	mustCode(t, code, 0, stderr)
-	latestNow := digestAt(t, host, "acme/apps/frontend", "latest")
-	repo.git("checkout", "-q", sha1)
+	latestNow := testenv.DigestAt(t, host, "acme/apps/frontend", "latest")
+	repo.Git("checkout", "-q", sha1)
 	code, rs, stderr = publish("--ref", "refs/heads/main")
 	mustCode(t, code, 0, stderr)
-	if got := digestAt(t, host, "acme/apps/frontend", "latest"); got != latestNow {
+	if got := testenv.DigestAt(t, host, "acme/apps/frontend", "latest"); got != latestNow {
 		t.Errorf("publishing the older %s moved latest from %s (at %s) to %s", sha1[:8], latestNow, newest[:8], got)
 	}
-	if got := digestAt(t, host, "acme/apps/frontend", "main-"+sha1[:8]); got != first["frontend"] {
+	if got := testenv.DigestAt(t, host, "acme/apps/frontend", "main-"+sha1[:8]); got != first["frontend"] {
 		t.Errorf("frontend:main-%s = %s, want the first digest %s", sha1[:8], got, first["frontend"])
 	}
 	if len(rs["frontend"].Skipped) == 0 {
@@ -175,21 +143,21 @@ func TestPublishD2Lifecycle(t *testing.T) {
 	}
 
 	// 8. promote: roll latest-stable back to v1.0.1 on purpose; a missing version is refused.
-	code, out, stderr := run(t, env, "promote", "--source", repo.dir, "--repository", prefix, "--components", "frontend", "--version", "v1.0.1", "--sign", "none", "--output", "json")
+	code, out, stderr := run(t, env, "promote", "--source", repo.Dir, "--repository", prefix, "--components", "frontend", "--version", "v1.0.1", "--sign", "none", "--output", "json")
 	mustCode(t, code, 0, stderr)
-	v101 := digestAt(t, host, "acme/apps/frontend", "v1.0.1")
-	if got := digestAt(t, host, "acme/apps/frontend", "latest-stable"); got != v101 {
+	v101 := testenv.DigestAt(t, host, "acme/apps/frontend", "v1.0.1")
+	if got := testenv.DigestAt(t, host, "acme/apps/frontend", "latest-stable"); got != v101 {
 		t.Errorf("after promote latest-stable = %s, want v1.0.1 %s", got, v101)
 	}
 	if !strings.Contains(out, v110) || !strings.Contains(out, `"status": "promoted"`) {
 		t.Errorf("promote result does not report from v1.1.0 (%s) to v1.0.1:\n%s", v110, out)
 	}
-	code, _, stderr = run(t, env, "promote", "--source", repo.dir, "--repository", prefix, "--components", "frontend", "--version", "v9.9.9", "--sign", "none")
+	code, _, stderr = run(t, env, "promote", "--source", repo.Dir, "--repository", prefix, "--components", "frontend", "--version", "v9.9.9", "--sign", "none")
 	mustCode(t, code, 1, stderr)
 	if !strings.Contains(stderr, "v9.9.9 does not exist") || !strings.Contains(stderr, "v1.0.1, v1.1.0") {
 		t.Errorf("promote of a missing version: stderr does not name it and the releases there:\n%s", stderr)
 	}
-	if got := digestAt(t, host, "acme/apps/frontend", "latest-stable"); got != v101 {
+	if got := testenv.DigestAt(t, host, "acme/apps/frontend", "latest-stable"); got != v101 {
 		t.Errorf("a failed promote moved latest-stable to %s", got)
 	}
 }

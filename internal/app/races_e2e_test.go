@@ -3,7 +3,6 @@ package app
 import (
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,29 +12,30 @@ import (
 	"github.com/fleetpush/fleetpush/internal/testenv"
 )
 
-// raceIterations is how often each race is run, each time against fresh repositories.
-const raceIterations = 20
+// raceRounds are the rounds of each race run here, each against fresh repositories: the round
+// number picks the delays (window), and round 1 opens the window in which an update is lost
+// unless the runs converge. The many interleavings of these races are the tag engine's
+// in-memory tests; these are the proof on a real registry that the pieces fit.
+var raceRounds = []int{1}
 
 // twoCommits is an apps repository with an older and a newer commit on main (frontend differs),
 // each checked out in its own worktree, as two CI jobs of overlapping pushes would have them.
 type twoCommits struct {
-	repo               *gitRepo
+	repo               *testenv.GitRepo
 	olderDir, newerDir string
 	olderSHA, newerSHA string
 }
 
 func newTwoCommits(t *testing.T) *twoCommits {
 	t.Helper()
-	repo := newGitRepo(t, "../../testdata/apps")
-	tc := &twoCommits{repo: repo, olderSHA: repo.git("rev-parse", "HEAD")}
-	repo.write("components/frontend/base/extra-configmap.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  namespace: frontend\ndata:\n  k: newer\n")
-	tc.newerSHA = repo.commit("frontend: newer")
-	repo.git("tag", "frontend/v1.1.0", tc.olderSHA)
-	repo.git("tag", "frontend/v1.2.0", tc.newerSHA)
-	tc.olderDir = filepath.Join(t.TempDir(), "older")
-	tc.newerDir = filepath.Join(t.TempDir(), "newer")
-	repo.git("worktree", "add", "-q", "--detach", tc.olderDir, tc.olderSHA)
-	repo.git("worktree", "add", "-q", "--detach", tc.newerDir, tc.newerSHA)
+	repo := apps(t)
+	tc := &twoCommits{repo: repo, olderSHA: repo.Head()}
+	repo.Write("components/frontend/base/extra-configmap.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  namespace: frontend\ndata:\n  k: newer\n")
+	tc.newerSHA = repo.Commit("frontend: newer")
+	repo.Git("tag", "frontend/v1.1.0", tc.olderSHA)
+	repo.Git("tag", "frontend/v1.2.0", tc.newerSHA)
+	tc.olderDir = repo.Worktree(tc.olderSHA)
+	tc.newerDir = repo.Worktree(tc.newerSHA)
 	return tc
 }
 
@@ -90,12 +90,13 @@ func window(i int) time.Duration { return time.Duration(i%5) * 15 * time.Millise
 // and again with fresh repositories, the older's tag writes delayed by varying amounts (and in
 // some rounds the newer's): latest must end at the newer commit every time.
 func TestRaceLatest(t *testing.T) {
+	t.Parallel()
 	host := testenv.Registry(t)
 	tc := newTwoCommits(t)
 	older, newer := testenv.NewProxy(t, host), testenv.NewProxy(t, host)
 	start := time.Now()
 	handedBack := 0
-	for i := range raceIterations {
+	for _, i := range raceRounds {
 		prefix := fmt.Sprintf("acme/race-latest-%d", i)
 		older.Clear()
 		newer.Clear()
@@ -109,15 +110,15 @@ func TestRaceLatest(t *testing.T) {
 		n := &job{dir: tc.newerDir, host: newer.Host, args: []string{"--ref", "refs/heads/main"}, delay: time.Duration(i%3) * 5 * time.Millisecond}
 		runTogether(t, prefix, o, n)
 		handedBack += strings.Count(o.log+n.log, "was published while this run moved it")
-		for _, c := range apps {
-			want := digestAt(t, host, prefix+"/"+c, "main-"+tc.newerSHA[:8])
+		for _, c := range appNames {
+			want := testenv.DigestAt(t, host, prefix+"/"+c, "main-"+tc.newerSHA[:8])
 			if want == "" || want != n.res[c].Digest {
 				t.Fatalf("iteration %d: %s:main-%s = %q, want the newer run's %s", i, c, tc.newerSHA[:8], want, n.res[c].Digest)
 			}
-			if got := digestAt(t, host, prefix+"/"+c, "latest"); got != want {
+			if got := testenv.DigestAt(t, host, prefix+"/"+c, "latest"); got != want {
 				t.Errorf("iteration %d: %s:latest = %s, want the newer commit's %s\nolder run:\n%s\nnewer run:\n%s", i, c, got, want, o.log, n.log)
 			}
-			if got := digestAt(t, host, prefix+"/"+c, "main-"+tc.olderSHA[:8]); got != o.res[c].Digest {
+			if got := testenv.DigestAt(t, host, prefix+"/"+c, "main-"+tc.olderSHA[:8]); got != o.res[c].Digest {
 				t.Errorf("iteration %d: %s:main-%s = %s, want the older run's %s", i, c, tc.olderSHA[:8], got, o.res[c].Digest)
 			}
 		}
@@ -125,28 +126,29 @@ func TestRaceLatest(t *testing.T) {
 			t.FailNow()
 		}
 	}
-	t.Logf("%d iterations of an older and a newer commit published at once: latest ended at the newer every time; %d times the older run overwrote it and handed it back (%s)", raceIterations, handedBack, time.Since(start).Round(time.Millisecond))
+	t.Logf("%d iterations of an older and a newer commit published at once: latest ended at the newer every time; %d times the older run overwrote it and handed it back (%s)", len(raceRounds), handedBack, time.Since(start).Round(time.Millisecond))
 }
 
 // TestRaceSameCommit: two jobs of the same commit at once (a re-run overlapping the first run)
 // agree on one digest and leave both tags on it.
 func TestRaceSameCommit(t *testing.T) {
+	t.Parallel()
 	host := testenv.Registry(t)
 	tc := newTwoCommits(t)
 	a, b := testenv.NewProxy(t, host), testenv.NewProxy(t, host)
-	for i := range raceIterations / 2 {
+	for _, i := range raceRounds {
 		prefix := fmt.Sprintf("acme/race-same-%d", i)
 		a.Clear()
 		a.Inject(&testenv.Fault{Method: "PUT", Path: re(`/manifests/`), Delay: window(i), Times: -1})
 		j1 := &job{dir: tc.newerDir, host: a.Host, args: []string{"--ref", "refs/heads/main"}}
 		j2 := &job{dir: tc.newerDir, host: b.Host, args: []string{"--ref", "refs/heads/main"}}
 		runTogether(t, prefix, j1, j2)
-		for _, c := range apps {
+		for _, c := range appNames {
 			if j1.res[c].Digest != j2.res[c].Digest {
 				t.Errorf("iteration %d: %s: the two jobs published %s and %s", i, c, j1.res[c].Digest, j2.res[c].Digest)
 			}
 			for _, tag := range []string{"latest", "main-" + tc.newerSHA[:8]} {
-				if got := digestAt(t, host, prefix+"/"+c, tag); got != j1.res[c].Digest {
+				if got := testenv.DigestAt(t, host, prefix+"/"+c, tag); got != j1.res[c].Digest {
 					t.Errorf("iteration %d: %s:%s = %s, want %s", i, c, tag, got, j1.res[c].Digest)
 				}
 			}
@@ -158,12 +160,13 @@ func TestRaceSameCommit(t *testing.T) {
 // with fresh repositories: latest-stable ends at v1.2.0 every time, and neither version is ever
 // overwritten, also when both releases run again at once.
 func TestRaceReleases(t *testing.T) {
+	t.Parallel()
 	host := testenv.Registry(t)
 	tc := newTwoCommits(t)
 	older, newer := testenv.NewProxy(t, host), testenv.NewProxy(t, host)
 	start := time.Now()
 	handedOver := 0
-	for i := range raceIterations {
+	for _, i := range raceRounds {
 		prefix := fmt.Sprintf("acme/race-stable-%d", i)
 		repo := prefix + "/frontend"
 		older.Clear()
@@ -187,13 +190,13 @@ func TestRaceReleases(t *testing.T) {
 		}
 		check := func(round string) {
 			t.Helper()
-			if got := digestAt(t, host, repo, "v1.1.0"); got != v110 {
+			if got := testenv.DigestAt(t, host, repo, "v1.1.0"); got != v110 {
 				t.Errorf("iteration %d %s: v1.1.0 = %s, want %s: a version was overwritten", i, round, got, v110)
 			}
-			if got := digestAt(t, host, repo, "v1.2.0"); got != v120 {
+			if got := testenv.DigestAt(t, host, repo, "v1.2.0"); got != v120 {
 				t.Errorf("iteration %d %s: v1.2.0 = %s, want %s: a version was overwritten", i, round, got, v120)
 			}
-			if got := digestAt(t, host, repo, "latest-stable"); got != v120 {
+			if got := testenv.DigestAt(t, host, repo, "latest-stable"); got != v120 {
 				t.Errorf("iteration %d %s: latest-stable = %s, want v1.2.0 %s (v1.1.0 is %s)\nv1.1.0 run:\n%s\nv1.2.0 run:\n%s", i, round, got, v120, v110, o.log, n.log)
 			}
 		}
@@ -210,5 +213,5 @@ func TestRaceReleases(t *testing.T) {
 			t.FailNow()
 		}
 	}
-	t.Logf("%d iterations of v1.1.0 and v1.2.0 released at once, twice each: latest-stable ended at v1.2.0 and no version changed; %d times the v1.1.0 run overwrote it and handed it over (%s)", raceIterations, handedOver, time.Since(start).Round(time.Millisecond))
+	t.Logf("%d iterations of v1.1.0 and v1.2.0 released at once, twice each: latest-stable ended at v1.2.0 and no version changed; %d times the v1.1.0 run overwrote it and handed it over (%s)", len(raceRounds), handedOver, time.Since(start).Round(time.Millisecond))
 }

@@ -1,8 +1,8 @@
 package app
 
 import (
+	"maps"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,6 +14,7 @@ import (
 // summary) contains the registry password or the OIDC request token, except in the
 // ::add-mask:: command that tells the runner to hide it.
 func TestSecretsNeverPrinted(t *testing.T) {
+	t.Parallel()
 	const (
 		user     = "robot"
 		password = "s3cret-registry-password-Zq9"
@@ -21,7 +22,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		ghToken  = "ghs_github-token-secret-123"
 	)
 	host := testenv.RegistryWithAuth(t, user, password)
-	repo := newGitRepo(t, "../../testdata/apps")
+	repo := apps(t)
 
 	cases := []struct {
 		name     string
@@ -35,17 +36,12 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			env := map[string]string{
-				"GITHUB_ACTIONS": "true", "CI": "true", "GITHUB_REF": "refs/heads/main", "GITHUB_REPOSITORY": "acme/apps",
-				"GITHUB_SERVER_URL": "https://github.com", "GITHUB_WORKSPACE": repo.dir, "GITHUB_EVENT_NAME": "workflow_dispatch",
-				"GITHUB_OUTPUT": filepath.Join(dir, "out"), "GITHUB_STEP_SUMMARY": filepath.Join(dir, "sum"),
+			env := testenv.Actions(t, "acme/apps", repo.Dir, map[string]string{
+				"GITHUB_REF": "refs/heads/main", "GITHUB_EVENT_NAME": "workflow_dispatch",
 				"GITHUB_TOKEN": ghToken, "ACTIONS_ID_TOKEN_REQUEST_TOKEN": oidc, "ACTIONS_ID_TOKEN_REQUEST_URL": "http://127.0.0.1:1/token",
 				"INPUT_REPOSITORY": host + "/acme/apps", "INPUT_REGISTRY-USERNAME": user, "INPUT_SIGN": "none",
-			}
-			for k, v := range tc.inputs {
-				env[k] = v
-			}
+			})
+			maps.Copy(env, tc.inputs)
 			secrets := []string{env["INPUT_REGISTRY-PASSWORD"], oidc, ghToken}
 			code, stdout, stderr := run(t, env)
 			if code != tc.wantCode {

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/fleetpush/fleetpush/internal/report"
 	"github.com/fleetpush/fleetpush/internal/testenv"
 )
 
@@ -21,35 +19,17 @@ func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
 // signedEnv is the Actions environment of a workflow run of acme/apps that may sign keylessly
 // against the loopback Sigstore: the stand-in token service replaces GitHub's.
-func signedEnv(t testing.TB, st *testenv.SigstoreEnv, repo *gitRepo, registry, workflow, ref string) map[string]string {
+func signedEnv(t testing.TB, st *testenv.SigstoreEnv, repo *testenv.GitRepo, registry, workflow, ref string) map[string]string {
 	t.Helper()
 	grant := st.OIDC.Grant(testenv.GitHubClaims("acme/apps", workflow, ref))
-	dir := t.TempDir()
-	return map[string]string{
-		"GITHUB_ACTIONS": "true", "CI": "true", "GITHUB_EVENT_NAME": "workflow_dispatch",
-		"GITHUB_REF": ref, "GITHUB_SHA": repo.git("rev-parse", "HEAD"), "GITHUB_REPOSITORY": "acme/apps",
-		"GITHUB_SERVER_URL": "https://github.com", "GITHUB_WORKSPACE": repo.dir,
+	return testenv.Actions(t, "acme/apps", repo.Dir, map[string]string{
+		"GITHUB_EVENT_NAME": "workflow_dispatch", "GITHUB_REF": ref, "GITHUB_SHA": repo.Head(),
 		"GITHUB_WORKFLOW_REF":          "acme/apps/.github/workflows/" + workflow + "@" + ref,
-		"GITHUB_OUTPUT":                filepath.Join(dir, "out"),
-		"GITHUB_STEP_SUMMARY":          filepath.Join(dir, "sum"),
 		"ACTIONS_ID_TOKEN_REQUEST_URL": grant.RequestURL, "ACTIONS_ID_TOKEN_REQUEST_TOKEN": grant.RequestToken,
 		"INPUT_REPOSITORY": registry + "/acme/apps", "INPUT_FULCIO-URL": st.FulcioURL, "INPUT_REKOR-URL": st.RekorURL,
 		"INPUT_FULCIO-ROOT": st.FulcioRootFile, "INPUT_REKOR-PUBLIC-KEY": st.RekorPublicKeyFile,
 		"INPUT_CERTIFICATE-OIDC-ISSUER": st.OIDC.URL,
-	}
-}
-
-func actionResults(t testing.TB, env map[string]string) map[string]report.Result {
-	t.Helper()
-	var rs []report.Result
-	if err := json.Unmarshal([]byte(readOutputs(t, env["GITHUB_OUTPUT"])["result"]), &rs); err != nil {
-		t.Fatalf("reading the result output: %v", err)
-	}
-	out := map[string]report.Result{}
-	for _, r := range rs {
-		out[r.Component] = r
-	}
-	return out
+	})
 }
 
 // signatureLayers counts the signatures attached to digest d in the legacy sha256-<hex>.sig tag.
@@ -75,9 +55,10 @@ func signatureLayers(t testing.TB, host, repo, d string) int {
 // printed; a re-run adds no signature; verify accepts the right identity and rejects a wrong
 // one; a missing id-token permission is the clear error; a digest left unsigned is healed.
 func TestKeylessPublishSignVerify(t *testing.T) {
+	t.Parallel()
 	host := testenv.Registry(t)
 	st := testenv.Sigstore(t)
-	repo := newGitRepo(t, "../../testdata/apps")
+	repo := apps(t)
 	env := signedEnv(t, st, repo, host, "push-artifact.yaml", "refs/heads/main")
 
 	// Watch the tags while publishing: a tag must never point at an unsigned digest.
@@ -94,7 +75,7 @@ func TestKeylessPublishSignVerify(t *testing.T) {
 			default:
 			}
 			for _, c := range []string{"frontend", "backend", "cache"} {
-				if d := digestAt(t, host, "acme/apps/"+c, "latest"); d != "" {
+				if d := testenv.DigestAt(t, host, "acme/apps/"+c, "latest"); d != "" {
 					seen.Add(1)
 					if signatureLayers(t, host, "acme/apps/"+c, d) == 0 {
 						unsigned.Add(1)
@@ -121,7 +102,7 @@ func TestKeylessPublishSignVerify(t *testing.T) {
 			t.Errorf("%s has %d signatures, want 1", c, n)
 		}
 	}
-	outs := readOutputs(t, env["GITHUB_OUTPUT"])
+	outs := testenv.Outputs(t, env["GITHUB_OUTPUT"])
 	if !strings.Contains(outs["verify-snippet"], "matchOIDCIdentity") {
 		t.Errorf("verify-snippet output = %q, want a matchOIDCIdentity block", outs["verify-snippet"])
 	}
@@ -153,7 +134,7 @@ func TestKeylessPublishSignVerify(t *testing.T) {
 	mustCode(t, code, 1, stderr)
 
 	// promote refuses a release whose signature does not verify: here an unsigned one.
-	repo.git("tag", "cache/v1.0.0")
+	repo.Git("tag", "cache/v1.0.0")
 	unsignedRelease := signedEnv(t, st, repo, host, "release-artifact.yaml", "refs/tags/cache/v1.0.0")
 	unsignedRelease["INPUT_SIGN"] = "none"
 	code, _, stderr = run(t, unsignedRelease)
@@ -166,9 +147,9 @@ func TestKeylessPublishSignVerify(t *testing.T) {
 	}
 
 	// Missing `permissions: id-token: write`: the error says exactly what to add.
-	repo.write("components/cache/base/extra.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  a: b\n")
-	repo.git("add", "-A")
-	repo.commit("cache: extra")
+	repo.Write("components/cache/base/extra.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  a: b\n")
+	repo.Git("add", "-A")
+	repo.Commit("cache: extra")
 	noID := signedEnv(t, st, repo, host, "push-artifact.yaml", "refs/heads/main")
 	delete(noID, "ACTIONS_ID_TOKEN_REQUEST_URL")
 	delete(noID, "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
@@ -176,8 +157,8 @@ func TestKeylessPublishSignVerify(t *testing.T) {
 	if code == 0 || !strings.Contains(stderr, "id-token: write") {
 		t.Fatalf("without an OIDC token: exit %d, want a failure naming `id-token: write`:\n%s", code, stderr)
 	}
-	sha := repo.git("rev-parse", "HEAD")
-	if d := digestAt(t, host, "acme/apps/cache", "main-"+sha[:8]); d != "" {
+	sha := repo.Git("rev-parse", "HEAD")
+	if d := testenv.DigestAt(t, host, "acme/apps/cache", "main-"+sha[:8]); d != "" {
 		t.Errorf("an unsigned run tagged cache main-%s", sha[:8])
 	}
 
@@ -188,7 +169,7 @@ func TestKeylessPublishSignVerify(t *testing.T) {
 	if code == 0 {
 		t.Fatalf("publishing with Fulcio unreachable succeeded:\n%s", stderr)
 	}
-	if d := digestAt(t, host, "acme/apps/cache", "main-"+sha[:8]); d != "" {
+	if d := testenv.DigestAt(t, host, "acme/apps/cache", "main-"+sha[:8]); d != "" {
 		t.Fatalf("a run that could not sign tagged cache main-%s", sha[:8])
 	}
 	healed := signedEnv(t, st, repo, host, "push-artifact.yaml", "refs/heads/main")

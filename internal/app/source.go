@@ -12,6 +12,7 @@ import (
 	"github.com/fleetpush/fleetpush/internal/component"
 	"github.com/fleetpush/fleetpush/internal/config"
 	"github.com/fleetpush/fleetpush/internal/gitdiff"
+	"github.com/fleetpush/fleetpush/internal/report"
 	"github.com/fleetpush/fleetpush/internal/tags"
 )
 
@@ -27,8 +28,8 @@ type source struct {
 	components []component.Component
 }
 
-func (r *runner) openSource(ctx context.Context) (*source, error) {
-	cfg := r.cfg
+// openSource finds the components of the checkout and opens its git repository, if it is one.
+func openSource(ctx context.Context, cfg *config.Config, log *report.Log) (*source, error) {
 	fi, err := os.Stat(cfg.Source)
 	if err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("source: folder %q does not exist: give the checkout with --source (in Actions, run actions/checkout first)", cfg.Source)
@@ -57,7 +58,7 @@ func (r *runner) openSource(ctx context.Context) (*source, error) {
 		}
 	}
 
-	s.git, s.gitErr = gitdiff.Open(ctx, cfg.Source, gitdiff.WithLogger(func(f string, a ...any) { r.log.Printf("git: "+f, a...) }))
+	s.git, s.gitErr = gitdiff.Open(ctx, cfg.Source, gitdiff.WithLogger(func(f string, a ...any) { log.Printf("git: "+f, a...) }))
 	s.url = repoURL(cfg.GitHub.ServerURL, cfg.GitHub.Repository)
 	if s.url == "" && s.git != nil {
 		if u, err := s.git.RemoteURL(ctx); err == nil {
@@ -67,14 +68,14 @@ func (r *runner) openSource(ctx context.Context) (*source, error) {
 	return s, nil
 }
 
-// commit resolves what is being published: the commit, its time and its ref. Only publish needs
-// it, so validate and detect work on a folder that is not (yet) a commit.
-func (r *runner) commit(ctx context.Context) error {
-	s, cfg := r.src, r.cfg
+// resolveCommit resolves what is being published: the commit (sha, the --sha input or HEAD), its
+// time and its ref (ref, the --ref input or the checked-out branch). Only publish needs it, so
+// validate and detect work on a folder that is not (yet) a commit.
+func (s *source) resolveCommit(ctx context.Context, sha, ref string) error {
 	if s.git == nil {
 		return fmt.Errorf("source %q is not a git checkout (%v): publish takes the commit, its time and the ref from git; in Actions run actions/checkout before this step", s.dir, s.gitErr)
 	}
-	rev := cfg.SHA
+	rev := sha
 	if rev == "" {
 		rev = "HEAD"
 	}
@@ -83,7 +84,6 @@ func (r *runner) commit(ctx context.Context) error {
 		return fmt.Errorf("reading commit %s: %w", rev, err)
 	}
 	s.sha, s.created = c.SHA, c.Time
-	ref := cfg.Ref
 	if ref == "" {
 		h, err := s.git.Head(ctx)
 		if err != nil || h.Branch == "" {
@@ -93,6 +93,62 @@ func (r *runner) commit(ctx context.Context) error {
 	}
 	s.ref, err = tags.ParseRef(ref)
 	return err
+}
+
+// names are the components' names, in discovery order.
+func names(comps []component.Component) []string {
+	out := make([]string, 0, len(comps))
+	for _, c := range comps {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+// pick returns the components named, in discovery order.
+func pick(all []component.Component, names []string) []component.Component {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	var out []component.Component
+	for _, c := range all {
+		if want[c.Name] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// displayName names a component in log lines: its name, or "artifact" in single-artifact mode.
+func displayName(c component.Component) string {
+	if c.Name == "" {
+		return "artifact"
+	}
+	return c.Name
+}
+
+// displayDir names a component's folder in errors.
+func displayDir(dir string) string {
+	if dir == "." {
+		return "the checkout"
+	}
+	return fmt.Sprintf("%q", dir)
+}
+
+// groupTitle heads a component's log group: "frontend: pushed".
+func groupTitle(c component.Component, res report.Result) string {
+	name := c.Name
+	if name == "" {
+		name = path.Base(c.Dir)
+	}
+	return fmt.Sprintf("%s: %s", name, res.Status)
+}
+
+func shortSHA(s string) string {
+	if len(s) > 8 {
+		return s[:8]
+	}
+	return s
 }
 
 // repoURL is the https URL of a GitHub repository.

@@ -21,6 +21,14 @@
 // Renames count as a delete plus an add (--no-renames), so moving a file from
 // one component to another changes both.
 //
+// # The event
+//
+// ReadEvent reads the GitHub event payload once per run (bounded in size) into
+// a typed Event: its Range says what to compare, and DefaultBranch names the
+// repository's default branch for whoever needs it. A payload that cannot be
+// read is not a failure: the Event carries the error, and detection treats
+// every component as a candidate.
+//
 // # Shallow clones
 //
 // actions/checkout fetches one commit by default. A missing commit is fetched

@@ -4,10 +4,45 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"os"
 )
 
-// event is the part of a GitHub webhook payload change detection reads.
-type event struct {
+// MaxEventSize bounds the event payload a run reads: GitHub caps webhook payloads at 25 MB, and
+// a file larger than that is not an event the runner wrote.
+const MaxEventSize = 25 << 20
+
+// Event is the part of a GitHub Actions event (GITHUB_EVENT_NAME and the payload at
+// GITHUB_EVENT_PATH) a run uses. A run reads it once, with ReadEvent, and hands it to whoever
+// needs it: change detection (Range) and the main branch (DefaultBranch).
+type Event struct {
+	// Name is GITHUB_EVENT_NAME: push, pull_request, workflow_dispatch, ...
+	Name string
+
+	// Ref, Before, After and Deleted come from a push payload.
+	Ref     string
+	Before  string
+	After   string
+	Deleted bool
+
+	// Base and Head are the commits a pull_request(_target) or merge_group event compares;
+	// both empty when the payload does not name them.
+	Base, Head string
+
+	// DefaultBranch is the repository's default branch (repository.default_branch), or "".
+	DefaultBranch string
+
+	// Err is why the payload could not be read or parsed: the Event then holds only its Name,
+	// and Range returns Err, so that change detection treats every component as a candidate.
+	Err error
+
+	// hasPayload tells a local run (no payload: nothing to compare) from a payload that lacks
+	// what its event should carry (an error).
+	hasPayload bool
+}
+
+// payload is the JSON of a webhook payload, as far as Event reads it.
+type payload struct {
 	Ref     string `json:"ref"`
 	Before  string `json:"before"`
 	After   string `json:"after"`
@@ -32,9 +67,60 @@ type event struct {
 	} `json:"repository"`
 }
 
-// RangeFromEvent returns what to compare for a GitHub Actions event
-// (GITHUB_EVENT_NAME and the contents of GITHUB_EVENT_PATH), and the
-// repository's default branch when the payload names it:
+// ReadEvent reads the event payload at path (GITHUB_EVENT_PATH) for the event name (GITHUB_EVENT_NAME).
+// An empty path is a run outside Actions: an Event with no payload. A payload that cannot be
+// read or parsed gives an Event whose Err says why; ReadEvent itself never fails, since a run
+// can go on without the event (it only loses change detection and the default branch).
+func ReadEvent(name, path string) Event {
+	if path == "" {
+		return Event{Name: name}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return Event{Name: name, Err: fmt.Errorf("reading the event payload %q: %w", path, err)}
+	}
+	defer f.Close()
+	tooLarge := Event{Name: name, Err: fmt.Errorf("reading the event payload %q: larger than %d MiB, which no GitHub event is", path, MaxEventSize>>20)}
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > MaxEventSize {
+		return tooLarge
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxEventSize+1))
+	if err != nil {
+		return Event{Name: name, Err: fmt.Errorf("reading the event payload %q: %w", path, err)}
+	}
+	if len(b) > MaxEventSize {
+		return tooLarge // a file that grew, or a pipe
+	}
+	return ParseEvent(name, b)
+}
+
+// ParseEvent parses a payload for the event name. An empty payload (a local run) gives an
+// Event with no fields but the name.
+func ParseEvent(name string, b []byte) Event {
+	ev := Event{Name: name}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return ev
+	}
+	var p payload
+	if err := json.Unmarshal(b, &p); err != nil {
+		ev.Err = fmt.Errorf("reading the %q event payload: %w", name, err)
+		return ev
+	}
+	ev.hasPayload = true
+	ev.Ref, ev.Before, ev.After, ev.Deleted = p.Ref, p.Before, p.After, p.Deleted
+	switch {
+	case (name == "pull_request" || name == "pull_request_target") && p.PullRequest != nil:
+		ev.Base, ev.Head = p.PullRequest.Base.SHA, p.PullRequest.Head.SHA
+	case name == "merge_group" && p.MergeGroup != nil:
+		ev.Base, ev.Head = p.MergeGroup.BaseSHA, p.MergeGroup.HeadSHA
+	}
+	if p.Repository != nil {
+		ev.DefaultBranch = p.Repository.DefaultBranch
+	}
+	return ev
+}
+
+// Range returns what to compare for the event:
 //
 //   - push: before..after (before may be zeros: the first push of the ref);
 //   - pull_request, pull_request_target: base.sha...head.sha;
@@ -42,39 +128,33 @@ type event struct {
 //   - anything else (workflow_dispatch, schedule, release, ...): a Range
 //     with no Base, so every component is a candidate.
 //
-// An empty payload (a local run) gives a Range with no Base.
-func RangeFromEvent(eventName string, payload []byte) (rng Range, defaultBranch string, err error) {
-	if len(bytes.TrimSpace(payload)) == 0 {
-		return Range{}, "", nil
+// An Event without a payload (a local run) gives a Range with no Base.
+func (e Event) Range() (Range, error) {
+	if e.Err != nil {
+		return Range{}, e.Err
 	}
-	var ev event
-	if err := json.Unmarshal(payload, &ev); err != nil {
-		return Range{}, "", fmt.Errorf("reading the %q event payload: %w", eventName, err)
+	if !e.hasPayload {
+		return Range{}, nil
 	}
-	if ev.Repository != nil {
-		defaultBranch = ev.Repository.DefaultBranch
-	}
-	switch eventName {
+	switch e.Name {
 	case "push":
-		if ev.Deleted || isZeroSHA(ev.After) {
-			return Range{}, defaultBranch, fmt.Errorf("reading the push event: it deletes %q, there is no commit to detect changes in", ev.Ref)
+		if e.Deleted || isZeroSHA(e.After) {
+			return Range{}, fmt.Errorf("reading the push event: it deletes %q, there is no commit to detect changes in", e.Ref)
 		}
-		if ev.After == "" {
-			return Range{}, defaultBranch, fmt.Errorf("reading the push event: no \"after\" commit in the payload")
+		if e.After == "" {
+			return Range{}, fmt.Errorf("reading the push event: no \"after\" commit in the payload")
 		}
-		return Range{Base: ev.Before, Head: ev.After, Ref: ev.Ref}, defaultBranch, nil
+		return Range{Base: e.Before, Head: e.After, Ref: e.Ref}, nil
 	case "pull_request", "pull_request_target":
-		pr := ev.PullRequest
-		if pr == nil || pr.Base.SHA == "" || pr.Head.SHA == "" {
-			return Range{}, defaultBranch, fmt.Errorf("reading the %s event: no pull_request.base.sha and pull_request.head.sha in the payload", eventName)
+		if e.Base == "" || e.Head == "" {
+			return Range{}, fmt.Errorf("reading the %s event: no pull_request.base.sha and pull_request.head.sha in the payload", e.Name)
 		}
-		return Range{Base: pr.Base.SHA, Head: pr.Head.SHA, ThreeDot: true}, defaultBranch, nil
+		return Range{Base: e.Base, Head: e.Head, ThreeDot: true}, nil
 	case "merge_group":
-		mg := ev.MergeGroup
-		if mg == nil || mg.BaseSHA == "" || mg.HeadSHA == "" {
-			return Range{}, defaultBranch, fmt.Errorf("reading the merge_group event: no merge_group.base_sha and merge_group.head_sha in the payload")
+		if e.Base == "" || e.Head == "" {
+			return Range{}, fmt.Errorf("reading the merge_group event: no merge_group.base_sha and merge_group.head_sha in the payload")
 		}
-		return Range{Base: mg.BaseSHA, Head: mg.HeadSHA}, defaultBranch, nil
+		return Range{Base: e.Base, Head: e.Head}, nil
 	}
-	return Range{}, defaultBranch, nil
+	return Range{}, nil
 }

@@ -1,13 +1,15 @@
 package gitdiff
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 )
 
-func TestRangeFromEvent(t *testing.T) {
+func TestEventRange(t *testing.T) {
 	t.Parallel()
 	const (
 		a    = "1111111111111111111111111111111111111111"
@@ -80,10 +82,11 @@ func TestRangeFromEvent(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got, def, err := RangeFromEvent(tc.event, []byte(tc.payload))
+			ev := ParseEvent(tc.event, []byte(tc.payload))
+			got, err := ev.Range()
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("RangeFromEvent error = %v, want one containing %q", err, tc.wantErr)
+					t.Fatalf("Range error = %v, want one containing %q", err, tc.wantErr)
 				}
 				return
 			}
@@ -93,8 +96,57 @@ func TestRangeFromEvent(t *testing.T) {
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("range (-want +got):\n%s", diff)
 			}
-			if def != tc.wantDefault {
+			if def := ev.DefaultBranch; def != tc.wantDefault {
 				t.Errorf("default branch = %q, want %q", def, tc.wantDefault)
+			}
+		})
+	}
+}
+
+// TestReadEvent: a missing, oversized or malformed payload is an Event whose Range says why (so
+// detection falls back to every component), never a failure of the run; a good one is parsed
+// once, name and default branch included.
+func TestReadEvent(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.json", []byte(`{"ref":"refs/heads/main","before":"`+strings.Repeat("1", 40)+`","after":"`+strings.Repeat("2", 40)+`","repository":{"default_branch":"trunk"}}`))
+	huge := write("huge.json", []byte(`{"ref":"`))
+	if err := os.Truncate(huge, MaxEventSize+1); err != nil { // sparse: no 25 MiB written
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, path, wantErr, wantDefault string
+	}{
+		{name: "no path: a local run", path: ""},
+		{name: "good", path: good, wantDefault: "trunk"},
+		{name: "missing file", path: filepath.Join(dir, "nope.json"), wantErr: "reading the event payload"},
+		{name: "larger than any event", path: huge, wantErr: "larger than 25 MiB"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ev := ReadEvent("push", tc.path)
+			if ev.Name != "push" {
+				t.Errorf("Name = %q, want push", ev.Name)
+			}
+			_, err := ev.Range()
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || ev.Err == nil {
+					t.Fatalf("Range error = %v (Err %v), want one containing %q", err, ev.Err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.DefaultBranch != tc.wantDefault {
+				t.Errorf("DefaultBranch = %q, want %q", ev.DefaultBranch, tc.wantDefault)
 			}
 		})
 	}

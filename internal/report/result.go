@@ -44,6 +44,74 @@ type Result struct {
 	Findings   []string `json:"findings,omitempty"`
 	Error      string   `json:"error,omitempty"`
 	Duration   Duration `json:"durationMs"`
+	// Plan is what publish decided before writing anything; nil for the other modes and for a
+	// component that failed before its plan was made.
+	Plan *Plan `json:"plan,omitempty"`
+}
+
+// Plan is what publish decides for one component from the registry and git before it writes
+// anything. A dry run reports it and stops; a real run reports the same plan and carries it out,
+// and Result's Tags, Skipped and Signed say how that went (a tag can be decided again at the
+// moment it is written, when an overlapping run moved it in between).
+type Plan struct {
+	Action Action `json:"action"`
+	// Signatures names, by format, the signatures the run makes sure the digest carries: those
+	// missing are added, those present kept. Empty when signing is off.
+	Signatures []string `json:"signatures,omitempty"`
+	// Tags are the tag decisions, in the order they are carried out.
+	Tags []TagPlan `json:"tags,omitempty"`
+}
+
+// Action is what a plan does with the artifact.
+type Action string
+
+// Actions.
+const (
+	ActionPush   Action = "push"   // new content: upload it
+	ActionReuse  Action = "reuse"  // a tag already holds this content: keep its digest
+	ActionFinish Action = "finish" // the registry holds the digest untagged (a run stopped half-way): sign and tag it
+)
+
+// TagPlan is the decision about one tag, in the tag engine's words.
+type TagPlan struct {
+	Tag string `json:"tag"`
+	// Action is write (the immutable tag is created), present (the tag already points at the
+	// digest), move (a moving tag moves to it), leave (a moving tag stays: a newer commit or a
+	// higher release holds it) or hold (the stable tag stays: a promotion rolled this release
+	// back).
+	Action string `json:"action"`
+	// From is the digest the tag points at when it was read, "" when it did not exist.
+	From   string `json:"from,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// String is the plan on one line, for the log: "push; sign legacy; tag main-1a2b3c4d (write),
+// latest (move from sha256:1a2b3c4d5e6f)".
+func (p *Plan) String() string {
+	if p == nil {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(string(p.Action))
+	if len(p.Signatures) > 0 {
+		fmt.Fprintf(&b, "; sign %s", strings.Join(p.Signatures, ", "))
+	}
+	for i, t := range p.Tags {
+		if i == 0 {
+			b.WriteString("; tag ")
+		} else {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s (%s", t.Tag, t.Action)
+		if t.From != "" && t.Action == "move" {
+			fmt.Fprintf(&b, " from %s", short(t.From))
+		}
+		if t.Reason != "" {
+			fmt.Fprintf(&b, ": %s", t.Reason)
+		}
+		b.WriteString(")")
+	}
+	return b.String()
 }
 
 // Duration marshals as whole milliseconds.

@@ -21,6 +21,13 @@
 // may not start either way, and a moving tag may not end in "-" followed by 7
 // to 40 lower-case hex digits as every branch build does.
 //
+// Besides, fleetpush keeps records of its own in the repository (package
+// tagger): release claims, "fleetpush-claim.<version>.<nonce>"
+// (ClaimTag), and promotion records, "fleetpush-promotion.<channel>"
+// (PromotionTag). They never end in "-" and hex digits, never start like a
+// version, and no channel may start with their prefixes, so IsRecord tells
+// them from every other tag.
+//
 // # Refs
 //
 // A run publishes for one git ref, given as GitHub's GITHUB_REF or --ref:

@@ -39,3 +39,17 @@ func nextPatch(v string) string {
 	}
 	return v[:i] + "1" + string(d)
 }
+
+// BuildConflict returns the error for branch build tag tag holding have when
+// this run built want from the same commit. It wraps ErrImmutable, so that
+// callers treat both kinds of immutable tags alike, but speaks of the commit,
+// not of releases: the content changed without a commit (the ignore-paths
+// input, or files edited in the checkout).
+func BuildConflict(tag, have, want string) error {
+	return &buildConflict{fmt.Sprintf("tag %q already holds %s, but this build of the same commit gives %s: the ignore-paths input or the files changed without a commit; commit the change (or restore the input) and publish again", tag, have, want)}
+}
+
+type buildConflict struct{ msg string }
+
+func (e *buildConflict) Error() string { return e.msg }
+func (e *buildConflict) Unwrap() error { return ErrImmutable }

@@ -95,8 +95,10 @@ var branchTagSuffixRE = regexp.MustCompile(`-[0-9a-f]{7,40}$`)
 // ValidateChannel checks the name of a moving tag (latest-tag, stable-tag or
 // a promote channel). Besides being a valid OCI tag, it must not be mistaken
 // for the other two kinds of tags: it must not look like a version (start with
-// a digit, or "v"/"V" and a digit) and must not end like a branch build tag
-// ("-" and 7 to 40 lower-case hex digits). The error does not name the input;
+// a digit, or "v"/"V" and a digit), must not end like a branch build tag
+// ("-" and 7 to 40 lower-case hex digits), and must not start with the
+// prefixes of fleetpush's own records (ClaimPrefix, PromotionPrefix). The
+// error does not name the input;
 // wrap it with the input's name.
 func ValidateChannel(tag string) error {
 	switch {
@@ -108,6 +110,8 @@ func ValidateChannel(tag string) error {
 		return fmt.Errorf("%q looks like a version: a moving tag must not start with a digit or with v and a digit, so that neither fleetpush nor a Flux semver range takes it for a release", tag)
 	case branchTagSuffixRE.MatchString(tag):
 		return fmt.Errorf("%q ends like a branch build tag (<branch>-<7 to 40 hex digits>) and could clash with one: choose another name", tag)
+	case reservedPrefix(tag) != "":
+		return fmt.Errorf("%q starts with %q, which fleetpush reserves for its release claims and promotion records: choose another name", tag, reservedPrefix(tag))
 	}
 	return nil
 }

@@ -13,41 +13,43 @@ import (
 // TestPublishFleetAsOneArtifact publishes a d2-fleet style repository as one artifact to the
 // repository itself: main-<sha> + latest on main, vX.Y.Z + latest-stable on a release tag.
 func TestPublishFleetAsOneArtifact(t *testing.T) {
-	host := testenv.Registry(t)
-	repo := newGitRepo(t, "../../testdata/fleet")
+	t.Parallel()
+	host := testenv.MemRegistry(t, nil)
+	repo := testenv.NewGitRepo(t, "../../testdata/fleet")
 	prefix := host + "/acme/fleet"
-	sha := repo.git("rev-parse", "HEAD")
-	code, rs, stderr := publishJSON(t, nil, "publish", "--source", repo.dir, "--repository", prefix, "--path", "./")
+	sha := repo.Git("rev-parse", "HEAD")
+	code, rs, stderr := publishJSON(t, nil, "publish", "--source", repo.Dir, "--repository", prefix, "--path", "./")
 	mustCode(t, code, 0, stderr)
 	r, ok := rs[""]
 	if !ok || r.Status != report.Pushed {
 		t.Fatalf("fleet publish = %+v, want one pushed artifact", rs)
 	}
 	for _, tag := range []string{"main-" + sha[:8], "latest"} {
-		if got := digestAt(t, host, "acme/fleet", tag); got != r.Digest {
+		if got := testenv.DigestAt(t, host, "acme/fleet", tag); got != r.Digest {
 			t.Errorf("fleet:%s = %s, want %s", tag, got, r.Digest)
 		}
 	}
-	repo.git("tag", "v1.0.0")
-	code, rs, stderr = publishJSON(t, nil, "publish", "--source", repo.dir, "--repository", prefix, "--path", ".", "--ref", "refs/tags/v1.0.0")
+	repo.Git("tag", "v1.0.0")
+	code, rs, stderr = publishJSON(t, nil, "publish", "--source", repo.Dir, "--repository", prefix, "--path", ".", "--ref", "refs/tags/v1.0.0")
 	mustCode(t, code, 0, stderr)
-	if got := digestAt(t, host, "acme/fleet", "latest-stable"); got == "" || got != rs[""].Digest {
+	if got := testenv.DigestAt(t, host, "acme/fleet", "latest-stable"); got == "" || got != rs[""].Digest {
 		t.Errorf("fleet:latest-stable = %q, want %s", got, rs[""].Digest)
 	}
 	// A component-style tag is not a release of a single artifact.
-	repo.git("tag", "frontend/v1.0.0")
-	code, _, stderr = run(t, nil, "publish", "--source", repo.dir, "--repository", prefix, "--path", ".", "--ref", "refs/tags/frontend/v1.0.0")
+	repo.Git("tag", "frontend/v1.0.0")
+	code, _, stderr = run(t, nil, "publish", "--source", repo.Dir, "--repository", prefix, "--path", ".", "--ref", "refs/tags/frontend/v1.0.0")
 	mustCode(t, code, 2, stderr)
 }
 
 // TestDryRunWritesNothing: dry-run (and act's auto dry run) reads the registry, prints the plan
 // and writes nothing; keyless signing under act is skipped with a notice.
 func TestDryRunWritesNothing(t *testing.T) {
-	host := testenv.Registry(t)
+	t.Parallel()
+	host := testenv.MemRegistry(t, nil)
 	proxy := testenv.NewProxy(t, host)
-	repo := newGitRepo(t, "../../testdata/apps")
+	repo := apps(t)
 	prefix := proxy.Host + "/acme/apps"
-	code, rs, stderr := publishJSON(t, nil, "publish", "--source", repo.dir, "--repository", prefix, "--dry-run", "true")
+	code, rs, stderr := publishJSON(t, nil, "publish", "--source", repo.Dir, "--repository", prefix, "--dry-run", "true")
 	mustCode(t, code, 0, stderr)
 	for c, r := range rs {
 		if r.Status != report.Planned || r.Digest == "" {
@@ -63,12 +65,9 @@ func TestDryRunWritesNothing(t *testing.T) {
 	}
 
 	// Under act: dry-run auto is on, keyless signing is skipped.
-	dir := t.TempDir()
-	env := map[string]string{
-		"GITHUB_ACTIONS": "true", "ACT": "true", "GITHUB_REF": "refs/heads/main", "GITHUB_REPOSITORY": "acme/apps",
-		"GITHUB_WORKSPACE": repo.dir, "GITHUB_OUTPUT": filepath.Join(dir, "out"), "GITHUB_STEP_SUMMARY": filepath.Join(dir, "sum"),
-		"INPUT_REPOSITORY": prefix, "INPUT_SIGN": "keyless",
-	}
+	env := testenv.Actions(t, "acme/apps", repo.Dir, map[string]string{
+		"ACT": "true", "GITHUB_REF": "refs/heads/main", "INPUT_REPOSITORY": prefix, "INPUT_SIGN": "keyless",
+	})
 	proxy.Reset()
 	code, _, stderr = run(t, env)
 	mustCode(t, code, 0, stderr)
@@ -97,7 +96,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 
 	// The embedded default target: a dry run creates no layout folder.
 	dist := filepath.Join(t.TempDir(), "dist")
-	code, _, stderr = run(t, nil, "publish", "--source", repo.dir, "--repository", "oci-layout:"+dist, "--dry-run", "true")
+	code, _, stderr = run(t, nil, "publish", "--source", repo.Dir, "--repository", "oci-layout:"+dist, "--dry-run", "true")
 	mustCode(t, code, 0, stderr)
 	if _, err := os.Stat(dist); !os.IsNotExist(err) {
 		t.Errorf("a dry run to an OCI layout created %s (stat: %v)", dist, err)

@@ -14,9 +14,10 @@ import (
 // TestValidateBrokenComponent: a typo in a HelmRelease field fails validation with an annotation
 // on the file and line; publish refuses that component and publishes the others.
 func TestValidateBrokenComponent(t *testing.T) {
-	repo := newGitRepo(t, "../../testdata/apps")
+	t.Parallel()
+	repo := apps(t)
 	release := "components/frontend/base/podinfo-release.yaml"
-	b, err := os.ReadFile(filepath.Join(repo.dir, release))
+	b, err := os.ReadFile(filepath.Join(repo.Dir, release))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,22 +25,18 @@ func TestValidateBrokenComponent(t *testing.T) {
 	if broken == string(b) {
 		t.Fatal("the example no longer has a chartRef to break")
 	}
-	repo.write(release, broken)
+	repo.Write(release, broken)
 	line := 0
 	for i, l := range strings.Split(broken, "\n") {
 		if strings.HasPrefix(l, "  chartRefs:") {
 			line = i + 1
 		}
 	}
-	repo.commit("break frontend")
+	repo.Commit("break frontend")
 
-	dir := t.TempDir()
-	env := map[string]string{
-		"GITHUB_ACTIONS": "true", "CI": "true", "GITHUB_REF": "refs/pull/7/merge", "GITHUB_REPOSITORY": "acme/apps",
-		"GITHUB_WORKSPACE": repo.dir, "GITHUB_EVENT_NAME": "pull_request",
-		"GITHUB_OUTPUT": filepath.Join(dir, "out"), "GITHUB_STEP_SUMMARY": filepath.Join(dir, "sum"),
-		"INPUT_COMMAND": "validate",
-	}
+	env := testenv.Actions(t, "acme/apps", repo.Dir, map[string]string{
+		"GITHUB_REF": "refs/pull/7/merge", "GITHUB_EVENT_NAME": "pull_request", "INPUT_COMMAND": "validate",
+	})
 	code, _, stderr := run(t, env)
 	mustCode(t, code, 1, stderr)
 	wantAnnotation := "::error file=" + release + ",line=" + strconv.Itoa(line) + "::"
@@ -53,13 +50,13 @@ func TestValidateBrokenComponent(t *testing.T) {
 	}
 
 	// publish: frontend is refused, the others go on.
-	host := testenv.Registry(t)
-	code, rs, stderr := publishJSON(t, nil, "publish", "--source", repo.dir, "--repository", host+"/acme/apps")
+	host := testenv.MemRegistry(t, nil)
+	code, rs, stderr := publishJSON(t, nil, "publish", "--source", repo.Dir, "--repository", host+"/acme/apps")
 	mustCode(t, code, 1, stderr)
 	if rs["frontend"].Status != report.Failed || len(rs["frontend"].Findings) == 0 {
 		t.Errorf("frontend = %+v, want failed with findings", rs["frontend"])
 	}
-	if got := digestAt(t, host, "acme/apps/frontend", "latest"); got != "" {
+	if got := testenv.DigestAt(t, host, "acme/apps/frontend", "latest"); got != "" {
 		t.Errorf("an invalid frontend was published: latest = %s", got)
 	}
 	for _, c := range []string{"backend", "cache"} {
@@ -68,7 +65,7 @@ func TestValidateBrokenComponent(t *testing.T) {
 		}
 	}
 	// --validate=false skips it (the user's choice).
-	code, rs, stderr = publishJSON(t, nil, "publish", "--source", repo.dir, "--repository", host+"/acme/apps", "--validate=false")
+	code, rs, stderr = publishJSON(t, nil, "publish", "--source", repo.Dir, "--repository", host+"/acme/apps", "--validate=false")
 	mustCode(t, code, 0, stderr)
 	if rs["frontend"].Status != report.Pushed {
 		t.Errorf("with --validate=false frontend = %s, want pushed", rs["frontend"].Status)

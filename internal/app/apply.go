@@ -1,0 +1,70 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/fleetpush/fleetpush/internal/registry"
+	"github.com/fleetpush/fleetpush/internal/report"
+	"github.com/fleetpush/fleetpush/internal/sign"
+)
+
+// apply carries out a plan: push the artifact (or take the digest the registry holds), sign it,
+// then set its tags. Nothing is tagged before it is signed, so no tag ever points at an unsigned
+// digest. res receives what happened; on error it holds what was done before.
+func (m *publishMode) apply(ctx context.Context, p *plan, signer sign.Signer, res *report.Result, g *group) error {
+	man := p.tags.Existing
+	switch p.action() {
+	case report.ActionPush:
+		var err error
+		if man, err = p.store.Push(ctx, p.img); err != nil {
+			return err
+		}
+		res.Status = report.Pushed
+		g.logf("pushed %s", man.Digest)
+	case report.ActionFinish:
+		res.Status = report.Pushed
+		g.logf("%s is already in %s without a tag (an earlier run stopped half-way): finishing it", man.Digest, p.store)
+	default:
+		res.Status = report.Unchanged
+		g.logf("%s:%s already holds this content (%s): reusing its digest", p.store, p.tags.ExistingTag, man.Digest)
+	}
+	res.Digest, res.Size = man.Digest.String(), man.Size()
+
+	if signer != nil {
+		if err := signDigest(ctx, signer, p.store, man, p.action() != report.ActionPush, res, g); err != nil {
+			return err
+		}
+	}
+
+	out, err := p.tagger.Apply(ctx, p.tags, man)
+	res.Tags, res.Skipped = out.Tags, out.Skipped
+	for _, s := range out.Skipped {
+		g.logf("%s", s)
+	}
+	return err
+}
+
+// signDigest makes sure m carries the run's signatures and verifies them the way Flux will.
+// reused says the digest was in the registry before this run, so a missing signature is healed.
+func signDigest(ctx context.Context, signer sign.Signer, store repository, m *registry.Manifest, reused bool, res *report.Result, g *group) error {
+	ref, err := store.Reference(m.Digest)
+	if err != nil {
+		return err
+	}
+	out, err := signer.Sign(ctx, ref, sign.Reused(reused))
+	if err != nil {
+		return fmt.Errorf("signing %s: %w", ref, err)
+	}
+	res.Signed, res.Identity = string(out.Status), out.Identity
+	if out.RekorLogIndex >= 0 {
+		idx := out.RekorLogIndex
+		res.LogIndex = &idx
+	}
+	if err := signer.Verify(ctx, ref); err != nil {
+		return fmt.Errorf("verifying %s after signing: %w", ref, err)
+	}
+	res.Verified = true
+	g.logf("signed (%s) and verified %s as %s", out.Status, m.Digest, out.Identity)
+	return nil
+}

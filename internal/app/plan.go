@@ -1,0 +1,150 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/fleetpush/fleetpush/internal/artifact"
+	"github.com/fleetpush/fleetpush/internal/component"
+	"github.com/fleetpush/fleetpush/internal/report"
+	"github.com/fleetpush/fleetpush/internal/tagger"
+	"github.com/fleetpush/fleetpush/internal/tags"
+)
+
+// plan is what publish will do for one component, decided from the checkout, git and the
+// registry before anything is written: build, validate, push or reuse, the digest, the
+// signatures to add and every tag move with its reason. A dry run reports it and stops; a real
+// run reports the same plan and carries it out (apply).
+type plan struct {
+	c        component.Component
+	store    repository
+	layer    *artifact.Layer
+	img      v1.Image // the artifact as built; pushed when nothing in the registry holds it
+	digest   v1.Hash  // img's digest
+	size     int64    // img's manifest, config and layer
+	findings []string // validation errors, when there are any (the plan then fails)
+
+	tagger     *tagger.Tagger
+	tags       tagger.Plan
+	signatures []string // by format, as the run's signer writes them
+}
+
+// plan builds and validates the component and reads the registry; it writes nothing.
+func (m *publishMode) plan(ctx context.Context, c component.Component, tp tags.Plan, an *ancestry, g *group) (*plan, error) {
+	p := &plan{c: c}
+	layer, err := m.build.build(c)
+	if err != nil {
+		return nil, err
+	}
+	p.layer = layer
+	g.logf("built %d entries, layer %s (%d bytes)", len(layer.Files), layer.Digest, layer.Size)
+
+	if m.validate {
+		errs, err := m.build.findings(ctx, c, layer, g.logf)
+		if err != nil {
+			return nil, err
+		}
+		if len(errs) > 0 {
+			p.findings = errs
+			return p, fmt.Errorf("validation found %d problem(s); nothing was published", len(errs))
+		}
+	}
+
+	if p.store, err = m.stores.open(m.stores.target(c)); err != nil {
+		return nil, err
+	}
+	src := m.src
+	if p.img, err = artifact.Image(layer, artifact.Meta{
+		Source:      src.url,
+		Revision:    tags.Revision(src.ref.Name, src.sha),
+		Created:     src.created,
+		Annotations: m.annotations,
+	}); err != nil {
+		return nil, err
+	}
+	if p.digest, err = p.img.Digest(); err != nil {
+		return nil, err
+	}
+	man, err := p.img.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	raw, err := p.img.RawManifest()
+	if err != nil {
+		return nil, err
+	}
+	// The same sum a pushed manifest reports: manifest, config and layer.
+	p.size = int64(len(raw)) + man.Config.Size + layer.Size
+
+	p.tagger = tagger.New(p.store, an.ask, append([]tagger.Option{tagger.WithLogf(g.logf)}, m.tagOptions...)...)
+	in := tagger.Input{
+		Policy: m.policy,
+		Plan:   tp,
+		Head:   tags.Head{SHA: src.sha, Created: src.created},
+		Digest: p.digest,
+		Layer:  layer.Digest,
+		DryRun: m.dryRun,
+	}
+	if src.ref.Kind == tags.Branch {
+		in.Branch = src.ref.Name
+	}
+	if p.tags, err = p.tagger.Plan(ctx, in); err != nil {
+		return nil, err
+	}
+	for _, n := range p.tags.Notes {
+		g.logf("dry run: %s", n)
+	}
+	p.signatures = m.signers.formats()
+	return p, nil
+}
+
+// action is what the plan does with the artifact.
+func (p *plan) action() report.Action {
+	switch {
+	case p.tags.Existing == nil:
+		return report.ActionPush
+	case p.tags.ExistingTag == "":
+		return report.ActionFinish
+	}
+	return report.ActionReuse
+}
+
+// report is the plan as the results show it.
+func (p *plan) report() *report.Plan {
+	return &report.Plan{Action: p.action(), Signatures: p.signatures, Tags: tagPlans(p.tags.Moves)}
+}
+
+// tagPlans are the tag engine's moves as the results show them.
+func tagPlans(moves []tagger.Move) []report.TagPlan {
+	out := make([]report.TagPlan, 0, len(moves))
+	for _, mv := range moves {
+		out = append(out, report.TagPlan{Tag: mv.Tag, Action: string(mv.Action), From: mv.From, Reason: mv.Reason})
+	}
+	return out
+}
+
+// dryRun reports the plan as the result of a dry run: what would be pushed and tagged.
+func (p *plan) dryRun(res *report.Result, g *group) {
+	res.Status = report.Planned
+	res.Digest, res.Size = p.digest.String(), p.size
+	res.Tags = p.tags.Tags()
+	for _, mv := range p.tags.Moves {
+		if mv.Skipped != "" {
+			res.Skipped = append(res.Skipped, mv.Skipped) // in the words a real run uses
+			g.logf("%s", mv.Skipped)
+		}
+	}
+	switch p.action() {
+	case report.ActionReuse:
+		res.Status = report.Unchanged
+		res.Digest, res.Size = p.tags.Existing.Digest.String(), p.tags.Existing.Size()
+		g.logf("unchanged: would make sure %s point at %s", strings.Join(res.Tags, ", "), res.Digest)
+	case report.ActionFinish:
+		g.logf("would finish %s (in %s without a tag) and tag it %s", res.Digest, p.store, strings.Join(res.Tags, ", "))
+	default:
+		g.logf("would push %s and tag it %s", res.Digest, strings.Join(res.Tags, ", "))
+	}
+}

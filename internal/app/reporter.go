@@ -1,0 +1,140 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/fleetpush/fleetpush/internal/component"
+	"github.com/fleetpush/fleetpush/internal/config"
+	"github.com/fleetpush/fleetpush/internal/gitdiff"
+	"github.com/fleetpush/fleetpush/internal/report"
+)
+
+// outputOrder is the order outputs are written in (action.yml's, generated from the same table).
+var outputOrder = config.OutputNames()
+
+// reporter runs a mode's work over the components and reports the results: the progress lines,
+// the text or JSON result, and in Actions the outputs and the step summary.
+type reporter struct {
+	log    *report.Log
+	stdout io.Writer
+	json   bool // --output json: the results go to stdout
+	jobs   int  // components worked on at once
+	now    func() time.Time
+}
+
+// forEach runs fn for every component, jobs at a time, printing a progress line as each
+// finishes. A failure of one component never stops the others.
+func (r *reporter) forEach(ctx context.Context, comps []component.Component, fn func(context.Context, component.Component) report.Result) []report.Result {
+	results := make([]report.Result, len(comps))
+	sem := make(chan struct{}, max(1, r.jobs))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done := 0
+	for i, c := range comps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			start := r.now()
+			res := fn(ctx, c)
+			res.Component = c.Name
+			// Errors can quote what a server said; no secret leaves through the results.
+			res.Error = r.log.Redact(res.Error)
+			for i, f := range res.Findings {
+				res.Findings[i] = r.log.Redact(f)
+			}
+			res.Duration = report.Duration(r.now().Sub(start))
+			results[i] = res
+			mu.Lock()
+			done++
+			r.log.Progress(done, len(comps), res)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+// finish writes the report and returns the exit code. snippet is the verify block of the run's
+// signer, "" when there is none.
+func (r *reporter) finish(results []report.Result, title, snippet string) (int, error) {
+	report.Sort(results)
+	var err error
+	if r.json {
+		err = report.WriteJSON(r.stdout, results)
+	} else {
+		err = report.WriteText(r.log.Writer(), results)
+	}
+	if e := r.actionsReport(results, title, snippet); e != nil && err == nil {
+		err = e
+	}
+	if report.AnyFailed(results) {
+		return ExitFailed, err
+	}
+	return ExitOK, err
+}
+
+// actionsReport writes the outputs and the step summary when running in Actions.
+func (r *reporter) actionsReport(results []report.Result, title, snippet string) error {
+	if !r.log.Actions() {
+		return nil
+	}
+	compact, err := json.Marshal(nonNil(results))
+	if err != nil {
+		return err
+	}
+	var names, changed []string
+	digests := map[string]string{}
+	pushed := false
+	for _, res := range results {
+		names = append(names, res.Component)
+		if res.Changed {
+			changed = append(changed, res.Component)
+		}
+		if res.Status == report.Pushed {
+			pushed = true
+		}
+		if res.Digest != "" && res.Repository != "" {
+			digests[res.Component] = res.Repository + "@" + res.Digest
+		}
+	}
+	matrix, _ := gitdiff.Matrix(changed)
+	_, list := gitdiff.Matrix(names)
+	dj, _ := json.Marshal(digests)
+	outputs := map[string]string{
+		"result":      string(compact),
+		"matrix":      matrix,
+		"components":  list,
+		"any-changed": fmt.Sprint(len(changed) > 0),
+		"pushed":      fmt.Sprint(pushed),
+		"digests":     string(dj),
+	}
+	if snippet != "" {
+		outputs["verify-snippet"] = snippet
+	}
+	if err := r.log.SetOutputs(outputs, outputOrder); err != nil {
+		return err
+	}
+	return r.log.Summary(report.SummaryMarkdown(title, results, snippet))
+}
+
+func nonNil(rs []report.Result) []report.Result {
+	if rs == nil {
+		return []report.Result{}
+	}
+	return rs
+}
+
+// group collects a component's log lines, printed as one group when it finishes, so that the
+// lines of concurrent components do not interleave.
+type group struct{ lines []string }
+
+func (g *group) logf(format string, args ...any) {
+	g.lines = append(g.lines, fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,335 @@
+package tagger
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/fleetpush/fleetpush/internal/artifact"
+	"github.com/fleetpush/fleetpush/internal/registry"
+	"github.com/fleetpush/fleetpush/internal/tags"
+)
+
+// Outcome is what Apply did.
+type Outcome struct {
+	// Tags point at the artifact now: the immutable tag and the moving tags
+	// that moved (or already pointed at it).
+	Tags []string
+	// Skipped are the moving tags left elsewhere, each as one sentence that
+	// says why (report.Result.Skipped).
+	Skipped []string
+	// Moves are every tag's action as taken, with its reason.
+	Moves []Move
+}
+
+func (o *Outcome) record(mv Move) {
+	o.Moves = append(o.Moves, mv)
+	switch mv.Action {
+	case ActionWrite, ActionPresent, ActionMove:
+		o.Tags = append(o.Tags, mv.Tag)
+	default:
+		o.Skipped = append(o.Skipped, mv.Skipped)
+	}
+}
+
+// Apply sets the tags of p on m, the manifest the run pushed (or
+// p.Existing), once it is signed: no tag ever points at an unsigned digest.
+// Each decision of the plan is taken again on a fresh read. A release's
+// version tag is written through the claim protocol (see the package
+// documentation); latest and the stable tag converge with overlapping runs.
+// On error the Outcome holds what was done before it.
+func (t *Tagger) Apply(ctx context.Context, p Plan, m *registry.Manifest) (Outcome, error) {
+	var out Outcome
+	in := p.Input
+	in.Policy = in.Policy.WithDefaults()
+	if m == nil {
+		return out, fmt.Errorf("tagging: no manifest given")
+	}
+	var mv Move
+	var err error
+	if tags.IsRelease(in.Plan.Immutable) {
+		mv, err = t.writeRelease(ctx, in, m)
+	} else {
+		mv, err = t.writeBuild(ctx, in, m)
+	}
+	if err != nil {
+		return out, err
+	}
+	out.record(mv)
+	if in.Plan.Latest {
+		mv, err := t.moveLatest(ctx, p, m)
+		if err != nil {
+			return out, err
+		}
+		out.record(mv)
+	}
+	if in.Plan.Stable {
+		mv, err := t.moveStable(ctx, in, m)
+		if err != nil {
+			return out, err
+		}
+		out.record(mv)
+	}
+	return out, nil
+}
+
+// writeBuild sets the immutable tag of a branch build. It names one commit,
+// whose content is the same in every run, so concurrent runs write the same
+// digest (the build is deterministic) and need no claim; the fresh read only
+// catches content that changed without a commit since the plan.
+func (t *Tagger) writeBuild(ctx context.Context, in Input, m *registry.Manifest) (Move, error) {
+	tag := in.Plan.Immutable
+	cur, err := t.store.Get(ctx, tag)
+	if err != nil {
+		return Move{}, err
+	}
+	mv := Move{Tag: tag}
+	if cur != nil {
+		mv.From = cur.Digest.String()
+		if cur.Digest == m.Digest {
+			mv.Action, mv.Reason = ActionPresent, "it already holds this content"
+			return mv, nil
+		}
+		if !sameContent(cur, in.Layer) {
+			return Move{}, t.conflict(in, cur)
+		}
+	}
+	if err := t.store.Tag(ctx, m, tag); err != nil {
+		return Move{}, err
+	}
+	mv.Action = ActionWrite
+	return mv, nil
+}
+
+// ensureTag points tag at m unless it already does, and reports the digest
+// it pointed at before ("" if absent).
+func (t *Tagger) ensureTag(ctx context.Context, m *registry.Manifest, tag string) (string, error) {
+	cur, err := t.store.Get(ctx, tag)
+	if err != nil {
+		return "", err
+	}
+	if cur != nil && cur.Digest == m.Digest {
+		return cur.Digest.String(), nil
+	}
+	from := ""
+	if cur != nil {
+		from = cur.Digest.String()
+	}
+	return from, t.store.Tag(ctx, m, tag)
+}
+
+// moveLatest moves latest to m unless that would go backwards. After moving
+// it re-reads the tag: if an overlapping run moved it in between, the
+// decision is taken again, so that whichever run finishes last, latest ends
+// at the newest commit.
+//
+// Re-reading latest cannot see everything: registries have no conditional
+// tag write, so a newer run may move latest between this run's read and its
+// write, check it, finish, and then lose to this run's write. Whenever latest
+// holds m after this run wrote it, this run therefore also reads the builds
+// of the branch tagged since its plan (a newer run writes its immutable tag
+// before it moves latest) and hands latest to the newest of them if that is
+// newer than its own.
+func (t *Tagger) moveLatest(ctx context.Context, p Plan, m *registry.Manifest) (Move, error) {
+	in := p.Input
+	tag := in.Policy.LatestTag
+	wrote := false // only a write of this run can have overwritten a newer run's move
+	mv := Move{Tag: tag}
+	for i := range moveAttempts {
+		cur, err := t.store.Get(ctx, tag)
+		if err != nil {
+			return Move{}, err
+		}
+		if i == 0 && cur != nil {
+			mv.From = cur.Digest.String()
+		}
+		if cur != nil && cur.Digest == m.Digest {
+			if !wrote {
+				mv.Action = ActionPresent
+				return mv, nil
+			}
+			newer, err := t.newerBuild(ctx, p)
+			if err != nil {
+				return Move{}, err
+			}
+			if newer == nil {
+				mv.Action = ActionMove
+				return mv, nil
+			}
+			t.o.logf("%s: a newer commit (%s) was published while this run moved it: pointing it at %s", tag, shortSHA(headOf(newer).SHA), newer.Digest)
+			if err := t.store.Tag(ctx, newer, tag); err != nil {
+				return Move{}, err
+			}
+			continue
+		}
+		if d := t.decideLatest(ctx, in, cur, m.Digest); d.Action == ActionLeave {
+			d.From = mv.From
+			return d, nil
+		}
+		if err := t.store.Tag(ctx, m, tag); err != nil {
+			return Move{}, err
+		}
+		wrote = true
+	}
+	return Move{}, fmt.Errorf("moving %s: it kept changing under this run (%d attempts); re-run to converge", tag, moveAttempts)
+}
+
+// newerBuild returns the newest build of this branch tagged since the plan
+// was made (tags not listed then) when it is newer than this run's commit,
+// else nil. Only those few manifests are read.
+func (t *Tagger) newerBuild(ctx context.Context, p Plan) (*registry.Manifest, error) {
+	in := p.Input
+	pol := in.Policy
+	after, err := t.store.Tags(ctx)
+	if err != nil {
+		return nil, err
+	}
+	seen := make(map[string]bool, len(p.before))
+	for _, tg := range p.before {
+		seen[tg] = true
+	}
+	var best *registry.Manifest
+	bestHead := in.Head
+	for _, tg := range after {
+		if seen[tg] || tg == in.Plan.Immutable || !isBuildOf(pol, in.Branch, tg) {
+			continue
+		}
+		cand, err := t.store.Get(ctx, tg)
+		if err != nil || cand == nil {
+			continue // gone or unreadable: not a build to hand latest to
+		}
+		name, sha, err := tags.ParseRevision(annotations(cand)[artifact.RevisionAnnotation])
+		if err != nil || name != in.Branch || sha == bestHead.SHA {
+			continue
+		}
+		if want, err := pol.BranchTag(in.Branch, sha); err != nil || want != tg {
+			continue // not this branch's immutable tag of that commit
+		}
+		if h := headOf(cand); tags.MoveLatest(bestHead, h, t.ancestor(ctx)) {
+			best, bestHead = cand, h
+		}
+	}
+	return best, nil
+}
+
+// moveStable moves the stable tag to m when this release is the highest
+// stable version that no promotion rolled back over. After moving it re-reads
+// the tags and the promotion record: if a higher release landed in between,
+// the stable tag is handed to it; if a promotion that holds this release
+// landed, the tag is handed back to the promoted release. So overlapping
+// releases never leave it on an older one, and a promotion is never undone.
+func (t *Tagger) moveStable(ctx context.Context, in Input, m *registry.Manifest) (Move, error) {
+	tag, version := in.Policy.StableTag, in.Plan.Immutable
+	moved := false
+	var from string
+	for range moveAttempts {
+		all, err := t.store.Tags(ctx)
+		if err != nil {
+			return Move{}, err
+		}
+		rec, err := t.ReadPromotion(ctx, tag)
+		if err != nil {
+			return Move{}, err
+		}
+		d := decideStable(tag, version, all, rec)
+		switch d.Action {
+		case ActionHold:
+			if moved {
+				d.Skipped = fmt.Sprintf("%s handed back to %s: %s", tag, rec.Version, d.Reason)
+				return d, t.handBack(ctx, tag, m, rec)
+			}
+			return d, nil
+		case ActionLeave:
+			best := tags.HighestStable(effective(all, version, rec))
+			if moved {
+				d.Reason = fmt.Sprintf("%s was released while this run moved %s to %s", best, tag, version)
+				d.Skipped = fmt.Sprintf("%s handed to %s: %s", tag, best, d.Reason)
+				return d, t.repairStable(ctx, tag, m, best)
+			}
+			return d, nil
+		}
+		f, err := t.ensureTag(ctx, m, tag)
+		if err != nil {
+			return Move{}, err
+		}
+		if !moved {
+			from = f
+		}
+		moved = true
+		after, err := t.store.Tags(ctx)
+		if err != nil {
+			return Move{}, err
+		}
+		rec2, err := t.ReadPromotion(ctx, tag)
+		if err != nil {
+			return Move{}, err
+		}
+		if rec.same(rec2) && tags.HighestStable(effective(after, version, rec2)) == version {
+			act := ActionMove
+			if from == m.Digest.String() {
+				act = ActionPresent
+			}
+			return Move{Tag: tag, Action: act, From: from}, nil
+		}
+	}
+	return Move{}, fmt.Errorf("moving %s: releases kept landing under this run (%d attempts); re-run to converge", tag, moveAttempts)
+}
+
+// repairStable hands the stable tag, which this run moved to m, to the higher
+// release best that landed meanwhile: that release's run may have moved the
+// tag and checked it before this run's write overwrote it. It is called only
+// when this run moved the tag, and it leaves the tag alone once anyone else
+// has moved it since. Each hand-over is checked against a fresh tag list, as
+// a still higher release may land too.
+func (t *Tagger) repairStable(ctx context.Context, tag string, m *registry.Manifest, best string) error {
+	for range moveAttempts {
+		cur, err := t.store.Get(ctx, tag)
+		if err != nil {
+			return err
+		}
+		if cur == nil || cur.Digest != m.Digest {
+			return nil
+		}
+		bm, err := t.store.Get(ctx, best)
+		if err != nil || bm == nil {
+			return err
+		}
+		if err := t.store.Tag(ctx, bm, tag); err != nil {
+			return err
+		}
+		after, err := t.store.Tags(ctx)
+		if err != nil {
+			return err
+		}
+		rec, err := t.ReadPromotion(ctx, tag)
+		if err != nil {
+			return err
+		}
+		next := tags.HighestStable(effective(after, "", rec))
+		if next == best || next == "" {
+			return nil
+		}
+		m, best = bm, next
+	}
+	return fmt.Errorf("moving %s: releases kept landing under this run (%d attempts); re-run to converge", tag, moveAttempts)
+}
+
+// handBack points the stable tag, which this run moved to m, back at the
+// release a promotion that landed meanwhile chose, unless someone else moved
+// the tag since.
+func (t *Tagger) handBack(ctx context.Context, tag string, m *registry.Manifest, rec *Promotion) error {
+	cur, err := t.store.Get(ctx, tag)
+	if err != nil {
+		return err
+	}
+	if cur == nil || cur.Digest != m.Digest {
+		return nil
+	}
+	pm, err := t.store.Get(ctx, rec.Version)
+	if err != nil {
+		return err
+	}
+	if pm == nil || pm.Digest.String() != rec.Digest {
+		return fmt.Errorf("handing %s back to %s: the promoted release is gone or changed; promote it again", tag, rec.Version)
+	}
+	return t.store.Tag(ctx, pm, tag)
+}

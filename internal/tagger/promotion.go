@@ -1,0 +1,199 @@
+package tagger
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/semver"
+
+	"github.com/fleetpush/fleetpush/internal/registry"
+	"github.com/fleetpush/fleetpush/internal/tags"
+)
+
+// Promotion is the record of a deliberate move of a channel, kept in the
+// repository under tags.PromotionTag(Channel).
+type Promotion struct {
+	Channel string    `json:"channel"`
+	Version string    `json:"version"`
+	Digest  string    `json:"digest"`
+	At      time.Time `json:"at"`
+	// Over are the stable releases above Version in the repository when it
+	// was promoted: the releases the promotion rolled back over. Publish never
+	// moves the channel to one of them again.
+	Over []string `json:"over,omitempty"`
+}
+
+// Holds reports whether the promotion keeps the channel from moving to
+// version: version is one of the releases it rolled back over. (Publish also
+// keeps the channel on a promoted version above every stable release, such as
+// a pre-release promoted on purpose: see Below.) A nil Promotion holds
+// nothing.
+func (p *Promotion) Holds(version string) bool {
+	return p != nil && slices.Contains(p.Over, version)
+}
+
+// Below reports whether version is below the promoted version: a release
+// that would move the channel by the stable rules (no higher stable release)
+// but not past a promotion forward.
+func (p *Promotion) Below(version string) bool {
+	return p != nil && tags.IsRelease(version) && semver.Compare(version, p.Version) < 0
+}
+
+func (p *Promotion) holdReason(tag, version string) string {
+	on := p.At.UTC().Format(time.DateOnly)
+	if slices.Contains(p.Over, version) {
+		return fmt.Sprintf("a promotion on %s moved %s back to %s over %s; release a new version to move it, or promote %s", on, tag, p.Version, version, version)
+	}
+	return fmt.Sprintf("a promotion on %s moved %s to %s, above %s; release a higher version to move it, or promote %s", on, tag, p.Version, version, version)
+}
+
+func (p *Promotion) annotations() map[string]string {
+	return map[string]string{
+		annoKind:    kindPromotion,
+		annoChannel: p.Channel,
+		annoVersion: p.Version,
+		annoDigest:  p.Digest,
+		annoAt:      formatTime(p.At),
+		annoOver:    strings.Join(p.Over, ","),
+	}
+}
+
+// same reports whether p and q record the same promotion, at any time.
+func (p *Promotion) same(q *Promotion) bool {
+	if p == nil || q == nil {
+		return p == q
+	}
+	return p != nil && q != nil && p.Channel == q.Channel && p.Version == q.Version && p.Digest == q.Digest && slices.Equal(p.Over, q.Over)
+}
+
+// PromotePlan is what Promote will do: the record it writes and the move of
+// the channel. A dry run prints it and stops.
+type PromotePlan struct {
+	Record Promotion `json:"record"`
+	Move   Move      `json:"move"`
+	// Previous is the record it replaces; nil if none.
+	Previous *Promotion         `json:"previous,omitempty"`
+	target   *registry.Manifest // the manifest of Record.Version
+}
+
+// PlanPromote reads the repository and plans moving channel to version,
+// whose manifest is m (read by the caller, who also checked its signature).
+// It writes nothing. The record lists the stable releases above version:
+// publish will not move the channel to them again, only to a newer release.
+func (t *Tagger) PlanPromote(ctx context.Context, channel, version string, m *registry.Manifest) (PromotePlan, error) {
+	if err := tags.ValidateChannel(channel); err != nil {
+		return PromotePlan{}, fmt.Errorf("channel: %w", err)
+	}
+	if m == nil {
+		return PromotePlan{}, fmt.Errorf("promoting %s: no manifest given", version)
+	}
+	all, err := t.store.Tags(ctx)
+	if err != nil {
+		return PromotePlan{}, err
+	}
+	var over []string
+	if tags.IsRelease(version) {
+		for _, v := range all {
+			if tags.IsStable(v) && semver.Compare(v, version) > 0 {
+				over = append(over, v)
+			}
+		}
+		semver.Sort(over)
+	}
+	prev, err := t.ReadPromotion(ctx, channel)
+	if err != nil {
+		return PromotePlan{}, err
+	}
+	cur, err := t.store.Get(ctx, channel)
+	if err != nil {
+		return PromotePlan{}, err
+	}
+	p := PromotePlan{
+		Record:   Promotion{Channel: channel, Version: version, Digest: m.Digest.String(), At: t.o.clock.Now().UTC(), Over: over},
+		Move:     Move{Tag: channel, Action: ActionMove},
+		Previous: prev,
+		target:   m,
+	}
+	if cur != nil {
+		p.Move.From = cur.Digest.String()
+		if cur.Digest == m.Digest {
+			p.Move.Action = ActionPresent
+		}
+	}
+	if len(over) > 0 {
+		p.Move.Reason = fmt.Sprintf("rolled back over %s: publish leaves %s alone for them until a newer release", strings.Join(over, ", "), channel)
+	}
+	return p, nil
+}
+
+// Promote carries out p: it writes the promotion record first, then moves the
+// channel and reads it back. In that order a publish that reads the record
+// after the channel moved always sees the record; a publish that moved the
+// channel just before reads the record after its own move and hands the
+// channel back (see Apply). A record equal to the previous one (same
+// version, digest and releases rolled over) is not written again.
+func (t *Tagger) Promote(ctx context.Context, p PromotePlan) (Outcome, error) {
+	var out Outcome
+	m, ch := p.target, p.Record.Channel
+	if m == nil {
+		return out, fmt.Errorf("promoting %s: make the plan with PlanPromote", p.Record.Version)
+	}
+	if !p.Record.same(p.Previous) {
+		rec, err := t.pushRecord(ctx, p.Record.annotations())
+		if err != nil {
+			return out, fmt.Errorf("recording the promotion of %s: %w", p.Record.Version, err)
+		}
+		if err := t.store.Tag(ctx, rec, tags.PromotionTag(ch)); err != nil {
+			return out, fmt.Errorf("recording the promotion of %s: %w", p.Record.Version, err)
+		}
+	}
+	mv := p.Move
+	cur, err := t.store.Get(ctx, ch)
+	if err != nil {
+		return out, err
+	}
+	if cur == nil || cur.Digest != m.Digest {
+		if err := t.store.Tag(ctx, m, ch); err != nil {
+			return out, err
+		}
+		mv.Action = ActionMove
+		after, err := t.store.Get(ctx, ch)
+		if err != nil {
+			return out, err
+		}
+		if after == nil || after.Digest != m.Digest {
+			return out, fmt.Errorf("%s:%s changed under this run (another run moved it); re-run promote", t.store, ch)
+		}
+	} else {
+		mv.Action = ActionPresent
+	}
+	out.Tags = []string{p.Record.Version, ch}
+	out.Moves = []Move{mv}
+	return out, nil
+}
+
+// ReadPromotion returns the promotion record of channel, or nil when there is
+// none (never promoted, or promoted by a fleetpush that kept no record). A
+// record that is not well formed is no record.
+func (t *Tagger) ReadPromotion(ctx context.Context, channel string) (*Promotion, error) {
+	m, err := t.store.Get(ctx, tags.PromotionTag(channel))
+	if err != nil || m == nil {
+		return nil, err
+	}
+	a := annotations(m)
+	if a[annoKind] != kindPromotion || a[annoChannel] != channel || !tags.IsRelease(a[annoVersion]) {
+		return nil, nil
+	}
+	at, _ := parseTime(a[annoAt])
+	p := &Promotion{Channel: channel, Version: a[annoVersion], Digest: a[annoDigest], At: at}
+	for _, v := range splitList(a[annoOver]) {
+		// Bytes from the registry: only versions above the promoted one count.
+		if tags.IsStable(v) && semver.Compare(v, p.Version) > 0 && !slices.Contains(p.Over, v) {
+			p.Over = append(p.Over, v)
+		}
+	}
+	return p, nil
+}
