@@ -32,7 +32,8 @@ func (m *publishMode) apply(ctx context.Context, p *plan, signer sign.Signer, re
 	res.Digest, res.Size = man.Digest.String(), man.Size()
 
 	if signer != nil {
-		if err := signDigest(ctx, signer, p.store, man, p.action() != report.ActionPush, res, g); err != nil {
+		prov := m.signers.provenance(p.c, m.src.sha, m.src.ref.Full(), m.build.ignore, m.annotations)
+		if err := signDigest(ctx, signer, p.store, man, p.action() != report.ActionPush, res, g, sign.WithProvenance(prov)); err != nil {
 			return err
 		}
 	}
@@ -47,16 +48,17 @@ func (m *publishMode) apply(ctx context.Context, p *plan, signer sign.Signer, re
 
 // signDigest makes sure m carries the run's signatures and verifies them the way Flux will.
 // reused says the digest was in the registry before this run, so a missing signature is healed.
-func signDigest(ctx context.Context, signer sign.Signer, store repository, m *registry.Manifest, reused bool, res *report.Result, g *group) error {
+func signDigest(ctx context.Context, signer sign.Signer, store repository, m *registry.Manifest, reused bool, res *report.Result, g *group, opts ...sign.SignOption) error {
 	ref, err := store.Reference(m.Digest)
 	if err != nil {
 		return err
 	}
-	out, err := signer.Sign(ctx, ref, sign.Reused(reused))
+	out, err := signer.Sign(ctx, ref, append([]sign.SignOption{sign.Reused(reused)}, opts...)...)
 	if err != nil {
 		return fmt.Errorf("signing %s: %w", ref, err)
 	}
 	res.Signed, res.Identity = string(out.Status), out.Identity
+	res.Attached = attached(out)
 	if out.RekorLogIndex >= 0 {
 		idx := out.RekorLogIndex
 		res.LogIndex = &idx
@@ -67,4 +69,19 @@ func signDigest(ctx context.Context, signer sign.Signer, store repository, m *re
 	res.Verified = true
 	g.logf("signed (%s) and verified %s as %s", out.Status, m.Digest, out.Identity)
 	return nil
+}
+
+// attached says, per kind, what a Sign call wrote (new) or found (existing): the legacy
+// signature, the Sigstore bundle and the SLSA provenance.
+func attached(r sign.Result) map[string]string {
+	out := map[string]string{}
+	for k, v := range map[string]sign.Attached{"legacy": r.Legacy, "bundle": r.Bundle, "provenance": r.Provenance} {
+		if v != sign.AttachedNone {
+			out[k] = string(v)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }

@@ -161,7 +161,7 @@ func (f *faultEnv) checkRegistry(t testing.TB) map[string]map[string]string {
 		repo := repoPrefix + "/" + c
 		out[c] = map[string]string{}
 		for _, tag := range testenv.Tags(t, f.host, repo) {
-			if strings.HasSuffix(tag, ".sig") || tags.IsRecord(tag) {
+			if registry.IsAttachmentTag(tag) || tags.IsRecord(tag) {
 				continue // signatures, and the tag engine's claims and promotion records
 			}
 			ref, err := name.NewTag(f.host+"/"+repo+":"+tag, name.Insecure)

@@ -184,14 +184,14 @@ func TestPlanThenApply(t *testing.T) {
 		if r.Status != report.Planned || r.Plan == nil || r.Plan.Action != report.ActionPush {
 			t.Fatalf("dry run %s: %+v, want a planned push", c, r)
 		}
-		if got, want := r.Plan.Signatures, []string{"legacy"}; !cmp.Equal(got, want) {
+		if got, want := r.Plan.Signatures, []string{"legacy", "bundle"}; !cmp.Equal(got, want) {
 			t.Errorf("dry run %s: signatures %v, want %v", c, got, want)
 		}
 		if got := r.Plan.Tags[0]; got.Tag != "main-"+sha[:8] || got.Action != "write" {
 			t.Errorf("dry run %s: first move %+v, want write main-%s", c, got, sha[:8])
 		}
 	}
-	if !strings.Contains(stderr, "plan: push; sign legacy; tag main-"+sha[:8]+" (write)") {
+	if !strings.Contains(stderr, "plan: push; sign legacy, bundle; tag main-"+sha[:8]+" (write)") {
 		t.Errorf("the dry run's log does not show the plan:\n%s", stderr)
 	}
 

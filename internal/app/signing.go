@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"sort"
+	"strings"
 	"sync"
 
+	"github.com/fleetpush/fleetpush/internal/component"
 	"github.com/fleetpush/fleetpush/internal/config"
 	"github.com/fleetpush/fleetpush/internal/registry"
 	"github.com/fleetpush/fleetpush/internal/report"
@@ -45,6 +48,9 @@ func newSigners(cfg *config.Config, client *registry.Client, log *report.Log, ne
 			RekorPublicKey:    cfg.RekorPublicKey,
 			TLogUpload:        cfg.TLogUpload,
 			CTLogPublicKey:    cfg.CTLogPublicKey,
+			TrustedRoot:       cfg.TrustedRoot,
+			SignatureFormat:   sign.SignatureFormat(cfg.SignatureFormat),
+			Provenance:        cfg.Provenance,
 			TokenRequestURL:   cfg.GitHub.TokenRequestURL,
 			TokenRequestToken: cfg.GitHub.TokenRequestToken,
 			RemoteOptions:     client.RemoteOptions(),
@@ -69,7 +75,52 @@ func (s *signers) formats() []string {
 	if s.off() {
 		return nil
 	}
-	return []string{"legacy"} // cosign's sha256-<hex>.sig
+	var out []string
+	switch f := s.opts.SignatureFormat; {
+	case f == sign.FormatLegacy:
+		out = append(out, "legacy") // cosign's sha256-<hex>.sig
+	case f == sign.FormatBundle:
+		out = append(out, "bundle") // a Sigstore bundle as an OCI referrer, as cosign v3 signs
+	default:
+		out = append(out, "legacy", "bundle")
+	}
+	if s.opts.Provenance {
+		out = append(out, "provenance")
+	}
+	return out
+}
+
+// provenance is what the SLSA provenance of a component's artifact says about its build: the
+// workflow, the event, the commit, and the inputs that shaped the artifact.
+func (s *signers) provenance(c component.Component, commit, ref string, ignore []string, annotations map[string]string) sign.Provenance {
+	inputs := map[string]string{}
+	if c.Name != "" {
+		inputs["component"] = c.Name
+	}
+	inputs["path"] = c.Dir
+	if len(ignore) > 0 {
+		inputs["ignore-paths"] = strings.Join(ignore, "\n")
+	}
+	if len(annotations) > 0 {
+		keys := make([]string, 0, len(annotations))
+		for k := range annotations {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var b strings.Builder
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteByte('\n')
+			}
+			b.WriteString(k + "=" + annotations[k])
+		}
+		inputs["annotations"] = b.String()
+	}
+	return sign.Provenance{
+		ServerURL: s.gh.ServerURL, Repository: s.gh.Repository, WorkflowRef: s.gh.WorkflowRef,
+		Ref: ref, EventName: s.gh.EventName, RunID: s.gh.RunID, RunAttempt: s.gh.RunAttempt,
+		Commit: commit, Inputs: inputs,
+	}
 }
 
 // identityFor is the identity this run's signatures carry (publish) or must carry (verify,

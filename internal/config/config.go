@@ -116,6 +116,8 @@ type GitHub struct {
 	EventName   string
 	EventPath   string
 	WorkflowRef string // owner/repo/.github/workflows/x.yaml@refs/heads/main
+	RunID       string // GITHUB_RUN_ID, for provenance
+	RunAttempt  string // GITHUB_RUN_ATTEMPT, for provenance
 	Actor       string
 	Token       string // GITHUB_TOKEN, for ghcr.io when no explicit credentials are given
 	Workspace   string

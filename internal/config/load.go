@@ -118,6 +118,8 @@ func readGitHub(getenv func(string) string) GitHub {
 		EventName:         getenv("GITHUB_EVENT_NAME"),
 		EventPath:         getenv("GITHUB_EVENT_PATH"),
 		WorkflowRef:       getenv("GITHUB_WORKFLOW_REF"),
+		RunID:             getenv("GITHUB_RUN_ID"),
+		RunAttempt:        getenv("GITHUB_RUN_ATTEMPT"),
 		Actor:             getenv("GITHUB_ACTOR"),
 		Token:             getenv("GITHUB_TOKEN"),
 		Workspace:         getenv("GITHUB_WORKSPACE"),

@@ -109,8 +109,7 @@ func TestLoadCLI(t *testing.T) {
 			env:  map[string]string{"CI": "true"},
 			want: func(c *Config) {
 				c.Repository, c.Sign, c.SignatureFormat, c.TrustedRoot = "ghcr.io/acme/apps", SignKeyless, FormatLegacy, "root.json"
-				c.Provenance = true // default when signing
-				c.GitHub.CI = true
+				c.GitHub.CI = true // no provenance by default outside Actions: no workflow run to name
 			},
 		},
 		{
@@ -175,7 +174,6 @@ func TestLoadCLI(t *testing.T) {
 			want: func(c *Config) {
 				// promote checks signatures: keyless by default, even outside Actions
 				c.Command, c.Version, c.Channel, c.Components, c.Sign = Promote, "v1.2.3", "stable", []string{"frontend"}, SignKeyless
-				c.Provenance = true
 			},
 		},
 		{
@@ -194,7 +192,6 @@ func TestLoadCLI(t *testing.T) {
 			env:  map[string]string{"COSIGN_PASSWORD": "pw"},
 			want: func(c *Config) {
 				c.Sign, c.CosignKey, c.CosignPassword = SignKey, "cosign.key", "pw"
-				c.Provenance = true
 			},
 		},
 		{
@@ -744,7 +741,7 @@ func TestLoadHelp(t *testing.T) {
 					t.Errorf("help does not list --%s", o.Name)
 				}
 			}
-			for _, want := range []string{"(default latest-stable)", "(default true when signing)", "(default 100Mi)", "(default 16Mi)"} {
+			for _, want := range []string{"(default latest-stable)", "(default true when signing in GitHub Actions)", "(default 100Mi)", "(default 16Mi)"} {
 				if !strings.Contains(help, want) {
 					t.Errorf("help does not show the default %q:\n%s", want, help)
 				}

@@ -187,10 +187,15 @@ var Options = []Option{
 	},
 	{
 		Name:        "provenance",
-		DefaultDoc:  "`true` when signing",
+		DefaultDoc:  "`true` when signing in GitHub Actions",
 		Description: "Attach a signed SLSA v1 provenance statement (a bundle referrer, as `cosign attest` stores it) to each pushed artifact (`true` or `false`).",
 		field:       boolean(func(c *Config) *bool { return &c.Provenance }),
-		compute:     func(c *Config, _ func(string) string) { c.Provenance = c.Sign != SignNone },
+		// Provenance states which workflow run built the artifact: outside Actions there is no
+		// run to name, so the CLI signs without it unless asked (and then Validate says what
+		// is missing).
+		compute: func(c *Config, getenv func(string) string) {
+			c.Provenance = c.Sign != SignNone && getenv("GITHUB_ACTIONS") == "true"
+		},
 	},
 	{
 		Name: "cosign-key", Secret: true,

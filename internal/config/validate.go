@@ -78,6 +78,9 @@ func (c *Config) Validate() error {
 	if c.Provenance && c.Sign == SignNone {
 		add("provenance: true needs a signature, but sign is none: set sign to keyless or key, or provenance: false")
 	}
+	if c.Provenance && c.Sign != SignNone && c.Command == Publish && (c.GitHub.Repository == "" || c.GitHub.WorkflowRef == "" || c.GitHub.RunID == "") {
+		add("provenance: true names the workflow run that built the artifact, but GITHUB_REPOSITORY, GITHUB_WORKFLOW_REF or GITHUB_RUN_ID is not set: run in GitHub Actions, or set provenance: false")
+	}
 	if c.TrustedRoot != "" && c.Sign == SignNone {
 		add("trusted-root: given while sign is none, so nothing is signed or verified: set sign, or leave trusted-root out")
 	}

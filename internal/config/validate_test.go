@@ -20,7 +20,8 @@ func TestValidateDefaults(t *testing.T) {
 			t.Errorf("Load(%q).Validate() = %v, want nil: the defaults must be valid", args, err)
 		}
 	}
-	actions := env(map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "Acme/Apps", "GITHUB_WORKSPACE": "/w"})
+	actions := env(map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "Acme/Apps", "GITHUB_WORKSPACE": "/w",
+		"GITHUB_WORKFLOW_REF": "Acme/Apps/.github/workflows/push.yaml@refs/heads/main", "GITHUB_RUN_ID": "1"})
 	c, err := Load(nil, actions, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -66,6 +67,7 @@ func TestValidateAccepts(t *testing.T) {
 		{"signature format", func(c *Config) { c.SignatureFormat = FormatBundle }},
 		{"provenance while signing", func(c *Config) {
 			c.Sign, c.Repository, c.Provenance = SignKeyless, "ghcr.io/acme/apps", true
+			c.GitHub.Repository, c.GitHub.WorkflowRef, c.GitHub.RunID = "acme/apps", "acme/apps/.github/workflows/push.yaml@refs/heads/main", "1"
 		}},
 		{"trusted root file", func(c *Config) {
 			c.Sign, c.Repository, c.TrustedRoot = SignKeyless, "ghcr.io/acme/apps", "testdata/trusted_root.json"

@@ -246,7 +246,7 @@ func TestReadmeTables(t *testing.T) {
 			t.Errorf("no row for output %s", o.Name)
 		}
 	}
-	if !strings.Contains(tables, "| `provenance` | `true` when signing |") {
+	if !strings.Contains(tables, "| `provenance` | `true` when signing in GitHub Actions |") {
 		t.Errorf("the provenance row does not show its computed default:\n%s", tables)
 	}
 }

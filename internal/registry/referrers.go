@@ -655,3 +655,21 @@ func mustDigest(l v1.Layer) v1.Hash {
 	}
 	return d
 }
+
+// IsAttachmentTag reports whether tag is one of the tags that hold what is attached to a digest
+// rather than an artifact: cosign's `sha256-<hex>.sig` (and `.att`, `.sbom`), the referrers
+// tag schema's index `sha256-<hex>`, and the `sha256-<hex>.ref.<hex>` tags that record its
+// entries. Listings of a repository's artifacts leave them out.
+func IsAttachmentTag(tag string) bool {
+	rest, ok := strings.CutPrefix(tag, "sha256-")
+	if !ok || len(rest) < 64 || strings.Trim(rest[:64], "0123456789abcdef") != "" {
+		return false
+	}
+	switch suffix := rest[64:]; {
+	case suffix == "", suffix == ".sig", suffix == ".att", suffix == ".sbom":
+		return true
+	case strings.HasPrefix(suffix, refTagInfix):
+		return true
+	}
+	return false
+}

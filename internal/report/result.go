@@ -40,10 +40,13 @@ type Result struct {
 	Identity   string   `json:"identity,omitempty"`
 	LogIndex   *int64   `json:"rekorLogIndex,omitempty"`
 	Verified   bool     `json:"verified,omitempty"`
-	From       string   `json:"from,omitempty"` // promote: the digest the channel pointed at before
-	Findings   []string `json:"findings,omitempty"`
-	Error      string   `json:"error,omitempty"`
-	Duration   Duration `json:"durationMs"`
+	// Attached says, per kind (legacy, bundle, provenance), whether this run wrote it (new) or
+	// found it (existing) on the digest.
+	Attached map[string]string `json:"attached,omitempty"`
+	From     string            `json:"from,omitempty"` // promote: the digest the channel pointed at before
+	Findings []string          `json:"findings,omitempty"`
+	Error    string            `json:"error,omitempty"`
+	Duration Duration          `json:"durationMs"`
 	// Plan is what publish decided before writing anything; nil for the other modes and for a
 	// component that failed before its plan was made.
 	Plan *Plan `json:"plan,omitempty"`
@@ -162,7 +165,7 @@ func WriteText(w io.Writer, rs []Result) error {
 	fmt.Fprintln(tw, "COMPONENT\tSTATUS\tDIGEST\tSIZE\tTAGS\tSIGNED\tTIME")
 	for _, r := range rs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cell(display(r.Component)), cell(string(r.Status)), cell(short(r.Digest)),
-			size(r.Size), cell(dash(strings.Join(r.Tags, ","))), cell(dash(r.Signed)), time.Duration(r.Duration).Round(time.Millisecond))
+			size(r.Size), cell(dash(strings.Join(r.Tags, ","))), cell(dash(r.Signed+Attachments(r.Attached))), time.Duration(r.Duration).Round(time.Millisecond))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

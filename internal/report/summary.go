@@ -33,7 +33,7 @@ func SummaryMarkdown(title string, rs []Result, snippet string) string {
 			status = fmt.Sprintf(" (%s)", r.Status)
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", MarkdownText(display(r.Component)+status), changed,
-			MarkdownCode(short(r.Digest)), size(r.Size), code(r.Tags), signed(r.Signed), verified,
+			MarkdownCode(short(r.Digest)), size(r.Size), code(r.Tags), signed(r.Signed, r.Attached), verified,
 			time.Duration(r.Duration).Round(time.Millisecond))
 	}
 	for _, r := range rs {
@@ -53,11 +53,27 @@ func SummaryMarkdown(title string, rs []Result, snippet string) string {
 	return b.String()
 }
 
-func signed(s string) string {
+// signed is the signature status with what is attached, e.g. "new (legacy, bundle, provenance)".
+func signed(s string, attached map[string]string) string {
 	if s == "" {
 		return "-"
 	}
-	return MarkdownText(s)
+	return MarkdownText(s + Attachments(attached))
+}
+
+// Attachments lists the kinds attached to a digest in a fixed order, " (legacy, bundle,
+// provenance)", or "" when none are known.
+func Attachments(attached map[string]string) string {
+	var kinds []string
+	for _, k := range []string{"legacy", "bundle", "provenance"} {
+		if attached[k] != "" {
+			kinds = append(kinds, k)
+		}
+	}
+	if len(kinds) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(kinds, ", ") + ")"
 }
 
 func code(tags []string) string {

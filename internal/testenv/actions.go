@@ -19,7 +19,10 @@ func Actions(t testing.TB, repository, workspace string, extra map[string]string
 		"GITHUB_ACTIONS": "true", "CI": "true",
 		"GITHUB_REPOSITORY": repository, "GITHUB_SERVER_URL": "https://github.com",
 		"GITHUB_WORKSPACE": workspace,
-		"GITHUB_OUTPUT":    filepath.Join(dir, "output"), "GITHUB_STEP_SUMMARY": filepath.Join(dir, "summary"),
+		// Every job has these; provenance names them.
+		"GITHUB_WORKFLOW_REF": repository + "/.github/workflows/push-artifact.yaml@refs/heads/main",
+		"GITHUB_RUN_ID":       "4242", "GITHUB_RUN_ATTEMPT": "1",
+		"GITHUB_OUTPUT": filepath.Join(dir, "output"), "GITHUB_STEP_SUMMARY": filepath.Join(dir, "summary"),
 	}
 	maps.Copy(env, extra)
 	return env
