@@ -189,7 +189,7 @@ func writeUsage(w io.Writer) {
 			text += " (default " + d + ")"
 		}
 		fmt.Fprintf(w, "  --%s\n", o.Name)
-		for _, line := range wrap(strings.ReplaceAll(text, "`", ""), 90) {
+		for _, line := range Wrap(strings.ReplaceAll(text, "`", ""), 90) {
 			fmt.Fprintf(w, "        %s\n", line)
 		}
 	}
@@ -204,8 +204,8 @@ func (o Option) DefaultText() string {
 	return o.DefaultDoc
 }
 
-// wrap breaks text into lines of at most width bytes at spaces; a longer word stays whole.
-func wrap(text string, width int) []string {
+// Wrap breaks text into lines of at most width bytes at spaces; a longer word stays whole.
+func Wrap(text string, width int) []string {
 	var lines []string
 	line := ""
 	for _, w := range strings.Fields(text) {

@@ -136,29 +136,9 @@ func InputDescription(o config.Option) string {
 // unchanged, and no character in it needs YAML escaping.
 func writeDescription(b *strings.Builder, text string) {
 	b.WriteString("    description: >-\n")
-	for _, line := range wrap(text, 100-6) {
+	for _, line := range config.Wrap(text, 100-6) {
 		b.WriteString("      " + line + "\n")
 	}
-}
-
-// wrap breaks text into lines of at most width bytes at spaces; a longer word stays whole.
-func wrap(text string, width int) []string {
-	var lines []string
-	line := ""
-	for _, w := range strings.Fields(text) {
-		if line != "" && len(line)+1+len(w) > width {
-			lines = append(lines, line)
-			line = ""
-		}
-		if line != "" {
-			line += " "
-		}
-		line += w
-	}
-	if line != "" {
-		lines = append(lines, line)
-	}
-	return lines
 }
 
 // ReadmeTables renders the README's generated section: the inputs, the CLI-only flags and the
