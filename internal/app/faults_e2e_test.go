@@ -143,7 +143,8 @@ func newFaultEnv(t testing.TB, host, name string, repo *testenv.GitRepo) *faultE
 // publish runs a key-signed publish of every component through the proxy.
 func (f *faultEnv) publish(t testing.TB, extra ...string) (int, map[string]report.Result, string) {
 	t.Helper()
-	args := append([]string{"publish", "--source", f.repo.Dir, "--repository", f.prefix, "--all",
+	// Validation is not what these tests are about, and the slowest step of a run.
+	args := append([]string{"publish", "--source", f.repo.Dir, "--repository", f.prefix, "--all", "--validate=false",
 		"--sign", "key", "--cosign-key", f.keyFile, "--tlog-upload=false"}, extra...)
 	return publishJSONWith(t, map[string]string{"COSIGN_PASSWORD": keyPassword}, f.opts, args...)
 }
@@ -274,7 +275,7 @@ const (
 // retry policy itself, every status and header, is the registry package's to test.
 func TestPublishThroughTransientFaults(t *testing.T) {
 	t.Parallel()
-	host := testenv.Registry(t)
+	host, repo := testenv.Registry(t), releasedApps(t)
 	tally := &faultTally{}
 	t.Cleanup(func() { t.Log(tally) })
 	soon := func() string { return time.Now().Add(time.Second).UTC().Format(http.TimeFormat) }
@@ -311,10 +312,9 @@ func TestPublishThroughTransientFaults(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFaultEnv(t, host, fmt.Sprintf("transient-%d", i), apps(t))
+			f := newFaultEnv(t, host, fmt.Sprintf("transient-%d", i), repo)
 			var extra []string
 			if tt.release {
-				f.repo.Git("tag", "frontend/v1.0.0")
 				extra = []string{"--ref", "refs/tags/frontend/v1.0.0"}
 			}
 			faults := tt.faults()
@@ -390,16 +390,15 @@ func TestPersistentFaultsAndCrashPoints(t *testing.T) {
 		{name: "release: crash between the version and latest-stable", release: true, fault: testenv.Fault{Method: "PUT", Path: re(`/frontend/manifests/latest-stable$`), Status: 500},
 			failed: "frontend", wantErr: "500", wantTries: testRetry.Attempts, wantTags: []string{"v1.0.0"}, noTags: []string{"latest-stable"}},
 	}
-	host := testenv.Registry(t)
+	host, repo := testenv.Registry(t), releasedApps(t)
 	var injected atomic.Int64
 	t.Cleanup(func() { t.Logf("%d persistent faults injected over %d crash points", injected.Load(), len(tests)) })
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFaultEnv(t, host, fmt.Sprintf("persistent-%d", i), apps(t))
+			f := newFaultEnv(t, host, fmt.Sprintf("persistent-%d", i), repo)
 			var extra []string
 			if tt.release {
-				f.repo.Git("tag", "frontend/v1.0.0")
 				extra = []string{"--ref", "refs/tags/frontend/v1.0.0"}
 			}
 			fault := tt.fault
@@ -472,6 +471,14 @@ func TestPersistentFaultsAndCrashPoints(t *testing.T) {
 	}
 }
 
+// releasedApps is the apps repository with frontend/v1.0.0 tagged at its commit: the checkout
+// every case of a fault test publishes from (only reads), from main or as the release.
+func releasedApps(t *testing.T) *testenv.GitRepo {
+	repo := apps(t)
+	repo.Git("tag", "frontend/v1.0.0")
+	return repo
+}
+
 func hasTagPrefix(tags map[string]string, prefix string) bool {
 	for tag := range tags {
 		if strings.HasPrefix(tag, prefix) {
@@ -490,7 +497,7 @@ func TestKillBeforeTheTags(t *testing.T) {
 	t.Parallel()
 	host := testenv.Registry(t)
 	repo := apps(t)
-	args := []string{"--validate=false", "--components", "frontend"}
+	args := []string{"--components", "frontend"}
 
 	// A clean run, counted: how many writes, and the digests to converge on.
 	ref := newFaultEnv(t, host, "ref", repo)

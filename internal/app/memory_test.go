@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -161,8 +162,14 @@ func newMemEnv(t *testing.T) *memEnv {
 func (e *memEnv) publish(t *testing.T, extra ...string) (int, map[string]report.Result, string) {
 	t.Helper()
 	args := append([]string{"publish", "--source", e.repo.Dir, "--repository", e.host + "/acme/apps", "--sign", "key", "--cosign-key", "fake"}, extra...)
-	return publishJSONWith(t, nil, []Option{WithSigner(e.signer.factory)}, args...)
+	return publishJSONWith(t, nil, []Option{WithSigner(e.signer.factory), WithClock(stoppedClock{})}, args...)
 }
+
+// stoppedClock never moves: every component takes no time.
+type stoppedClock struct{}
+
+func (stoppedClock) Now() time.Time                                   { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
+func (stoppedClock) Sleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
 
 // TestPlanThenApply: a dry run reports the plan a real run then reports and carries out, the
 // same shape; the real run signs every digest before it tags it; a re-run plans reuse.
@@ -208,11 +215,22 @@ func TestPlanThenApply(t *testing.T) {
 		if r.Signed != "new" || !r.Verified {
 			t.Errorf("%s: signed %q verified %v, want new and verified", c, r.Signed, r.Verified)
 		}
+		if r.Duration != 0 {
+			t.Errorf("%s took %v by a clock that does not move", c, time.Duration(r.Duration))
+		}
 	}
 	checkSignedBeforeTagged(t, e.j.all())
 
+	// A dry run now plans reuse, as the re-run then does.
+	code, dryAgain, stderr := e.publish(t, "--dry-run", "true")
+	mustCode(t, code, ExitOK, stderr)
 	code, again, stderr := e.publish(t)
 	mustCode(t, code, ExitOK, stderr)
+	for _, c := range appNames {
+		if d, r := dryAgain[c], again[c]; d.Status != report.Unchanged || d.Digest != r.Digest || !cmp.Equal(d.Plan, r.Plan) {
+			t.Errorf("dry run of the re-run %s: %+v, want unchanged with the re-run's digest and plan %+v", c, d, r.Plan)
+		}
+	}
 	for _, c := range appNames {
 		r := again[c]
 		if r.Status != report.Unchanged || r.Changed || r.Plan.Action != report.ActionReuse || r.Digest != real[c].Digest || r.Signed != "existing" {
@@ -266,6 +284,11 @@ func TestPlanFinishesWhatAStoppedRunLeft(t *testing.T) {
 
 	e.signer.fail = nil
 	pushes := strings.Count(strings.Join(e.j.all(), "\n"), "push acme/apps/frontend@")
+	code, dry, stderr := e.publish(t, "--components", "frontend", "--dry-run", "true")
+	mustCode(t, code, ExitOK, stderr)
+	if r := dry["frontend"]; r.Plan == nil || r.Plan.Action != report.ActionFinish || r.Status != report.Planned || !strings.Contains(stderr, "would finish") {
+		t.Errorf("dry run: frontend = %+v, want a planned finish\n%s", r, stderr)
+	}
 	code, rs, stderr := e.publish(t, "--components", "frontend")
 	mustCode(t, code, ExitOK, stderr)
 	r := rs["frontend"]

@@ -57,8 +57,8 @@ func (m *publishMode) run(ctx context.Context) (int, error) {
 		}
 	}
 
-	// The one place a dry run parts from a real run: both make the same plans and report them;
-	// only a real run carries them out.
+	// A dry run and a real run make the same plans and report them; a real run also makes the
+	// signer here and carries each plan out (below), a dry run does neither.
 	var signer sign.Signer
 	snippet := ""
 	if m.dryRun {

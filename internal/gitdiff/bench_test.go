@@ -13,6 +13,8 @@ import (
 const (
 	benchComponents = 500
 	benchCommits    = 10000
+	// benchTime is the first commit's time (2024-01-01T00:00:00Z); each is a minute later.
+	benchTime = 1704067200
 )
 
 // benchRepo writes, with git fast-import (seconds instead of minutes of
@@ -39,7 +41,7 @@ func benchRepo(b *testing.B) (dir string, main []string, pr string) {
 		fmt.Fprintf(w, "M 100644 inline %s\ndata %d\n%s\n", path, len(content), content)
 	}
 	commit := func(ref string, mark, from int, msg string) {
-		ts := baseTime + 60*mark
+		ts := benchTime + 60*mark
 		fmt.Fprintf(w, "commit %s\nmark :%d\ncommitter Bench <bench@example.com> %d +0000\ndata %d\n%s\n", ref, mark, ts, len(msg), msg)
 		if from > 0 {
 			fmt.Fprintf(w, "from :%d\n", from)

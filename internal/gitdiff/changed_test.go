@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/fleetpush/fleetpush/internal/testenv"
 )
 
 const zeros = "0000000000000000000000000000000000000000"
@@ -63,14 +65,14 @@ func wantAll(t *testing.T, res Result, reason string) {
 func TestChangedPush(t *testing.T) {
 	t.Parallel()
 	src := newRepo(t, fixture())
-	c1 := src.git("rev-parse", "HEAD")
-	c2 := src.commit("change a, add d, edit the README", map[string]string{
+	c1 := src.Git("rev-parse", "HEAD")
+	c2 := src.CommitFiles("change a, add d, edit the README", map[string]string{
 		"components/a/base/deploy.yaml":        "kind: Deployment\nspec: {}\n",
 		"components/d/base/kustomization.yaml": "resources: []\n",
 		"README.md":                            "# apps, edited\n",
 	})
-	c3 := src.commit("README only", map[string]string{"README.md": "# apps, again\n"})
-	r, _ := open(t, src.dir)
+	c3 := src.CommitFiles("README only", map[string]string{"README.md": "# apps, again\n"})
+	r, _ := open(t, src.Dir)
 	withD := map[string]string{"a": "components/a", "b": "components/b", "c": "components/c", "d": "components/d"}
 
 	res := changed(t, r, Range{Base: c1, Head: c2}, "main")
@@ -99,11 +101,11 @@ func TestChangedRenameIsDeleteAndAdd(t *testing.T) {
 	t.Parallel()
 	src := newRepo(t, fixture())
 	// The user's own settings must not turn renames back on.
-	src.git("config", "diff.renames", "copies")
-	c1 := src.git("rev-parse", "HEAD")
-	src.git("mv", "components/a/base/deploy.yaml", "components/b/base/moved.yaml")
-	c2 := src.commit("move a file from a to b", nil)
-	r, _ := open(t, src.dir)
+	src.Git("config", "diff.renames", "copies")
+	c1 := src.Git("rev-parse", "HEAD")
+	src.Git("mv", "components/a/base/deploy.yaml", "components/b/base/moved.yaml")
+	c2 := src.CommitFiles("move a file from a to b", nil)
+	r, _ := open(t, src.Dir)
 
 	res := changed(t, r, Range{Base: c1, Head: c2}, "main")
 	wantPaths(t, res, "components/a/base/deploy.yaml", "components/b/base/moved.yaml")
@@ -115,13 +117,13 @@ func TestChangedRenameIsDeleteAndAdd(t *testing.T) {
 func TestChangedDeletedComponent(t *testing.T) {
 	t.Parallel()
 	src := newRepo(t, fixture())
-	c1 := src.git("rev-parse", "HEAD")
-	c2 := src.commit("delete c", map[string]string{
+	c1 := src.Git("rev-parse", "HEAD")
+	c2 := src.CommitFiles("delete c", map[string]string{
 		"components/c/base/kustomization.yaml":       "",
 		"components/c/base/deploy.yaml":              "",
 		"components/c/production/kustomization.yaml": "",
 	})
-	r, _ := open(t, src.dir)
+	r, _ := open(t, src.Dir)
 
 	res := changed(t, r, Range{Base: c1, Head: c2}, "main")
 	wantPaths(t, res, "components/c/base/deploy.yaml", "components/c/base/kustomization.yaml", "components/c/production/kustomization.yaml")
@@ -142,10 +144,10 @@ func TestChangedSingleArtifact(t *testing.T) {
 		"README.md":                           "# fleet\n",
 		"clusters/staging/kustomization.yaml": "resources: []\n",
 	})
-	c1 := src.git("rev-parse", "HEAD")
-	c2 := src.commit("readme", map[string]string{"README.md": "# fleet!\n"})
-	c3 := src.commit("cluster", map[string]string{"clusters/staging/flux.yaml": "kind: Kustomization\n"})
-	r, _ := open(t, src.dir)
+	c1 := src.Git("rev-parse", "HEAD")
+	c2 := src.CommitFiles("readme", map[string]string{"README.md": "# fleet!\n"})
+	c3 := src.CommitFiles("cluster", map[string]string{"clusters/staging/flux.yaml": "kind: Kustomization\n"})
+	r, _ := open(t, src.Dir)
 
 	for _, tc := range []struct {
 		name       string
@@ -170,10 +172,10 @@ func TestChangedSingleArtifact(t *testing.T) {
 func TestChangedShallowPushFetchesBefore(t *testing.T) {
 	t.Parallel()
 	src := newRepo(t, fixture())
-	before := src.commit("b", map[string]string{"components/b/base/deploy.yaml": "kind: Deployment\nb: 1\n"})
-	src.commit("a", map[string]string{"components/a/base/deploy.yaml": "kind: Deployment\na: 1\n"})
-	after := src.commit("c", map[string]string{"components/c/base/deploy.yaml": "kind: Deployment\nc: 1\n"})
-	checkout := cloneShallow(t, src.bare(), "main")
+	before := src.CommitFiles("b", map[string]string{"components/b/base/deploy.yaml": "kind: Deployment\nb: 1\n"})
+	src.CommitFiles("a", map[string]string{"components/a/base/deploy.yaml": "kind: Deployment\na: 1\n"})
+	after := src.CommitFiles("c", map[string]string{"components/c/base/deploy.yaml": "kind: Deployment\nc: 1\n"})
+	checkout := testenv.CloneShallow(t, src.Bare(), "main")
 	if err := exec.Command("git", "-C", checkout, "cat-file", "-e", before).Run(); err == nil {
 		t.Fatal("the shallow clone already has the before commit: the test tests nothing")
 	}
@@ -190,18 +192,18 @@ func TestChangedShallowPushFetchesBefore(t *testing.T) {
 // after the cut. It returns the bare remote and the tip of feature.
 func newBranchRemote(t *testing.T, featureCommits int) (remote, feature string) {
 	src := newRepo(t, fixture())
-	src.commit("b on main before the cut", map[string]string{"components/b/base/deploy.yaml": "kind: Deployment\nb: 1\n"})
-	src.git("checkout", "-q", "-b", "feature")
-	feature = src.commits(featureCommits, "components/a/base")
-	src.git("checkout", "-q", "main")
-	src.commit("c on main after the cut", map[string]string{"components/c/base/deploy.yaml": "kind: Deployment\nc: 1\n"})
-	return src.bare(), feature
+	src.CommitFiles("b on main before the cut", map[string]string{"components/b/base/deploy.yaml": "kind: Deployment\nb: 1\n"})
+	src.Git("checkout", "-q", "-b", "feature")
+	feature = commits(src, featureCommits, "components/a/base")
+	src.Git("checkout", "-q", "main")
+	src.CommitFiles("c on main after the cut", map[string]string{"components/c/base/deploy.yaml": "kind: Deployment\nc: 1\n"})
+	return src.Bare(), feature
 }
 
 func TestChangedNewBranch(t *testing.T) {
 	t.Parallel()
 	remote, feature := newBranchRemote(t, 5)
-	checkout := cloneShallow(t, remote, "feature")
+	checkout := testenv.CloneShallow(t, remote, "feature")
 	gitT(t, checkout, nil, "remote", "set-branches", "origin", "feature") // single branch, as actions/checkout
 	r, log := open(t, checkout, WithDeepen(2, 64))
 
@@ -219,9 +221,8 @@ func TestChangedNewBranch(t *testing.T) {
 func TestChangedNewBranchUndecided(t *testing.T) {
 	t.Parallel()
 	remote, feature := newBranchRemote(t, 1)
-	src := filepath.Join(filepath.Dir(remote), "src")
-	mainTip := gitT(t, src, nil, "rev-parse", "main")
-	checkout := cloneFull(t, remote)
+	mainTip := gitT(t, remote, nil, "rev-parse", "main")
+	checkout := testenv.CloneFull(t, remote)
 	r, _ := open(t, checkout)
 	gitT(t, checkout, nil, "checkout", "-q", "-b", "feature", "origin/feature")
 
@@ -243,16 +244,16 @@ func TestChangedNewBranchUndecided(t *testing.T) {
 func TestChangedForcePush(t *testing.T) {
 	t.Parallel()
 	src := newRepo(t, fixture())
-	c1 := src.git("rev-parse", "HEAD")
-	old := src.commit("a, soon rewritten", map[string]string{"components/a/base/deploy.yaml": "kind: Deployment\na: 1\n"})
-	remote := src.bare()
+	c1 := src.Git("rev-parse", "HEAD")
+	old := src.CommitFiles("a, soon rewritten", map[string]string{"components/a/base/deploy.yaml": "kind: Deployment\na: 1\n"})
+	remote := src.Bare()
 	// A clone that saw the old history, as a self-hosted runner's
 	// persistent workspace does.
-	seen := cloneFull(t, remote)
+	seen := testenv.CloneFull(t, remote)
 
-	src.git("reset", "-q", "--hard", c1)
-	rewritten := src.commit("b instead", map[string]string{"components/b/base/deploy.yaml": "kind: Deployment\nb: 1\n"})
-	src.push(remote, true)
+	src.Git("reset", "-q", "--hard", c1)
+	rewritten := src.CommitFiles("b instead", map[string]string{"components/b/base/deploy.yaml": "kind: Deployment\nb: 1\n"})
+	src.Push(remote, true)
 	gitT(t, seen, nil, "fetch", "-q", "origin")
 	gitT(t, seen, nil, "checkout", "-q", "-B", "main", "origin/main")
 	rng := Range{Base: old, Head: rewritten, Ref: "refs/heads/main"}
@@ -276,7 +277,7 @@ func TestChangedForcePush(t *testing.T) {
 		if err := exec.Command("git", "-C", gone, "cat-file", "-e", old).Run(); err == nil {
 			t.Fatal("the remote still has the old commit: the test tests nothing")
 		}
-		r, log := open(t, cloneShallow(t, gone, "main"))
+		r, log := open(t, testenv.CloneShallow(t, gone, "main"))
 		wantAll(t, changed(t, r, rng, "main"), "force push")
 		if !strings.Contains(log.String(), "fetching it") {
 			t.Errorf("log does not say a fetch was tried:\n%s", log)
@@ -287,15 +288,15 @@ func TestChangedForcePush(t *testing.T) {
 func TestChangedPullRequestThreeDot(t *testing.T) {
 	t.Parallel()
 	src := newRepo(t, fixture())
-	src.git("checkout", "-q", "-b", "feature")
-	head := src.commits(3, "components/a/base")
-	src.git("checkout", "-q", "main")
-	base := src.commit("c on main while the pull request is open", map[string]string{"components/c/base/deploy.yaml": "kind: Deployment\nc: 1\n"})
+	src.Git("checkout", "-q", "-b", "feature")
+	head := commits(src, 3, "components/a/base")
+	src.Git("checkout", "-q", "main")
+	base := src.CommitFiles("c on main while the pull request is open", map[string]string{"components/c/base/deploy.yaml": "kind: Deployment\nc: 1\n"})
 	// refs/pull/N/merge, what actions/checkout checks out for a pull request
-	src.git("checkout", "-q", "-b", "pull-1-merge")
-	gitT(t, src.dir, []string{"GIT_AUTHOR_DATE=@1800000000 +0000", "GIT_COMMITTER_DATE=@1800000000 +0000"}, "merge", "-q", "--no-ff", "-m", "merge", "feature")
-	src.git("checkout", "-q", "main")
-	checkout := cloneShallow(t, src.bare(), "pull-1-merge")
+	src.Git("checkout", "-q", "-b", "pull-1-merge")
+	gitT(t, src.Dir, []string{"GIT_AUTHOR_DATE=@1800000000 +0000", "GIT_COMMITTER_DATE=@1800000000 +0000"}, "merge", "-q", "--no-ff", "-m", "merge", "feature")
+	src.Git("checkout", "-q", "main")
+	checkout := testenv.CloneShallow(t, src.Bare(), "pull-1-merge")
 	r, log := open(t, checkout, WithDeepen(1, 64))
 
 	res := changed(t, r, Range{Base: base, Head: head, ThreeDot: true}, "main")
@@ -315,16 +316,16 @@ func TestChangedPullRequestThreeDot(t *testing.T) {
 func TestChangedBoundedDeepening(t *testing.T) {
 	t.Parallel()
 	src := newRepo(t, fixture())
-	src.git("checkout", "-q", "-b", "feature")
-	head := src.commits(12, "components/a/base")
-	src.git("checkout", "-q", "main")
-	base := src.commits(12, "components/b/base")
-	remote := src.bare()
+	src.Git("checkout", "-q", "-b", "feature")
+	head := commits(src, 12, "components/a/base")
+	src.Git("checkout", "-q", "main")
+	base := commits(src, 12, "components/b/base")
+	remote := src.Bare()
 	rng := Range{Base: base, Head: head, ThreeDot: true}
 
 	t.Run("gives up within the cap", func(t *testing.T) {
 		t.Parallel()
-		r, log := open(t, cloneShallow(t, remote, "main"), WithDeepen(1, 4), WithUnshallow(false))
+		r, log := open(t, testenv.CloneShallow(t, remote, "main"), WithDeepen(1, 4), WithUnshallow(false))
 		wantAll(t, changed(t, r, rng, "main"), "4 commits of history were not enough and --unshallow is disabled")
 		if got := strings.Count(log.String(), "commits of history behind"); got != 3 { // 1, 2, 4
 			t.Errorf("deepened %d times, want 3:\n%s", got, log)
@@ -332,7 +333,7 @@ func TestChangedBoundedDeepening(t *testing.T) {
 	})
 	t.Run("unshallow as the last resort", func(t *testing.T) {
 		t.Parallel()
-		r, log := open(t, cloneShallow(t, remote, "main"), WithDeepen(1, 4))
+		r, log := open(t, testenv.CloneShallow(t, remote, "main"), WithDeepen(1, 4))
 		wantPaths(t, changed(t, r, rng, "main"), "components/a/base/step.txt")
 		if !strings.Contains(log.String(), "--unshallow") {
 			t.Errorf("log does not mention --unshallow:\n%s", log)
@@ -343,11 +344,11 @@ func TestChangedBoundedDeepening(t *testing.T) {
 func TestChangedUndecided(t *testing.T) {
 	t.Parallel()
 	src := newRepo(t, fixture())
-	c1 := src.git("rev-parse", "HEAD")
-	src.git("checkout", "-q", "--orphan", "other")
-	other := src.commit("unrelated", map[string]string{"components/x/kustomization.yaml": "resources: []\n"})
-	src.git("checkout", "-q", "main")
-	r, _ := open(t, src.dir) // no origin remote at all
+	c1 := src.Git("rev-parse", "HEAD")
+	src.Git("checkout", "-q", "--orphan", "other")
+	other := src.CommitFiles("unrelated", map[string]string{"components/x/kustomization.yaml": "resources: []\n"})
+	src.Git("checkout", "-q", "main")
+	r, _ := open(t, src.Dir) // no origin remote at all
 
 	for _, tc := range []struct {
 		name   string
@@ -366,8 +367,8 @@ func TestChangedUndecided(t *testing.T) {
 func TestChangedErrors(t *testing.T) {
 	t.Parallel()
 	src := newRepo(t, fixture())
-	c1 := src.git("rev-parse", "HEAD")
-	r, _ := open(t, src.dir)
+	c1 := src.Git("rev-parse", "HEAD")
+	r, _ := open(t, src.Dir)
 
 	if _, err := r.Changed(context.Background(), Range{Base: c1, Head: zeros}, "main"); err == nil {
 		t.Error("Changed with a deleted head: no error")
@@ -383,16 +384,16 @@ func TestChangedErrors(t *testing.T) {
 func TestHeadAndCommitInfo(t *testing.T) {
 	t.Parallel()
 	src := newRepo(t, fixture())
-	c1 := src.git("rev-parse", "HEAD")
-	c2 := src.commit("second", map[string]string{"README.md": "2\n"})
-	r, _ := open(t, src.dir)
+	c1 := src.Git("rev-parse", "HEAD")
+	c2 := src.CommitFiles("second", map[string]string{"README.md": "2\n"})
+	r, _ := open(t, src.Dir)
 	ctx := context.Background()
 
 	head, err := r.Head(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Commit{SHA: c2, Time: time.Unix(baseTime+3600, 0).UTC(), Branch: "main"}
+	want := Commit{SHA: c2, Time: testenv.CommitTime(2), Branch: "main"}
 	if diff := cmp.Diff(want, head); diff != "" {
 		t.Errorf("Head (-want +got):\n%s", diff)
 	}
@@ -404,9 +405,9 @@ func TestHeadAndCommitInfo(t *testing.T) {
 		rev  string
 		want Commit
 	}{
-		{c1, Commit{SHA: c1, Time: time.Unix(baseTime, 0).UTC()}},
-		{"main", Commit{SHA: c2, Time: time.Unix(baseTime+3600, 0).UTC(), Branch: "main"}},
-		{"HEAD~1", Commit{SHA: c1, Time: time.Unix(baseTime, 0).UTC()}},
+		{c1, Commit{SHA: c1, Time: testenv.CommitTime(1)}},
+		{"main", Commit{SHA: c2, Time: testenv.CommitTime(2), Branch: "main"}},
+		{"HEAD~1", Commit{SHA: c1, Time: testenv.CommitTime(1)}},
 	} {
 		got, err := r.CommitInfo(ctx, tc.rev)
 		if err != nil {
@@ -420,7 +421,7 @@ func TestHeadAndCommitInfo(t *testing.T) {
 		t.Error("CommitInfo of a missing branch: no error")
 	}
 
-	src.git("checkout", "-q", "--detach", c1)
+	src.Git("checkout", "-q", "--detach", c1)
 	head, err = r.Head(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -433,16 +434,16 @@ func TestHeadAndCommitInfo(t *testing.T) {
 func TestIsAncestor(t *testing.T) {
 	t.Parallel()
 	src := newRepo(t, fixture())
-	c1 := src.git("rev-parse", "HEAD")
-	src.git("checkout", "-q", "-b", "side")
-	side := src.commits(3, "components/b/base")
-	src.git("checkout", "-q", "main")
-	c5 := src.commits(4, "components/a/base")
-	remote := src.bare()
+	c1 := src.Git("rev-parse", "HEAD")
+	src.Git("checkout", "-q", "-b", "side")
+	side := commits(src, 3, "components/b/base")
+	src.Git("checkout", "-q", "main")
+	c5 := commits(src, 4, "components/a/base")
+	remote := src.Bare()
 	ctx := context.Background()
 
-	full, _ := open(t, src.dir)
-	shallow, log := open(t, cloneShallow(t, remote, "main"), WithDeepen(1, 2))
+	full, _ := open(t, src.Dir)
+	shallow, log := open(t, testenv.CloneShallow(t, remote, "main"), WithDeepen(1, 2))
 	for _, tc := range []struct {
 		name string
 		r    *Repo
@@ -469,7 +470,7 @@ func TestIsAncestor(t *testing.T) {
 		t.Errorf("log does not say the shallow clone was deepened:\n%s", log)
 	}
 
-	undecided, _ := open(t, cloneShallow(t, remote, "main"), WithDeepen(1, 1), WithUnshallow(false))
+	undecided, _ := open(t, testenv.CloneShallow(t, remote, "main"), WithDeepen(1, 1), WithUnshallow(false))
 	if _, err := undecided.IsAncestor(ctx, side, c5); !errors.Is(err, ErrUndecided) {
 		t.Errorf("IsAncestor without enough history: error %v, want ErrUndecided", err)
 	}
@@ -483,11 +484,11 @@ func TestOpen(t *testing.T) {
 	src := newRepo(t, fixture())
 	ctx := context.Background()
 
-	r, err := Open(ctx, filepath.Join(src.dir, "components", "a"))
+	r, err := Open(ctx, filepath.Join(src.Dir, "components", "a"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantRoot, _ := filepath.EvalSymlinks(src.dir)
+	wantRoot, _ := filepath.EvalSymlinks(src.Dir)
 	if r.Root() != wantRoot || r.Prefix() != "components/a" {
 		t.Errorf("Open(subdir): root %q prefix %q, want %q and %q", r.Root(), r.Prefix(), wantRoot, "components/a")
 	}
@@ -497,7 +498,7 @@ func TestOpen(t *testing.T) {
 		t.Errorf("Open(%q) = %v, want a not-a-repository error", notRepo, err)
 	}
 
-	_, err = Open(ctx, src.dir, WithGit(filepath.Join(t.TempDir(), "git")))
+	_, err = Open(ctx, src.Dir, WithGit(filepath.Join(t.TempDir(), "git")))
 	if !errors.Is(err, ErrGitNotFound) || !strings.Contains(err.Error(), "install git") {
 		t.Errorf("Open with a missing git = %v, want ErrGitNotFound saying what to do", err)
 	}
@@ -523,9 +524,9 @@ func TestSafeDirectory(t *testing.T) {
 	// process-wide; with root it gives the clone to another uid for real.
 	asRoot := os.Geteuid() == 0
 	src := newRepo(t, fixture())
-	c1 := src.git("rev-parse", "HEAD")
-	c2 := src.commit("a", map[string]string{"components/a/base/deploy.yaml": "kind: Deployment\na: 1\n"})
-	checkout := cloneShallow(t, src.bare(), "main")
+	c1 := src.Git("rev-parse", "HEAD")
+	c2 := src.CommitFiles("a", map[string]string{"components/a/base/deploy.yaml": "kind: Deployment\na: 1\n"})
+	checkout := testenv.CloneShallow(t, src.Bare(), "main")
 	const otherUID = 12345
 	if !asRoot {
 		t.Setenv("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1")

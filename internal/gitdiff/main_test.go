@@ -6,10 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/fleetpush/fleetpush/internal/testenv"
 )
 
 // TestMain isolates every git the tests run (theirs and the package's) from
@@ -39,20 +40,26 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// baseTime is the first commit's time (2024-01-01T00:00:00Z); each commit
-// of a test repository is one hour later than the one before.
-const baseTime = 1704067200
-
-// testRepo is a repository built by a test with the git CLI.
-type testRepo struct {
-	t   testing.TB
-	dir string
-
-	mu    sync.Mutex
-	count int // commits made, for their dates
-	ids   int // other directories made, for their names
+// newRepo makes a repository (testenv.GitRepo) whose first commit on main holds files, with no
+// remote: the tests add the remotes they need.
+func newRepo(t testing.TB, files map[string]string) *testenv.GitRepo {
+	t.Helper()
+	from := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(from, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := testenv.NewGitRepo(t, from)
+	r.Git("remote", "remove", "origin")
+	return r
 }
 
+// gitT runs git in dir with extra environment (commit dates) and returns its output.
 func gitT(t testing.TB, dir string, env []string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command("git", args...)
@@ -65,109 +72,13 @@ func gitT(t testing.TB, dir string, env []string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// newRepo makes a repository with a first commit on main holding files.
-func newRepo(t testing.TB, files map[string]string) *testRepo {
-	t.Helper()
-	r := &testRepo{t: t, dir: filepath.Join(t.TempDir(), "src")}
-	if err := os.MkdirAll(r.dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	r.git("init", "-q", "-b", "main")
-	r.commit("initial", files)
-	return r
-}
-
-func (r *testRepo) git(args ...string) string {
-	r.t.Helper()
-	return gitT(r.t, r.dir, nil, args...)
-}
-
-// commit writes files ("" content deletes the file), commits them all and
-// returns the new commit's SHA.
-func (r *testRepo) commit(msg string, files map[string]string) string {
-	r.t.Helper()
-	names := make([]string, 0, len(files))
-	for name := range files {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		p := filepath.Join(r.dir, filepath.FromSlash(name))
-		if files[name] == "" {
-			if err := os.Remove(p); err != nil {
-				r.t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			r.t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(files[name]), 0o644); err != nil {
-			r.t.Fatal(err)
-		}
-	}
-	r.git("add", "-A")
-	r.mu.Lock()
-	r.count++
-	date := fmt.Sprintf("@%d +0000", baseTime+3600*(r.count-1))
-	r.mu.Unlock()
-	env := []string{"GIT_AUTHOR_DATE=" + date, "GIT_COMMITTER_DATE=" + date}
-	gitT(r.t, r.dir, env, "commit", "-q", "--allow-empty", "-m", msg)
-	return r.git("rev-parse", "HEAD")
-}
-
-// commits makes n commits, each touching one file under dir.
-func (r *testRepo) commits(n int, dir string) string {
-	r.t.Helper()
+// commits makes n commits on r, each touching one file under dir, and returns the last.
+func commits(r *testenv.GitRepo, n int, dir string) string {
 	var sha string
 	for i := 0; i < n; i++ {
-		sha = r.commit(fmt.Sprintf("step %d", i), map[string]string{dir + "/step.txt": fmt.Sprint(i)})
+		sha = r.CommitFiles(fmt.Sprintf("step %d", i), map[string]string{dir + "/step.txt": fmt.Sprint(i)})
 	}
 	return sha
-}
-
-// bare makes a bare clone of the repository, the "remote" of a test.
-func (r *testRepo) bare() string {
-	r.t.Helper()
-	dir := filepath.Join(filepath.Dir(r.dir), fmt.Sprintf("remote-%d.git", r.nextID()))
-	gitT(r.t, filepath.Dir(r.dir), nil, "clone", "-q", "--bare", r.dir, dir)
-	return dir
-}
-
-// push updates the bare remote with every branch of the repository.
-func (r *testRepo) push(remote string, force bool) {
-	r.t.Helper()
-	args := []string{"push", "-q", remote, "refs/heads/*:refs/heads/*"}
-	if force {
-		args = append(args, "--force")
-	}
-	r.git(args...)
-}
-
-func (r *testRepo) nextID() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.ids++
-	return r.ids
-}
-
-// cloneShallow clones branch of remote at depth 1, as actions/checkout does.
-func cloneShallow(t testing.TB, remote, branch string) string {
-	t.Helper()
-	dst := filepath.Join(t.TempDir(), "checkout")
-	gitT(t, filepath.Dir(remote), nil, "clone", "-q", "--depth", "1", "--branch", branch, "file://"+remote, dst)
-	if got := gitT(t, dst, nil, "rev-parse", "--is-shallow-repository"); got != "true" {
-		t.Fatalf("clone of %s is not shallow", remote)
-	}
-	return dst
-}
-
-// cloneFull clones remote completely.
-func cloneFull(t testing.TB, remote string) string {
-	t.Helper()
-	dst := filepath.Join(t.TempDir(), "checkout")
-	gitT(t, filepath.Dir(remote), nil, "clone", "-q", "file://"+remote, dst)
-	return dst
 }
 
 // logRecorder collects what the package logs.

@@ -15,8 +15,6 @@ import (
 	"github.com/fleetpush/fleetpush/internal/testenv"
 )
 
-func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
-
 // signedEnv is the Actions environment of a workflow run of acme/apps that may sign keylessly
 // against the loopback Sigstore: the stand-in token service replaces GitHub's.
 func signedEnv(t testing.TB, st *testenv.SigstoreEnv, repo *testenv.GitRepo, registry, workflow, ref string) map[string]string {
@@ -50,7 +48,11 @@ func signatureLayers(t testing.TB, host, repo, d string) int {
 	return len(m.Layers)
 }
 
-// TestKeylessPublishSignVerify runs the action's publish with keyless signing against the real
+// TestKeylessPublishSignVerify is the first test of the package (its file name sorts first among
+// the end-to-end tests) because it starts the Sigstore stack, about ten seconds, which then
+// overlaps with the other tests instead of trailing them.
+//
+// It runs the action's publish with keyless signing against the real
 // registry, Fulcio and Rekor: signed before tagged, verified as Flux does, the verify block
 // printed; a re-run adds no signature; verify accepts the right identity and rejects a wrong
 // one; a missing id-token permission is the clear error; a digest left unsigned is healed.
