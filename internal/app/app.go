@@ -102,6 +102,7 @@ func execute(ctx context.Context, cfg *config.Config, log *report.Log, stdout io
 		}),
 		registry.WithUserAgent("fleetpush"),
 		registry.WithConcurrency(cfg.Concurrency),
+		registry.WithMask(log.MaskCredential),
 		registry.WithLogf(func(f string, a ...any) { log.Printf("registry: "+f, a...) }),
 	}, o.registry...)...)
 	out := &reporter{log: log, stdout: stdout, json: cfg.Output == "json", jobs: cfg.Concurrency, now: o.clock.Now}

@@ -44,6 +44,7 @@ type Client struct {
 	logf        func(string, ...any)
 	clock       retry.Clock
 	concurrency int
+	mask        func(user, secret string) // told of every credential the docker config gives
 
 	gate     *retry.Gate       // shared by every transport of the client: a 429 slows them all
 	services *http.Transport   // the base of RetryTransport: verified TLS, pooled like the registry's
@@ -83,6 +84,11 @@ func WithUserAgent(ua string) Option { return func(c *Client) { c.ua = ua } }
 // connections kept open per registry: each component may upload two blobs side by side, and
 // reusing a connection saves its TCP and TLS handshakes.
 func WithConcurrency(n int) Option { return func(c *Client) { c.concurrency = n } }
+
+// WithMask hands the client a function it calls with each credential it reads from the docker
+// config (and its credential helpers) before using it: the run masks them in its log, as it
+// masks the credentials given as inputs.
+func WithMask(mask func(user, secret string)) Option { return func(c *Client) { c.mask = mask } }
 
 // defaultConcurrency sizes the connection pool when WithConcurrency is not given.
 const defaultConcurrency = 8
@@ -262,12 +268,15 @@ func (st *repoState) forget() {
 }
 
 func (c *Client) keychain() authn.Keychain {
-	return keychain{creds: c.creds}
+	return keychain{creds: c.creds, mask: c.mask}
 }
 
 // keychain answers explicit credentials first, then GITHUB_TOKEN for ghcr.io, then the docker
 // config. Credentials never leave this type except in the Authorization header.
-type keychain struct{ creds Credentials }
+type keychain struct {
+	creds Credentials
+	mask  func(user, secret string)
+}
 
 func (k keychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 	ghcr := r.RegistryStr() == "ghcr.io"
@@ -283,7 +292,22 @@ func (k keychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 	if ghcr && k.creds.GitHubToken != "" {
 		return authn.FromConfig(authn.AuthConfig{Username: k.githubUser(), Password: k.creds.GitHubToken}), nil
 	}
-	return authn.DefaultKeychain.Resolve(r)
+	a, err := authn.DefaultKeychain.Resolve(r)
+	if err != nil || k.mask == nil || a == authn.Anonymous {
+		return a, err
+	}
+	// Read the docker config's answer now, so that its secrets are masked before any request
+	// (or error quoting one) can carry them.
+	cfg, err := a.Authorization()
+	if err != nil {
+		return nil, fmt.Errorf("reading the docker config's credentials for %s: %w", r.RegistryStr(), err)
+	}
+	for _, s := range []string{cfg.Password, cfg.IdentityToken, cfg.RegistryToken, cfg.Auth} {
+		if s != "" {
+			k.mask(cfg.Username, s)
+		}
+	}
+	return authn.FromConfig(*cfg), nil
 }
 
 func (k keychain) githubUser() string {
