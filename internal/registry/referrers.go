@@ -54,8 +54,8 @@ const (
 	// finds a referrer missing, which happens again only when another writer replaced the index
 	// in between; a handful of concurrent runs settle within a few rounds.
 	fallbackAttempts = 20
-	// maxRepairs bounds how many malformed entries of someone else's index one update repairs
-	// (one manifest read each).
+	// maxRepairs bounds how many malformed entries of someone else's index one update repairs,
+	// and how many records missing from the index it reads (one manifest read each).
 	maxRepairs = 64
 	// refTagInfix joins the referrers tag and a referrer's digest in the tag that records the
 	// referrer: sha256-<subject hex>.ref.<first refTagHex hex digits of the referrer's digest>.
@@ -389,6 +389,7 @@ func addToFallbackIndex(ctx context.Context, subject name.Digest, add []v1.Descr
 		known[refTag(subject, d.Digest).TagStr()] = d
 	}
 	backoff := time.Millisecond
+	reads := 0 // records read, bounded: each costs a request
 	for attempt := 1; ; attempt++ {
 		// The first round only adds this writer's referrers; the rounds after a write list the
 		// records, which is what makes the last write complete.
@@ -410,6 +411,9 @@ func addToFallbackIndex(ctx context.Context, subject name.Digest, add []v1.Descr
 			}
 			d, ok := known[rt]
 			if !ok {
+				if reads++; reads > maxRepairs {
+					return fmt.Errorf("updating the referrers index %q: more than %d of its referrers are missing from it; re-run the job, it adds more each time", tag, maxRepairs)
+				}
 				d, err = readRecord(ctx, subject.Context().Tag(rt), opts)
 				if IsNotFound(err) {
 					// Listed but not readable yet: its writer is still storing it, and looks
