@@ -389,8 +389,8 @@ func addToFallbackIndex(ctx context.Context, subject name.Digest, add []v1.Descr
 		known[refTag(subject, d.Digest).TagStr()] = d
 	}
 	backoff := time.Millisecond
-	reads := 0 // records read, bounded: each costs a request
 	for attempt := 1; ; attempt++ {
+		reads := 0 // records read this round
 		// The first round only adds this writer's referrers; the rounds after a write list the
 		// records, which is what makes the last write complete.
 		var records []string
@@ -411,9 +411,12 @@ func addToFallbackIndex(ctx context.Context, subject name.Digest, add []v1.Descr
 			}
 			d, ok := known[rt]
 			if !ok {
-				if reads++; reads > maxRepairs {
-					return fmt.Errorf("updating the referrers index %q: more than %d of its referrers are missing from it; re-run the job, it adds more each time", tag, maxRepairs)
+				if reads == maxRepairs {
+					// Enough for one round (each read is a request); the next round, after
+					// this one's write, reads on.
+					continue
 				}
+				reads++
 				d, err = readRecord(ctx, subject.Context().Tag(rt), opts)
 				if IsNotFound(err) {
 					// Listed but not readable yet: its writer is still storing it, and looks
