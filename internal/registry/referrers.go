@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -20,7 +21,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/stream"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
 )
 
 // OCI 1.1 referrers: an artifact (a signature, an attestation) is an image manifest whose
@@ -51,8 +54,8 @@ const (
 	// finds a referrer missing, which happens again only when another writer replaced the index
 	// in between; a handful of concurrent runs settle within a few rounds.
 	fallbackAttempts = 20
-	// maxRepairs bounds how many malformed entries of someone else's index one update repairs
-	// (one manifest read each).
+	// maxRepairs bounds how many malformed entries of someone else's index one update repairs,
+	// and how many records missing from the index it reads (one manifest read each).
 	maxRepairs = 64
 	// refTagInfix joins the referrers tag and a referrer's digest in the tag that records the
 	// referrer: sha256-<subject hex>.ref.<first refTagHex hex digits of the referrer's digest>.
@@ -64,6 +67,9 @@ const (
 type Blob struct {
 	MediaType string
 	Data      []byte
+	// Fresh says the registry cannot hold this blob yet (a signature just made): it is uploaded
+	// without first asking whether it is there, which would cost a request for a certain no.
+	Fresh bool
 }
 
 // Referrer is an artifact to attach to a subject.
@@ -199,23 +205,9 @@ func (c *ReferrerClient) Push(ctx context.Context, subject name.Digest, subjectD
 	}
 	repo := subject.Context()
 
-	// The blobs first: a manifest may only name blobs the registry holds.
+	// The manifests, and the blobs they name.
 	empty := static.NewLayer(emptyJSON, MediaTypeEmptyJSON)
-	seen := map[v1.Hash]bool{}
-	upload := func(l v1.Layer) error {
-		d, err := l.Digest()
-		if err != nil || seen[d] {
-			return err
-		}
-		seen[d] = true
-		if err := remote.WriteLayer(repo, l, o...); err != nil {
-			return fmt.Errorf("uploading a referrer blob to %q: %w", repo, explain(err))
-		}
-		return nil
-	}
-	if err := upload(empty); err != nil {
-		return nil, err
-	}
+	blobs := map[v1.Hash]v1.Layer{mustDigest(empty): empty}
 	descs := make([]v1.Descriptor, len(rs))
 	raws := make([][]byte, len(rs))
 	for i, r := range rs {
@@ -236,15 +228,13 @@ func (c *ReferrerClient) Push(ctx context.Context, subject name.Digest, subjectD
 			Annotations: r.Annotations,
 		}, ArtifactType: r.ArtifactType}
 		for _, b := range r.Layers {
-			l := static.NewLayer(b.Data, types.MediaType(b.MediaType))
-			if err := upload(l); err != nil {
-				return nil, err
+			var l v1.Layer = static.NewLayer(b.Data, types.MediaType(b.MediaType))
+			d := mustDigest(l)
+			if b.Fresh {
+				l = &freshBlob{Layer: l}
 			}
-			m.Layers = append(m.Layers, v1.Descriptor{
-				MediaType: types.MediaType(b.MediaType),
-				Digest:    mustDigest(l),
-				Size:      int64(len(b.Data)),
-			})
+			blobs[d] = l
+			m.Layers = append(m.Layers, v1.Descriptor{MediaType: types.MediaType(b.MediaType), Digest: d, Size: int64(len(b.Data))})
 		}
 		raw, err := json.Marshal(m)
 		if err != nil {
@@ -264,43 +254,68 @@ func (c *ReferrerClient) Push(ctx context.Context, subject name.Digest, subjectD
 		}
 	}
 
+	// The blobs first, side by side: a manifest may only name blobs the registry holds.
+	g, gctx := errgroup.WithContext(ctx)
+	for _, l := range blobs {
+		g.Go(func() error {
+			if err := remote.WriteLayer(repo, l, withContext(gctx, c.opts)...); err != nil {
+				return fmt.Errorf("uploading a referrer blob to %q: %w", repo, explain(err))
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
 	// go-containerregistry, on a registry without the referrers API, would follow each manifest
 	// PUT with its own update of the fallback index: read, append, write, with nothing to stop a
 	// concurrent writer's update from overwriting it. It is switched off in this client; it then
 	// reports the missing API as an error after the manifest is stored, and the index is updated
-	// below instead.
+	// below instead. On a registry known to lack the API, each manifest is stored by its record
+	// tag at once (which stores it by digest as well); that knowledge is only a hint: the answer
+	// of the PUT decides.
 	host := repo.RegistryStr()
-	noAPI := knownWithoutAPI(host)
-	var fallback []v1.Descriptor
+	noAPI := make([]bool, len(raws))
+	g, gctx = errgroup.WithContext(ctx)
 	for i, raw := range raws {
-		// On a registry known to lack the API, the manifest is stored by its record tag at
-		// once (which stores it by digest as well); the knowledge is only a hint: the answer
-		// of the PUT decides.
-		var ref name.Reference = repo.Digest(descs[i].Digest.String())
-		if noAPI {
-			ref = refTag(subject, descs[i].Digest)
-		}
-		err := remote.Put(ref, rawTaggable{raw: raw, mediaType: types.OCIManifestSchema1}, o...)
-		switch {
-		case err == nil:
-			rememberAPI(host, true)
-			noAPI = false
-			continue
-		case !noReferrersAPI(err):
-			return nil, fmt.Errorf("pushing the referrer %q: %w", ref, explain(err))
-		}
-		rememberAPI(host, false)
-		if !noAPI {
-			noAPI = true
-			err := remote.Put(refTag(subject, descs[i].Digest), rawTaggable{raw: raw, mediaType: types.OCIManifestSchema1}, o...)
-			if err != nil && !noReferrersAPI(err) {
-				return nil, fmt.Errorf("pushing the referrer %q: %w", ref, explain(err))
+		g.Go(func() error {
+			o := withContext(gctx, c.opts)
+			byTag := knownWithoutAPI(host)
+			var ref name.Reference = repo.Digest(descs[i].Digest.String())
+			if byTag {
+				ref = refTag(subject, descs[i].Digest)
 			}
+			err := remote.Put(ref, rawTaggable{raw: raw, mediaType: types.OCIManifestSchema1}, o...)
+			switch {
+			case err == nil:
+				rememberAPI(host, true)
+				return nil
+			case !noReferrersAPI(err):
+				return fmt.Errorf("pushing the referrer %q: %w", ref, explain(err))
+			}
+			rememberAPI(host, false)
+			noAPI[i] = true
+			if !byTag {
+				err := remote.Put(refTag(subject, descs[i].Digest), rawTaggable{raw: raw, mediaType: types.OCIManifestSchema1}, o...)
+				if err != nil && !noReferrersAPI(err) {
+					return fmt.Errorf("pushing the referrer %q: %w", ref, explain(err))
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var fallback []v1.Descriptor
+	for i, d := range descs {
+		if noAPI[i] {
+			fallback = append(fallback, d)
 		}
-		fallback = append(fallback, descs[i])
 	}
 	if len(fallback) > 0 {
-		if err := addToFallbackIndex(ctx, subject, fallback, o); err != nil {
+		if err := addToFallbackIndex(ctx, subject, fallback, withContext(ctx, c.opts)); err != nil {
 			return nil, err
 		}
 	}
@@ -375,9 +390,15 @@ func addToFallbackIndex(ctx context.Context, subject name.Digest, add []v1.Descr
 	}
 	backoff := time.Millisecond
 	for attempt := 1; ; attempt++ {
-		records, err := listRecords(ctx, subject, opts)
-		if err != nil {
-			return err
+		reads := 0 // records read this round
+		// The first round only adds this writer's referrers; the rounds after a write list the
+		// records, which is what makes the last write complete.
+		var records []string
+		if attempt > 1 {
+			var err error
+			if records, err = listRecords(ctx, subject, opts); err != nil {
+				return err
+			}
 		}
 		im, err := readFallbackIndex(ctx, subject, opts)
 		if err != nil {
@@ -390,6 +411,12 @@ func addToFallbackIndex(ctx context.Context, subject name.Digest, add []v1.Descr
 			}
 			d, ok := known[rt]
 			if !ok {
+				if reads == maxRepairs {
+					// Enough for one round (each read is a request); the next round, after
+					// this one's write, reads on.
+					continue
+				}
+				reads++
 				d, err = readRecord(ctx, subject.Context().Tag(rt), opts)
 				if IsNotFound(err) {
 					// Listed but not readable yet: its writer is still storing it, and looks
@@ -615,6 +642,25 @@ func refTag(subject name.Digest, r v1.Hash) name.Tag {
 
 // FallbackTag is the tag of the referrers tag schema for d (`sha256-<hex>`).
 func FallbackTag(d name.Digest) name.Tag { return fallbackTag(d) }
+
+// freshBlob is a layer whose digest go-containerregistry does not see until it reads the content:
+// it then uploads it without the existence check it makes for a layer of known digest.
+type freshBlob struct {
+	v1.Layer
+	read atomic.Bool
+}
+
+func (f *freshBlob) Digest() (v1.Hash, error) {
+	if !f.read.Load() {
+		return v1.Hash{}, stream.ErrNotComputed
+	}
+	return f.Layer.Digest()
+}
+
+func (f *freshBlob) Compressed() (io.ReadCloser, error) {
+	f.read.Store(true)
+	return f.Layer.Compressed()
+}
 
 // referrerManifest is an image manifest with the OCI 1.1 artifactType, which v1.Manifest lacks.
 type referrerManifest struct {

@@ -72,8 +72,9 @@ func pushSubject(t testing.TB, repo string) name.Digest {
 func referrer(content string) registry.Referrer {
 	return registry.Referrer{
 		ArtifactType: bundleType,
-		Layers:       []registry.Blob{{MediaType: bundleType, Data: []byte(content)}},
-		Annotations:  map[string]string{"example.kind": "signature", "example.content": content},
+		// New content is uploaded without the existence check; "one" takes the usual path.
+		Layers:      []registry.Blob{{MediaType: bundleType, Data: []byte(content), Fresh: content != "one"}},
+		Annotations: map[string]string{"example.kind": "signature", "example.content": content},
 	}
 }
 

@@ -11,8 +11,11 @@ import (
 	"github.com/fleetpush/fleetpush/internal/testenv"
 )
 
-// BenchmarkSign50Formats compares, for 50 freshly pushed digests signed keyless against the
-// loopback stack and a filesystem distribution registry (no referrers API), the default
+// benchWorkers is the pipeline's default concurrency (the concurrency input).
+const benchWorkers = 8
+
+// BenchmarkSign50Formats compares, for 50 freshly pushed digests signed keyless (benchWorkers
+// at a time, as a run does) against the loopback stack and a filesystem distribution registry (no referrers API), the default
 // (both formats and provenance: two log entries more per digest, two referrers and the
 // referrers index) with the legacy format alone. hack/bench.sh reports both figures; the target
 // is an extra cost of at most once the legacy-only time.
@@ -25,11 +28,11 @@ func BenchmarkSign50Formats(b *testing.B) {
 	prov := e2eProvenance
 	prov.Ref, prov.WorkflowRef = "refs/heads/main", e2eRepo+"/.github/workflows/"+e2eWorkflow+"@refs/heads/main"
 	cases := []struct {
-		name string
-		edit func(*sign.Options)
+		name, repo string
+		edit       func(*sign.Options)
 	}{
-		{"both+provenance", func(o *sign.Options) { o.SignatureFormat, o.Provenance = sign.FormatBoth, true }},
-		{"legacy", func(o *sign.Options) { o.SignatureFormat, o.Provenance = sign.FormatLegacy, false }},
+		{"both+provenance", "both", func(o *sign.Options) { o.SignatureFormat, o.Provenance = sign.FormatBoth, true }},
+		{"legacy", "legacy", func(o *sign.Options) { o.SignatureFormat, o.Provenance = sign.FormatLegacy, false }},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -37,11 +40,11 @@ func BenchmarkSign50Formats(b *testing.B) {
 				b.StopTimer()
 				digests := make([]name.Digest, 50)
 				for j := range digests {
-					digests[j] = pushRandom(b, host, fmt.Sprintf("acme/d2-apps/f%s-%d-c%02d", c.name, i, j))
+					digests[j] = pushRandom(b, host, fmt.Sprintf("acme/d2-apps/%s-%d-c%02d", c.repo, i, j))
 				}
 				s := keyless(b, env, env.OIDC.Grant(claims), id, c.edit, func(o *sign.Options) { o.Logf = nil })
 				b.StartTimer()
-				if _, err := signAll(ctx, s, digests, sign.WithProvenance(prov)); err != nil {
+				if _, err := signPool(ctx, s, digests, benchWorkers, sign.Fresh(true), sign.WithProvenance(prov)); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -65,7 +65,7 @@ func bundleReferrer(bundle []byte, predicateType string, now time.Time) registry
 	return registry.Referrer{
 		ArtifactType:       BundleMediaType,
 		ConfigArtifactType: BundleMediaType,
-		Layers:             []registry.Blob{{MediaType: BundleMediaType, Data: bundle}},
+		Layers:             []registry.Blob{{MediaType: BundleMediaType, Data: bundle, Fresh: true}},
 		Annotations: map[string]string{
 			annotationCreated:       now.UTC().Format(time.RFC3339),
 			annotationContent:       "dsse-envelope",

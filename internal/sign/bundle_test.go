@@ -182,6 +182,17 @@ func TestSignatureFormats(t *testing.T) {
 				if wantBundle {
 					want.Bundle = sign.AttachedNew
 				}
+				want.Verification = &sign.Verification{Format: sign.FormatLegacy, Identity: "key"}
+				if wantBundle {
+					want.Verification.Format = sign.FormatBundle
+				}
+				if !wantBundle && !wantLegacy {
+					want.Verification = nil
+				}
+				if f == sign.FormatLegacy {
+					// Sign did not look at the bundles: it cannot say what Flux decides.
+					want.Verification = nil
+				}
 				if diff := cmp.Diff(want, res); diff != "" {
 					t.Errorf("Sign() (-want +got):\n%s", diff)
 				}
@@ -314,7 +325,8 @@ func TestHealMissingFormat(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := sign.Result{Status: sign.StatusHealed, Identity: "key", RekorLogIndex: -1, Legacy: sign.AttachedNew, Bundle: sign.AttachedExisting}
+		want := sign.Result{Status: sign.StatusHealed, Identity: "key", RekorLogIndex: -1, Legacy: sign.AttachedNew, Bundle: sign.AttachedExisting,
+			Verification: &sign.Verification{Format: sign.FormatBundle, Identity: "key"}}
 		if first == sign.FormatLegacy {
 			want.Legacy, want.Bundle = sign.AttachedExisting, sign.AttachedNew
 		}
@@ -457,6 +469,9 @@ func TestProvenance(t *testing.T) {
 	}
 	if res.Provenance != sign.AttachedNew || res.Bundle != sign.AttachedNew || res.Legacy != sign.AttachedNew {
 		t.Errorf("Sign() = %+v, want all three new", res)
+	}
+	if diff := cmp.Diff(&sign.Verification{Format: sign.FormatBundle, Identity: "key", Provenance: true}, res.Verification); diff != "" {
+		t.Errorf("Sign().Verification (-want +got):\n%s", diff)
 	}
 	var prov *attached
 	bs := bundles(t, d)
@@ -617,4 +632,30 @@ func trustedRootJSON(t *testing.T, caPEM, keyPEM string, log bool) []byte {
 		t.Fatal(err)
 	}
 	return raw
+}
+
+// TestFresh: a digest this run just pushed is signed in every format without looking for
+// existing signatures first, and the result is the same.
+func TestFresh(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	key, _ := testKey(t, 0)
+	host := memRegistryAPI(t, false)
+	s := keySigner(t, key, func(o *sign.Options) { o.Provenance = true })
+	d := pushRandom(t, host, "acme/app/fresh")
+	res, err := s.Sign(ctx, d, sign.Fresh(true), sign.WithProvenance(sign.Provenance{Repository: "acme/app", WorkflowRef: "acme/app/.github/workflows/push.yaml@refs/heads/main", RunID: "1", Commit: "abc"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sign.Result{Status: sign.StatusNew, Identity: "key", RekorLogIndex: -1, Legacy: sign.AttachedNew, Bundle: sign.AttachedNew, Provenance: sign.AttachedNew,
+		Verification: &sign.Verification{Format: sign.FormatBundle, Identity: "key", Provenance: true}}
+	if diff := cmp.Diff(want, res); diff != "" {
+		t.Errorf("Sign(fresh) (-want +got):\n%s", diff)
+	}
+	if v, err := s.Verification(ctx, d); err != nil || *res.Verification != v {
+		t.Errorf("Verification() = %+v, %v; want what Sign said, %+v", v, err, *res.Verification)
+	}
+	if n, m := signatureCount(t, d), len(bundles(t, d)); n != 1 || m != 2 {
+		t.Errorf("legacy signatures %d, bundles %d; want 1 and 2", n, m)
+	}
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/payload"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/fleetpush/fleetpush/internal/registry"
 )
@@ -263,7 +264,13 @@ func (s *cosignSigner) Sign(ctx context.Context, ref name.Digest, opts ...SignOp
 	// missing is added).
 	res := Result{Status: StatusExisting, RekorLogIndex: -1}
 	needLegacy := false
-	if s.format.legacy() {
+	// scan is what the digest's bundles say (looked at when Sign needs to know).
+	var scan *bundleScan
+	if so.fresh {
+		// Nothing to find on a digest this run just created.
+		scan = &bundleScan{}
+		needLegacy = s.format.legacy()
+	} else if s.format.legacy() {
 		sigs, err := s.verify(ctx, ref, false)
 		switch {
 		case err == nil:
@@ -277,9 +284,12 @@ func (s *cosignSigner) Sign(ctx context.Context, ref name.Digest, opts ...SignOp
 	}
 	needBundle, needProvenance := false, false
 	if s.format.bundle() || s.o.Provenance {
-		scan, err := s.inspectBundles(ctx, ref)
-		if err != nil {
-			return Result{}, fmt.Errorf("looking for existing Sigstore bundles on %q: %w", ref, err)
+		if scan == nil {
+			found, err := s.inspectBundles(ctx, ref)
+			if err != nil {
+				return Result{}, fmt.Errorf("looking for existing Sigstore bundles on %q: %w", ref, err)
+			}
+			scan = &found
 		}
 		if s.format.bundle() {
 			if b := scan.find(PredicateCosignSign); b != nil {
@@ -301,6 +311,7 @@ func (s *cosignSigner) Sign(ctx context.Context, ref name.Digest, opts ...SignOp
 		}
 	}
 	if !needLegacy && !needBundle && !needProvenance {
+		res.Verification = fluxOutcome(res, scan)
 		return res, nil
 	}
 
@@ -327,60 +338,133 @@ func (s *cosignSigner) Sign(ctx context.Context, ref name.Digest, opts ...SignOp
 		res.Status = StatusHealed
 	}
 
-	// The bundles are stored first: a run that dies in between leaves a digest that Flux 2.8+
-	// accepts and that the next run completes with the legacy signature.
-	var referrers []registry.Referrer
-	now := s.now()
+	// The formats are written side by side: each waits mostly on its Rekor entry, and a
+	// digest's three entries need not queue behind each other. The first failure cancels the
+	// rest; what was stored stays and the next run completes the digest.
+	g, gctx := errgroup.WithContext(ctx)
+	var bundleIdx, legacyIdx int64 = -1, -1
+	if needBundle || needProvenance {
+		g.Go(func() error {
+			idx, err := s.signBundles(gctx, cred, ref, se, needBundle, needProvenance, so.provenance)
+			bundleIdx = idx
+			return err
+		})
+	}
+	if needLegacy {
+		g.Go(func() error {
+			idx, err := s.signLegacy(gctx, cred, ref, se)
+			legacyIdx = idx
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return Result{}, err
+	}
 	if needBundle {
-		st, err := signStatement(ref)
-		if err != nil {
-			return Result{}, fmt.Errorf("building the signature of %q: %w", ref, err)
-		}
-		b, idx, err := s.makeBundle(ctx, cred, ref, st)
-		if err != nil {
-			return Result{}, fmt.Errorf("signing %q as a Sigstore bundle: %w", ref, err)
-		}
-		referrers = append(referrers, bundleReferrer(b, PredicateCosignSign, now))
 		res.Bundle = AttachedNew
 		if res.Legacy == AttachedNone {
-			res.RekorLogIndex = idx
+			res.RekorLogIndex = bundleIdx
 		}
 	}
 	if needProvenance {
-		st, err := provenanceStatement(ref, so.provenance)
-		if err != nil {
-			return Result{}, fmt.Errorf("building the provenance of %q: %w", ref, err)
-		}
-		b, _, err := s.makeBundle(ctx, cred, ref, st)
-		if err != nil {
-			return Result{}, fmt.Errorf("signing the provenance of %q: %w", ref, err)
-		}
-		referrers = append(referrers, bundleReferrer(b, PredicateSLSAProvenance, now))
 		res.Provenance = AttachedNew
 	}
-	if len(referrers) > 0 {
-		// The subject descriptor from the manifest read above; PushReferrers reads it itself
-		// if the entity cannot say.
-		var subject v1.Descriptor
-		if d, ok := se.(partial.Describable); ok {
-			if desc, err := partial.Descriptor(d); err == nil {
-				subject = *desc
-			}
-		}
-		if _, err := s.referrers.Push(ctx, ref, subject, referrers); err != nil {
-			return Result{}, fmt.Errorf("attaching the Sigstore bundles of %q: %w", ref, err)
-		}
-	}
 	if needLegacy {
-		idx, err := s.signLegacy(ctx, cred, ref, se)
-		if err != nil {
-			return Result{}, err
-		}
 		res.Legacy = AttachedNew
-		res.RekorLogIndex = idx
+		res.RekorLogIndex = legacyIdx
 	}
+	res.Verification = fluxOutcome(res, scan)
 	s.o.Logf("signed %s (%s, Rekor log index %d%s)", ref, res.Identity, res.RekorLogIndex, attachedSummary(res))
 	return res, nil
+}
+
+// fluxOutcome is what Flux accepts of a digest after Sign, from what Sign found (scan, nil when
+// it did not look at the bundles) and wrote (res): the bundles when there are any, of which
+// Sign's own or one it verified; else the legacy signature. Nil when unknown.
+func fluxOutcome(res Result, scan *bundleScan) *Verification {
+	v := &Verification{Identity: res.Identity}
+	switch {
+	case res.Bundle != AttachedNone || res.Provenance != AttachedNone:
+		// A bundle of the expected signer is there (new, or found verified).
+		v.Format = FormatBundle
+		v.Provenance = res.Provenance != AttachedNone
+		if scan != nil && scan.find(PredicateSLSAProvenance) != nil {
+			v.Provenance = true
+		}
+	case scan == nil:
+		return nil
+	case scan.parsed > 0:
+		// Only other signers' bundles: Flux uses them, and they do not verify.
+		return nil
+	case res.Legacy != AttachedNone:
+		v.Format = FormatLegacy
+	default:
+		return nil
+	}
+	return v
+}
+
+// signBundles signs and attaches the signature bundle (sig) and the provenance bundle (prov)
+// of ref, and returns the signature bundle's log index.
+func (s *cosignSigner) signBundles(ctx context.Context, cred *credential, ref name.Digest, se oci.SignedEntity, sig, prov bool, facts *Provenance) (int64, error) {
+	var statements [2][]byte
+	if sig {
+		st, err := signStatement(ref)
+		if err != nil {
+			return -1, fmt.Errorf("building the signature of %q: %w", ref, err)
+		}
+		statements[0] = st
+	}
+	if prov {
+		st, err := provenanceStatement(ref, facts)
+		if err != nil {
+			return -1, fmt.Errorf("building the provenance of %q: %w", ref, err)
+		}
+		statements[1] = st
+	}
+	what := [2]string{"signing %q as a Sigstore bundle: %w", "signing the provenance of %q: %w"}
+	predicates := [2]string{PredicateCosignSign, PredicateSLSAProvenance}
+	var bundles [2][]byte
+	var idx [2]int64
+	g, gctx := errgroup.WithContext(ctx)
+	for i, st := range statements {
+		if st == nil {
+			continue
+		}
+		g.Go(func() error {
+			b, n, err := s.makeBundle(gctx, cred, ref, st)
+			if err != nil {
+				return fmt.Errorf(what[i], ref, err)
+			}
+			bundles[i], idx[i] = b, n
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return -1, err
+	}
+	now := s.now()
+	var referrers []registry.Referrer
+	for i, b := range bundles {
+		if b != nil {
+			referrers = append(referrers, bundleReferrer(b, predicates[i], now))
+		}
+	}
+	// The subject descriptor from the manifest already read; Push reads it itself if the
+	// entity cannot say.
+	var subject v1.Descriptor
+	if d, ok := se.(partial.Describable); ok {
+		if desc, err := partial.Descriptor(d); err == nil {
+			subject = *desc
+		}
+	}
+	if _, err := s.referrers.Push(ctx, ref, subject, referrers); err != nil {
+		return -1, fmt.Errorf("attaching the Sigstore bundles of %q: %w", ref, err)
+	}
+	if !sig {
+		return -1, nil
+	}
+	return idx[0], nil
 }
 
 // signLegacy writes cosign's legacy signature of ref (`sha256-<hex>.sig`) and returns its log

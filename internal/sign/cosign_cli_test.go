@@ -27,6 +27,7 @@ import (
 // cosignCLI runs one cosign command against the loopback servers, in a home of its own (cosign
 // caches trust material under $HOME) and without the caller's environment.
 type cosignCLI struct {
+	t    *testing.T
 	bin  string
 	home string
 	env  []string
@@ -34,7 +35,7 @@ type cosignCLI struct {
 
 func newCosign(t *testing.T, name string, env ...string) *cosignCLI {
 	t.Helper()
-	return &cosignCLI{bin: testenv.Binary(t, name), home: t.TempDir(), env: env}
+	return &cosignCLI{t: t, bin: testenv.Binary(t, name), home: t.TempDir(), env: env}
 }
 
 // run returns cosign's standard output, or an error with its standard error.
@@ -43,9 +44,16 @@ func (c *cosignCLI) run(args ...string) (string, error) {
 	cmd.Env = append([]string{"HOME=" + c.home, "PATH=" + os.Getenv("PATH"), "TUF_ROOT=" + filepath.Join(c.home, "tuf")}, c.env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	line := filepath.Base(c.bin) + " " + strings.Join(args, " ")
 	if err := cmd.Run(); err != nil {
-		return stdout.String(), fmt.Errorf("%s %s: %w\n%s", filepath.Base(c.bin), strings.Join(args, " "), err, stderr.String())
+		msg := strings.TrimSpace(stderr.String())
+		if i := strings.LastIndex(msg, "\n"); i >= 0 {
+			msg = msg[i+1:]
+		}
+		c.t.Logf("%s: fails: %s", line, msg)
+		return stdout.String(), fmt.Errorf("%s: %w\n%s", line, err, stderr.String())
 	}
+	c.t.Logf("%s: passes", line)
 	return stdout.String(), nil
 }
 

@@ -280,13 +280,20 @@ func TestKeylessManyComponents(t *testing.T) {
 
 // signAll signs digests concurrently, as the pipeline does for its components.
 func signAll(ctx context.Context, s sign.Signer, digests []name.Digest, opts ...sign.SignOption) ([]sign.Result, error) {
+	return signPool(ctx, s, digests, len(digests), opts...)
+}
+
+// signPool signs digests with at most workers at a time, as the pipeline's pool does.
+func signPool(ctx context.Context, s sign.Signer, digests []name.Digest, workers int, opts ...sign.SignOption) ([]sign.Result, error) {
 	results := make([]sign.Result, len(digests))
 	errs := make([]error, len(digests))
+	sem := make(chan struct{}, workers)
 	var wg sync.WaitGroup
 	for i, d := range digests {
 		wg.Add(1)
+		sem <- struct{}{}
 		go func() {
-			defer wg.Done()
+			defer func() { <-sem; wg.Done() }()
 			results[i], errs[i] = s.Sign(ctx, d, opts...)
 		}()
 	}

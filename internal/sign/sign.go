@@ -74,6 +74,12 @@ type Result struct {
 	// Legacy is the `sha256-<hex>.sig` signature, Bundle the Sigstore bundle referrer and
 	// Provenance the SLSA provenance attestation: what Sign wrote or found of each.
 	Legacy, Bundle, Provenance Attached
+	// Verification is what Flux will accept of the digest, as Sign's own checks found it: each
+	// signature Sign wrote was verified (against the trust root and the expected identity)
+	// before it was stored, each it found was verified in the registry. Nil when Sign could not
+	// tell (it did not look at the digest's bundles); then call Verify. With it, a Verify
+	// right after Sign would only read back what Sign just wrote.
+	Verification *Verification
 }
 
 // Verification is what Verify accepted, the way Flux decides: the bundles when the digest has
@@ -109,14 +115,21 @@ type Signer interface {
 type SignOption func(*signOptions)
 
 type signOptions struct {
-	reused     bool
-	provenance *Provenance
+	reused, fresh bool
+	provenance    *Provenance
 }
 
 // Reused tells Sign that the digest was already in the registry before this run (the compare
 // step reused it), so that a missing signature is reported as StatusHealed.
 func Reused(reused bool) SignOption {
 	return func(o *signOptions) { o.reused = reused }
+}
+
+// Fresh tells Sign that this run pushed the digest and it was not in the registry before, so it
+// carries no signature yet: Sign writes every format without looking for existing ones first,
+// which saves a few registry reads per digest. Without it (and with Reused) Sign looks.
+func Fresh(fresh bool) SignOption {
+	return func(o *signOptions) { o.fresh = fresh }
 }
 
 // WithProvenance hands Sign the facts of the build for the SLSA provenance attestation of the

@@ -184,7 +184,8 @@ func TestKeyMode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := sign.Result{Status: sign.StatusNew, Identity: "key", RekorLogIndex: -1, Legacy: sign.AttachedNew, Bundle: sign.AttachedNew}
+	want := sign.Result{Status: sign.StatusNew, Identity: "key", RekorLogIndex: -1, Legacy: sign.AttachedNew, Bundle: sign.AttachedNew,
+		Verification: &sign.Verification{Format: sign.FormatBundle, Identity: "key"}}
 	if diff := cmp.Diff(want, res); diff != "" {
 		t.Errorf("first Sign (-want +got):\n%s", diff)
 	}
