@@ -44,17 +44,7 @@ func (v *Validator) build(a *artifact, k *kustomization) (res buildResult) {
 	if err != nil {
 		return fail(Finding{File: k.file, Line: k.doc.line, Severity: Error, Message: err.Error()})
 	}
-	// kustomize keeps the OpenAPI schema of a kustomization's "openapi"
-	// field in process-wide state and never clears a custom one: such a
-	// build runs alone and restores the default schema after itself.
-	if a.usesOpenAPI(k.dir) {
-		openapiMu.Lock()
-		defer openapiMu.Unlock()
-		defer openapi.ResetOpenAPI()
-	} else {
-		openapiMu.RLock()
-		defer openapiMu.RUnlock()
-	}
+	defer lockOpenAPI(a.usesOpenAPI(k.dir))()
 	rm, err := krusty.MakeKustomizer(kustomizeOptions()).Run(a.mem.withRoot(k.file, data), path.Join("/", k.dir))
 	if err != nil {
 		return fail(a.kustomizeError(k, err))
@@ -98,7 +88,36 @@ func (v *Validator) build(a *artifact, k *kustomization) (res buildResult) {
 	return res
 }
 
+// kyaml keeps its OpenAPI schema in process-wide state. kustomize installs
+// the schema of a kustomization's "openapi" field there and never clears a
+// custom one, so such a build runs alone and restores the default schema
+// after itself. kyaml also parses the built-in schema lazily, on the first
+// lookup that needs it, and some lookups (IsNamespaceScoped) read its maps
+// without a lock: two builds that reach a first use at once race. So the
+// schema is parsed while no build runs (primeOpenAPI under the write lock,
+// from New and after every reset), and the builds that hold the read lock
+// only ever read it, and still run in parallel.
 var openapiMu sync.RWMutex
+
+// lockOpenAPI locks kyaml's schema state for one build: alone when the
+// build sets its own schema (custom), shared otherwise. It returns the
+// unlock.
+func lockOpenAPI(custom bool) (unlock func()) {
+	if !custom {
+		openapiMu.RLock()
+		return openapiMu.RUnlock
+	}
+	openapiMu.Lock()
+	return func() {
+		defer openapiMu.Unlock()
+		openapi.ResetOpenAPI()
+		primeOpenAPI()
+	}
+}
+
+// primeOpenAPI makes kyaml parse its default schema now, so that no later
+// lookup writes it. The caller holds openapiMu for writing.
+func primeOpenAPI() { openapi.Schema() }
 
 func (a *artifact) usesOpenAPI(dir string) bool {
 	for _, d := range a.closure(dir) {

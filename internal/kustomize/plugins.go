@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/openapi"
 )
 
 // A generators, transformers or validators entry may name a folder: kustomize
@@ -117,14 +116,7 @@ func (v *Validator) buildPlugin(a *artifact, dir string) (ok bool) {
 			ok = false
 		}
 	}()
-	if a.usesOpenAPI(dir) {
-		openapiMu.Lock()
-		defer openapiMu.Unlock()
-		defer openapi.ResetOpenAPI()
-	} else {
-		openapiMu.RLock()
-		defer openapiMu.RUnlock()
-	}
+	defer lockOpenAPI(a.usesOpenAPI(dir))()
 	rm, err := krusty.MakeKustomizer(kustomizeOptions()).Run(a.mem, path.Join("/", dir))
 	if err != nil {
 		return false // the build of the folder itself reports it

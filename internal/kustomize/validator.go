@@ -77,6 +77,10 @@ func New(opts ...Option) (*Validator, error) {
 		o(v)
 	}
 	v.schemas = newSchemaCache(v.maxFileSize)
+	// Builds share kyaml's schema: parse it before any of them runs.
+	openapiMu.Lock()
+	defer openapiMu.Unlock()
+	primeOpenAPI()
 	return v, nil
 }
 
