@@ -33,7 +33,8 @@ func (o *Outcome) record(mv Move) {
 
 // Apply sets the tags of p on m, the manifest the run pushed (or
 // p.Existing), once it is signed: no tag ever points at an unsigned digest.
-// Each decision of the plan is taken again on a fresh read. A release's
+// Each decision of the plan is taken again on a fresh read, unless the plan
+// found every tag already pointing at m (then nothing is read). A release's
 // version tag is written through the claim protocol (see the package
 // documentation); latest and the stable tag converge with overlapping runs.
 // On error the Outcome holds what was done before it.
@@ -43,6 +44,16 @@ func (t *Tagger) Apply(ctx context.Context, p Plan, m *registry.Manifest) (Outco
 	in.Policy = in.Policy.WithDefaults()
 	if m == nil {
 		return out, fmt.Errorf("tagging: no manifest given")
+	}
+	if p.inPlace(m) {
+		// Every tag already pointed at m when the plan read it: this run
+		// writes nothing, so it is complete as of that read, and a fresh
+		// read could only see what a later writer did (and converges on
+		// itself). A warm publish costs the plan's reads alone.
+		for _, mv := range p.Moves {
+			out.record(mv)
+		}
+		return out, nil
 	}
 	var mv Move
 	var err error
@@ -70,6 +81,19 @@ func (t *Tagger) Apply(ctx context.Context, p Plan, m *registry.Manifest) (Outco
 		out.record(mv)
 	}
 	return out, nil
+}
+
+// inPlace reports whether the plan found every tag already pointing at m.
+func (p Plan) inPlace(m *registry.Manifest) bool {
+	if !p.Tagged || p.Existing == nil || p.Existing.Digest != m.Digest || len(p.Moves) == 0 {
+		return false
+	}
+	for _, mv := range p.Moves {
+		if mv.Action != ActionPresent {
+			return false
+		}
+	}
+	return true
 }
 
 // writeBuild sets the immutable tag of a branch build. It names one commit,
@@ -128,7 +152,9 @@ func (t *Tagger) ensureTag(ctx context.Context, m *registry.Manifest, tag string
 // holds m after this run wrote it, this run therefore also reads the builds
 // of the branch tagged since its plan (a newer run writes its immutable tag
 // before it moves latest) and hands latest to the newest of them if that is
-// newer than its own.
+// newer than its own. The plan lists the tags when it may move latest; one
+// that found latest in place did not, and the list is taken here, before
+// this run's first write of latest.
 func (t *Tagger) moveLatest(ctx context.Context, p Plan, m *registry.Manifest) (Move, error) {
 	in := p.Input
 	tag := in.Policy.LatestTag
@@ -164,6 +190,13 @@ func (t *Tagger) moveLatest(ctx context.Context, p Plan, m *registry.Manifest) (
 		if d := t.decideLatest(ctx, in, cur, m.Digest); d.Action == ActionLeave {
 			d.From = mv.From
 			return d, nil
+		}
+		if !wrote && !p.listed {
+			// The plan found latest here and did not list: list now, before
+			// this run's write of latest, for newerBuild.
+			if err := t.list(ctx, &p); err != nil {
+				return Move{}, err
+			}
 		}
 		if err := t.store.Tag(ctx, m, tag); err != nil {
 			return Move{}, err

@@ -14,7 +14,10 @@
 // lists every tag move with its action and reason. A dry run prints the plan
 // and stops; a real run pushes and signs the digest and hands the plan to
 // Apply. Apply decides each move again on a fresh read, since seconds (signing)
-// pass between the two and other runs may have moved tags meanwhile.
+// pass between the two and other runs may have moved tags meanwhile; except
+// when the plan found every tag already on the artifact: that run writes
+// nothing, is complete as of the plan's reads, and a warm publish costs those
+// reads alone (the immutable tag and latest: two requests).
 //
 // # Moving tags
 //
@@ -23,7 +26,9 @@
 // commit whichever finishes last; and since a registry has no conditional
 // write, a run that wrote latest also looks for builds of the branch tagged
 // since its plan was made and hands latest to the newest of them when that is
-// newer than its own.
+// newer than its own. The tags "before" are listed only by a run that may
+// write latest: by the plan when latest is not already on the artifact, else
+// (latest moved away meanwhile) by Apply just before its write.
 //
 // latest-stable moves to a stable release that is at least every stable
 // release in the repository (tags.MoveStable), except the releases a

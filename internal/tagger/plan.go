@@ -133,20 +133,6 @@ func (t *Tagger) Plan(ctx context.Context, in Input) (Plan, error) {
 		return nil
 	}
 
-	// The tags before this run writes anything: Apply reads the builds that
-	// appear after this point, to find a newer run whose move of latest it
-	// may have overwritten. A release reads them to decide the stable tag.
-	if in.Plan.Latest || in.Plan.Stable {
-		all, err := t.store.Tags(ctx)
-		if err != nil {
-			if err := unread("tags", err); err != nil {
-				return p, err
-			}
-		} else {
-			p.before, p.listed = all, true
-		}
-	}
-
 	// Content is the authority: a tag that already holds this layer keeps
 	// its digest. The immutable tag decides first: if it holds other content
 	// the run fails.
@@ -194,10 +180,24 @@ func (t *Tagger) Plan(ctx context.Context, in Input) (Plan, error) {
 	}
 
 	if in.Plan.Latest {
-		p.Moves = append(p.Moves, t.decideLatest(ctx, in, latest, target))
+		mv := t.decideLatest(ctx, in, latest, target)
+		p.Moves = append(p.Moves, mv)
+		// The tags before this run writes anything, listed only when Apply
+		// may write latest (a warm run, latest already here, lists nothing):
+		// Apply reads the builds that appear after this point, to find a
+		// newer run whose move of latest it may have overwritten. It is
+		// listed here, before signing, since a build tagged between this
+		// list and Apply's write of latest counts as seen (see moveLatest).
+		if mv.Action != ActionPresent {
+			if err := t.list(ctx, &p); err != nil {
+				if err := unread("tags", err); err != nil {
+					return p, err
+				}
+			}
+		}
 	}
 	if in.Plan.Stable {
-		mv, err := t.planStable(ctx, in, p.before, p.listed, target)
+		mv, err := t.planStable(ctx, in, &p, target)
 		if err != nil {
 			if err := unread(pol.StableTag, err); err != nil {
 				return p, err
@@ -234,16 +234,28 @@ func (t *Tagger) decideLatest(ctx context.Context, in Input, cur *registry.Manif
 	return mv
 }
 
-// planStable is the move of the stable tag for a release, from the tags
-// listed before (read again if they were not) and the promotion record.
-func (t *Tagger) planStable(ctx context.Context, in Input, all []string, listed bool, target v1.Hash) (Move, error) {
-	tag, version := in.Policy.StableTag, in.Plan.Immutable
-	if !listed {
-		var err error
-		if all, err = t.store.Tags(ctx); err != nil {
-			return Move{}, err
-		}
+// list reads every tag of the repository into p.before, once.
+func (t *Tagger) list(ctx context.Context, p *Plan) error {
+	if p.listed {
+		return nil
 	}
+	all, err := t.store.Tags(ctx)
+	if err != nil {
+		return err
+	}
+	p.before, p.listed = all, true
+	return nil
+}
+
+// planStable is the move of the stable tag for a release, from every tag of
+// the repository (listed into p.before unless it already was) and the
+// promotion record.
+func (t *Tagger) planStable(ctx context.Context, in Input, p *Plan, target v1.Hash) (Move, error) {
+	tag, version := in.Policy.StableTag, in.Plan.Immutable
+	if err := t.list(ctx, p); err != nil {
+		return Move{}, err
+	}
+	all := p.before
 	rec, err := t.ReadPromotion(ctx, tag)
 	if err != nil {
 		return Move{}, err
