@@ -64,12 +64,11 @@ func signDigest(ctx context.Context, signer sign.Signer, store repository, m *re
 		idx := out.RekorLogIndex
 		res.LogIndex = &idx
 	}
-	// Sign checks what it wrote or found the way Flux will; only when it could not say is the
-	// digest read back.
-	if out.Verification == nil {
-		if err := signer.Verify(ctx, ref); err != nil {
-			return fmt.Errorf("verifying %s after signing: %w", ref, err)
-		}
+	// Read back and verify what the registry now serves, the way Flux will: Sign's own account
+	// (out.Verification) says what it wrote, not that the trust root accepts it, and a private
+	// Sigstore with a wrong root must fail here rather than in the cluster.
+	if err := signer.Verify(ctx, ref); err != nil {
+		return fmt.Errorf("verifying %s after signing: %w", ref, err)
 	}
 	res.Verified = true
 	g.logf("signed (%s) and verified %s as %s", out.Status, m.Digest, out.Identity)
