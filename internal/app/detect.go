@@ -100,8 +100,9 @@ func (m *detectMode) run(ctx context.Context) (int, error) {
 			AnyChanged bool            `json:"anyChanged"`
 			All        bool            `json:"all"`
 			Reason     string          `json:"reason"`
-		}{json.RawMessage(matrix), json.RawMessage(list), len(names) > 0, d.All, d.Reason}
-		if err := json.NewEncoder(m.out.stdout).Encode(out); err != nil {
+		}{json.RawMessage(matrix), json.RawMessage(list), len(names) > 0, d.All, log.Redact(d.Reason)}
+		// The reason can quote git's output: the same protections as the results' JSON.
+		if err := report.EncodeJSON(m.out.stdout, out, ""); err != nil {
 			return ExitFailed, err
 		}
 	} else {

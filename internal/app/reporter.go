@@ -49,6 +49,9 @@ func (r *reporter) forEach(ctx context.Context, comps []component.Component, fn 
 			for i, f := range res.Findings {
 				res.Findings[i] = r.log.Redact(f)
 			}
+			for i, s := range res.Skipped {
+				res.Skipped[i] = r.log.Redact(s)
+			}
 			res.Duration = report.Duration(r.now().Sub(start))
 			results[i] = res
 			mu.Lock()

@@ -147,10 +147,15 @@ func WriteJSON(w io.Writer, rs []Result) error {
 	if rs == nil {
 		rs = []Result{}
 	}
+	return EncodeJSON(w, rs, "  ")
+}
+
+// EncodeJSON writes v as JSON for stdout with WriteJSON's protection: "##[" never appears.
+func EncodeJSON(w io.Writer, v any, indent string) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(rs); err != nil {
+	enc.SetIndent("", indent)
+	if err := enc.Encode(v); err != nil {
 		return err
 	}
 	_, err := w.Write(bytes.ReplaceAll(buf.Bytes(), []byte("##["), []byte(`##\u005b`)))

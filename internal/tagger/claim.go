@@ -10,8 +10,9 @@ import (
 )
 
 // withdrawTimeout bounds the withdrawal of a claim by a run that is being
-// cancelled.
-const withdrawTimeout = 15 * time.Second
+// cancelled: well inside the 10 s the process gives a cancelled run, and the
+// few seconds the Actions runner leaves between its signals.
+const withdrawTimeout = 5 * time.Second
 
 // claim is one writer's claim on a release version, as read from its record.
 type claim struct {
