@@ -2,6 +2,7 @@ package tagger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -270,11 +271,17 @@ func (t *Tagger) awaitGone(ctx context.Context, version string, c claim, deadlin
 	}
 }
 
+// ErrBusy is the outcome of a release that waited the whole claim wait for
+// another writer's claim on the same version, with other content, to go: that
+// writer is slow or gone. Nothing was written; the other writer, if it is
+// still going, releases the version.
+var ErrBusy = errors.New("the release version is claimed by another run")
+
 // busy is the error of a release that waited in vain for another writer's
 // claim on the same version.
 func (t *Tagger) busy(version string, c claim) error {
-	return fmt.Errorf("another release of %s with other content (%s) has held the claim %s since %s: if that run is still going, its content becomes %s; if no such run is active, re-run after %s, when the claim lapses",
-		version, c.digest, c.tag, formatTime(c.at), version, formatTime(c.at.Add(t.o.claimLease)))
+	return fmt.Errorf("%w: another release of %s with other content (%s) has held the claim %s since %s: if that run is still going, its content becomes %s; if no such run is active, re-run after %s, when the claim lapses",
+		ErrBusy, version, c.digest, c.tag, formatTime(c.at), version, formatTime(c.at.Add(t.o.claimLease)))
 }
 
 // sleep waits the poll interval plus up to as much again of jitter, so that
