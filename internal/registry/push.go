@@ -15,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // Pushing writes blobs itself rather than through remote.Write, which spends requests the client
@@ -29,6 +30,8 @@ import (
 type blob struct {
 	desc v1.Descriptor
 	open func() (io.ReadCloser, error)
+	// fresh: the repository cannot hold it yet; it is uploaded without asking.
+	fresh bool
 }
 
 func blobsOf(img v1.Image, m *Manifest) ([]blob, error) {
@@ -96,14 +99,73 @@ func (s *remoteStore) uploadAll(ctx context.Context, st *repoState, blobs []blob
 	return first
 }
 
+// BlobWriter uploads blobs to the repositories of a Client the way Push uploads an artifact's:
+// a blob the client already saw in the repository is not sent again, and an upload is a POST
+// and a PUT with the body (go-containerregistry's remote.WriteLayer spends a HEAD, a POST, a
+// PATCH and a PUT). The signer writes its signatures and bundles through it.
+type BlobWriter interface {
+	// WriteBlob makes sure repo holds data as the blob desc describes. fresh says the registry
+	// cannot hold it yet (a signature just made): it is uploaded without asking first.
+	WriteBlob(ctx context.Context, repo name.Repository, desc v1.Descriptor, data []byte, fresh bool) error
+	// PutManifest stores the manifest raw at ref with one PUT. subjectAPI reports whether the
+	// registry answered with the OCI-Subject header: a registry that serves the referrers API
+	// must send it for a manifest with a subject, so its absence means the referrers tag schema
+	// is the reader's only way to find the manifest (the distribution spec's rule; it spares
+	// the GET of the referrers API go-containerregistry makes after each such PUT).
+	PutManifest(ctx context.Context, ref name.Reference, raw []byte, mediaType types.MediaType) (subjectAPI bool, err error)
+}
+
+// BlobWriter returns the client's BlobWriter. Only repositories of the client's registries
+// (those Open or Repository was called for) are given its credentials.
+func (c *Client) BlobWriter() BlobWriter { return blobWriter{c} }
+
+type blobWriter struct{ c *Client }
+
+func (w blobWriter) WriteBlob(ctx context.Context, repo name.Repository, desc v1.Descriptor, data []byte, fresh bool) error {
+	if int64(len(data)) != desc.Size {
+		return fmt.Errorf("writing the blob %s: %d bytes, the descriptor says %d", desc.Digest, len(data), desc.Size)
+	}
+	s := &remoteStore{repo: repo, c: w.c}
+	open := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+	// A small blob (the empty config of a referrer) is sent without asking first: a signing run
+	// writes it into a repository that rarely holds it, and the answer would cost as much.
+	fresh = fresh || desc.Size <= smallBlob
+	if err := s.upload(ctx, w.c.stateOf(repo), blob{desc: desc, open: open, fresh: fresh}); err != nil {
+		return fmt.Errorf("uploading %s to %q: %w", desc.Digest, repo, explain(err))
+	}
+	return nil
+}
+
+func (w blobWriter) PutManifest(ctx context.Context, ref name.Reference, raw []byte, mediaType types.MediaType) (bool, error) {
+	s := &remoteStore{repo: ref.Context(), c: w.c}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, s.url("manifests/"+ref.Identifier()).String(), bytes.NewReader(raw))
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Content-Type", string(mediaType))
+	resp, err := w.c.http.Do(req)
+	if err != nil {
+		return false, fmt.Errorf("putting the manifest %q: %w", ref, err)
+	}
+	defer resp.Body.Close()
+	if err := transport.CheckError(resp, http.StatusOK, http.StatusCreated, http.StatusAccepted); err != nil {
+		return false, fmt.Errorf("putting the manifest %q: %w", ref, explain(err))
+	}
+	return resp.Header.Get("OCI-Subject") != "", nil
+}
+
+// smallBlob is the size up to which WriteBlob uploads a blob without asking whether the
+// repository holds it: the answer costs a request, as does sending it again.
+const smallBlob = 4 << 10
+
 // upload makes sure the repository holds b: known present, present (HEAD, unless the
-// repository was just said not to exist), or uploaded.
+// repository was just said not to exist or b is fresh), or uploaded.
 func (s *remoteStore) upload(ctx context.Context, st *repoState, b blob) error {
 	d := b.desc.Digest
 	if st.has(d) {
 		return nil
 	}
-	if !st.isAbsent() {
+	if !st.isAbsent() && !b.fresh {
 		ok, err := s.blobExists(ctx, d)
 		if err != nil {
 			return err

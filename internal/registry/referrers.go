@@ -98,6 +98,16 @@ type Referrers struct {
 // concurrent use.
 type ReferrerClient struct {
 	opts []remote.Option
+	// blobs uploads the referrers' blobs when set (see WithBlobWriter); else
+	// go-containerregistry does.
+	blobs BlobWriter
+}
+
+// WithBlobWriter has the client upload blobs through w: the Client's own uploads, in fewer
+// requests. It returns c.
+func (c *ReferrerClient) WithBlobWriter(w BlobWriter) *ReferrerClient {
+	c.blobs = w
+	return c
 }
 
 // NewReferrerClient returns a client over the registry options opts (auth, transport). A Puller
@@ -159,6 +169,16 @@ func FetchBlob(ctx context.Context, repo name.Repository, desc v1.Descriptor, li
 // verifier must not miss one.
 func (c *ReferrerClient) List(ctx context.Context, subject name.Digest) (Referrers, error) {
 	o := withContext(ctx, c.opts)
+	if knownWithoutAPI(subject.RegistryStr()) {
+		// The registry has already answered this run that it lacks the API (registries do not
+		// gain it mid-run): the tag schema is all there is, and asking again costs a request
+		// per subject.
+		im, err := readFallbackIndex(ctx, subject, o)
+		if err != nil {
+			return Referrers{}, err
+		}
+		return Referrers{Manifests: im.Manifests}, nil
+	}
 	idx, err := remote.Referrers(subject, o...)
 	switch {
 	case err == nil:
@@ -208,6 +228,7 @@ func (c *ReferrerClient) Push(ctx context.Context, subject name.Digest, subjectD
 	// The manifests, and the blobs they name.
 	empty := static.NewLayer(emptyJSON, MediaTypeEmptyJSON)
 	blobs := map[v1.Hash]v1.Layer{mustDigest(empty): empty}
+	contents := map[v1.Hash]Blob{mustDigest(empty): {MediaType: MediaTypeEmptyJSON, Data: emptyJSON}}
 	descs := make([]v1.Descriptor, len(rs))
 	raws := make([][]byte, len(rs))
 	for i, r := range rs {
@@ -234,6 +255,7 @@ func (c *ReferrerClient) Push(ctx context.Context, subject name.Digest, subjectD
 				l = &freshBlob{Layer: l}
 			}
 			blobs[d] = l
+			contents[d] = b
 			m.Layers = append(m.Layers, v1.Descriptor{MediaType: types.MediaType(b.MediaType), Digest: d, Size: int64(len(b.Data))})
 		}
 		raw, err := json.Marshal(m)
@@ -256,8 +278,13 @@ func (c *ReferrerClient) Push(ctx context.Context, subject name.Digest, subjectD
 
 	// The blobs first, side by side: a manifest may only name blobs the registry holds.
 	g, gctx := errgroup.WithContext(ctx)
-	for _, l := range blobs {
+	for d, l := range blobs {
 		g.Go(func() error {
+			if c.blobs != nil {
+				b := contents[d]
+				desc := v1.Descriptor{MediaType: types.MediaType(b.MediaType), Digest: d, Size: int64(len(b.Data))}
+				return c.blobs.WriteBlob(gctx, repo, desc, b.Data, b.Fresh)
+			}
 			if err := remote.WriteLayer(repo, l, withContext(gctx, c.opts)...); err != nil {
 				return fmt.Errorf("uploading a referrer blob to %q: %w", repo, explain(err))
 			}
@@ -286,19 +313,33 @@ func (c *ReferrerClient) Push(ctx context.Context, subject name.Digest, subjectD
 			if byTag {
 				ref = refTag(subject, descs[i].Digest)
 			}
-			err := remote.Put(ref, rawTaggable{raw: raw, mediaType: types.OCIManifestSchema1}, o...)
+			put := func(ref name.Reference) (api bool, err error) {
+				if c.blobs != nil {
+					return c.blobs.PutManifest(gctx, ref, raw, types.OCIManifestSchema1)
+				}
+				err = remote.Put(ref, rawTaggable{raw: raw, mediaType: types.OCIManifestSchema1}, o...)
+				if noReferrersAPI(err) {
+					return false, nil
+				}
+				return err == nil, err
+			}
+			api, err := put(ref)
+			if err == nil && !api && c.blobs != nil {
+				// No OCI-Subject header: a registry without the API, or one that serves it
+				// but does not say so (go-containerregistry's own). Asked once per registry.
+				api, err = c.hasAPI(gctx, subject)
+			}
 			switch {
-			case err == nil:
+			case err != nil:
+				return fmt.Errorf("pushing the referrer %q: %w", ref, explain(err))
+			case api:
 				rememberAPI(host, true)
 				return nil
-			case !noReferrersAPI(err):
-				return fmt.Errorf("pushing the referrer %q: %w", ref, explain(err))
 			}
 			rememberAPI(host, false)
 			noAPI[i] = true
 			if !byTag {
-				err := remote.Put(refTag(subject, descs[i].Digest), rawTaggable{raw: raw, mediaType: types.OCIManifestSchema1}, o...)
-				if err != nil && !noReferrersAPI(err) {
+				if _, err := put(refTag(subject, descs[i].Digest)); err != nil {
 					return fmt.Errorf("pushing the referrer %q: %w", ref, explain(err))
 				}
 			}
@@ -320,6 +361,22 @@ func (c *ReferrerClient) Push(ctx context.Context, subject name.Digest, subjectD
 		}
 	}
 	return descs, nil
+}
+
+// hasAPI says whether subject's registry serves the referrers API: what it answered earlier in
+// the run, else what a GET of subject's referrers answers.
+func (c *ReferrerClient) hasAPI(ctx context.Context, subject name.Digest) (bool, error) {
+	if v, ok := withoutAPI.Load(subject.RegistryStr()); ok {
+		return !v.(bool), nil
+	}
+	_, err := remote.Referrers(subject, withContext(ctx, c.opts)...)
+	switch {
+	case err == nil:
+		return true, nil
+	case noReferrersAPI(err):
+		return false, nil
+	}
+	return false, err
 }
 
 // FetchManifest reads the manifest at ref, refusing one larger than limit bytes.
@@ -615,8 +672,10 @@ func noReferrersAPI(err error) bool {
 }
 
 // withoutAPI remembers, per registry host, that it answered without the referrers API, so that
-// pushes to it store each referrer under its record tag at once rather than by digest first.
-// It is a hint that saves one PUT per referrer, never trusted for correctness.
+// pushes to it store each referrer under its record tag at once rather than by digest first,
+// and listings read the tag schema without asking the API first. For pushes it is a hint that
+// saves one PUT per referrer (the answer of the PUT decides); a listing trusts it, as the
+// registry's own answer earlier in the run.
 var withoutAPI sync.Map
 
 func knownWithoutAPI(host string) bool {

@@ -1,0 +1,134 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// TestReferrersThroughTheClientWriter: referrers pushed with the client's BlobWriter take the
+// fewest requests the registry allows (a POST and a PUT per blob, no existence check of a fresh
+// or small blob, no read of the referrers API after a manifest PUT: the OCI-Subject header
+// decides), on a registry with the referrers API and on one without, and read back the same as
+// go-containerregistry's own writes. Once a registry has said it lacks the API, listing a
+// subject's referrers goes to the tag schema at once.
+func TestReferrersThroughTheClientWriter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, api := range []bool{true, false} {
+		t.Run(fmt.Sprintf("referrers API %t", api), func(t *testing.T) {
+			t.Parallel()
+			l := newRequestLog()
+			srv := httptest.NewServer(l.wrap(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)), ggcrregistry.WithReferrersSupport(api))))
+			t.Cleanup(srv.Close)
+			host := strings.TrimPrefix(srv.URL, "http://")
+			c := New()
+			s, err := c.Open(host + "/acme/app")
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := mustPush(t, s, fluxImage(t, "subject"))
+			subject := s.(*remoteStore).Reference(m.Digest)
+			desc := v1.Descriptor{MediaType: "application/vnd.oci.image.manifest.v1+json", Digest: m.Digest, Size: int64(len(m.Raw))}
+			rc, err := NewReferrerClient(c.RemoteOptions()...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc.WithBlobWriter(c.BlobWriter())
+			big := strings.Repeat("x", smallBlob+1)
+			rs := []Referrer{
+				{ArtifactType: "application/vnd.example+json", Layers: []Blob{{MediaType: "application/vnd.example+json", Data: []byte("fresh"), Fresh: true}}},
+				{ArtifactType: "application/vnd.example+json", Layers: []Blob{{MediaType: "application/vnd.example+json", Data: []byte(big)}}},
+			}
+			l.take()
+			withoutAPI.Delete(host) // what an earlier test learnt of this address
+			pushed, err := rc.Push(ctx, subject, desc, rs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := l.take()
+			// Three blobs (the empty config, the fresh layer, the big one), one HEAD for the
+			// big one only.
+			want := map[string]int{"POST blob-upload": 3, "PUT blob-upload": 3, "HEAD blob": 1}
+			if api {
+				want["PUT manifest"] = 2 // by digest; the registry indexes them
+			} else {
+				// By digest (the registry is not known yet to lack the API), then by record
+				// tag; the index: read, written, then the check of the records.
+				want["PUT manifest"] = 2 + 2 + 1
+				want["GET manifest"] = 2
+				want["GET tags"] = 1
+			}
+			// The in-memory registry sends no OCI-Subject header, so the registry is asked
+			// about the API: once, or twice when both PUTs answer before either asked.
+			if n := got["GET other"]; n < 1 || n > 2 {
+				t.Errorf("referrers API asked %d times, want once (or twice)", n)
+			}
+			delete(got, "GET other")
+			if !cmp.Equal(got, want) {
+				t.Errorf("requests of the push: %v, want %v", got, want)
+			}
+
+			listed, err := rc.List(ctx, subject)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if listed.API != api || len(listed.Manifests) != 2 || len(pushed) != 2 {
+				t.Fatalf("List() = %+v, want the 2 referrers (API %t)", listed, api)
+			}
+			for i := range pushed {
+				if listed.Manifests[i].Digest != pushed[0].Digest && listed.Manifests[i].Digest != pushed[1].Digest {
+					t.Errorf("listed %s, which was not pushed", listed.Manifests[i].Digest)
+				}
+			}
+			if got := l.take(); !api && got["GET other"] != 0 {
+				t.Errorf("listing on a registry known to lack the referrers API asked the API %d times", got["GET other"])
+			}
+			// A second push to the registry, now known, asks nothing about the API.
+			if _, err := rc.Push(ctx, subject, desc, []Referrer{{ArtifactType: "application/vnd.example+json", Layers: []Blob{{MediaType: "application/vnd.example+json", Data: []byte("third"), Fresh: true}}}}); err != nil {
+				t.Fatal(err)
+			}
+			if got := l.take(); got["GET other"] != 0 {
+				t.Errorf("a second push asked the referrers API %d times, want none", got["GET other"])
+			}
+			// What go-containerregistry reads (Flux, cosign) agrees.
+			idx, err := remote.Referrers(subject)
+			if err != nil {
+				t.Fatal(err)
+			}
+			theirs, err := idx.IndexManifest()
+			if err != nil || len(theirs.Manifests) != 3 {
+				t.Fatalf("go-containerregistry reads %v, %v; want 3 referrers", theirs, err)
+			}
+		})
+	}
+}
+
+// TestBlobWriterChecksLength: a blob whose bytes do not match its descriptor is refused before
+// anything is sent.
+func TestBlobWriterChecksLength(t *testing.T) {
+	t.Parallel()
+	l := newRequestLog()
+	host := memRegistry(t, l.wrap)
+	c := New()
+	repo, err := c.Repository(host + "/acme/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := v1.Descriptor{Digest: v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}, Size: 3}
+	if err := c.BlobWriter().WriteBlob(context.Background(), repo, d, []byte("four"), true); err == nil {
+		t.Fatal("WriteBlob accepted 4 bytes for a 3-byte descriptor")
+	}
+	if got := l.take(); len(got) != 0 {
+		t.Errorf("requests sent: %v, want none", got)
+	}
+}
