@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
 	"github.com/fleetpush/fleetpush/internal/registry"
 	"github.com/fleetpush/fleetpush/internal/report"
 	"github.com/fleetpush/fleetpush/internal/sign"
@@ -33,7 +36,11 @@ func (m *publishMode) apply(ctx context.Context, p *plan, signer sign.Signer, re
 
 	if signer != nil {
 		prov := m.signers.provenance(p.c, m.src.sha, m.src.ref.Full(), m.build.ignore, m.annotations)
-		if err := signDigest(ctx, signer, p.store, man, p.action() != report.ActionPush, res, g, sign.WithProvenance(prov)); err != nil {
+		opts := []sign.SignOption{sign.WithProvenance(prov)}
+		if p.action() == report.ActionPush {
+			opts = append(opts, sign.Subject(v1.Descriptor{MediaType: types.MediaType(man.MediaType), Digest: man.Digest, Size: int64(len(man.Raw))}))
+		}
+		if err := signDigest(ctx, signer, p.store, man, p.action() != report.ActionPush, res, g, opts...); err != nil {
 			return err
 		}
 	}
@@ -64,14 +71,21 @@ func signDigest(ctx context.Context, signer sign.Signer, store repository, m *re
 		idx := out.RekorLogIndex
 		res.LogIndex = &idx
 	}
-	// Read back and verify what the registry now serves, the way Flux will: Sign's own account
-	// (out.Verification) says what it wrote, not that the trust root accepts it, and a private
-	// Sigstore with a wrong root must fail here rather than in the cluster.
-	if err := signer.Verify(ctx, ref); err != nil {
-		return fmt.Errorf("verifying %s after signing: %w", ref, err)
+	// Sign verified each signature it wrote against the trust root and the expected identity
+	// before storing it, and each it found as the registry serves it (out.Verification): a
+	// private Sigstore with a wrong root fails there, not in the cluster. What it wrote the
+	// registry acknowledged by digest, so reading it back would only cost requests. When Sign
+	// cannot say what Flux will accept (another signer's bundles are attached, which Flux
+	// prefers), the digest is verified as the registry serves it, the way Flux will.
+	how := "offline, before storing"
+	if out.Verification == nil {
+		if err := signer.Verify(ctx, ref); err != nil {
+			return fmt.Errorf("verifying %s after signing: %w", ref, err)
+		}
+		how = "as the registry serves it"
 	}
 	res.Verified = true
-	g.logf("signed (%s) and verified %s as %s", out.Status, m.Digest, out.Identity)
+	g.logf("signed (%s) and verified %s as %s (%s)", out.Status, m.Digest, out.Identity, how)
 	return nil
 }
 

@@ -262,7 +262,7 @@ func re(s string) *regexp.Regexp { return regexp.MustCompile(s) }
 // Request paths of the registry API, as the proxy sees them.
 const (
 	pathBlobStart    = `/blobs/uploads/$`                // POST: start an upload
-	pathBlobUpload   = `/blobs/uploads/.+`               // PATCH (data) and PUT (commit)
+	pathBlobUpload   = `/blobs/uploads/.+`               // PUT: the data, committed
 	pathManifestByID = `/manifests/sha256:[0-9a-f]{64}$` // the artifact pushed by digest
 	pathSignature    = `/manifests/sha256-[0-9a-f]{64}\.sig$`
 	pathTagList      = `/tags/list$`
@@ -287,8 +287,8 @@ func TestPublishThroughTransientFaults(t *testing.T) {
 		{"blob upload start 503 with Retry-After seconds", false, func() []*testenv.Fault {
 			return []*testenv.Fault{{Method: "POST", Path: re(pathBlobStart), Status: 503, Header: retryAfter("1"), Times: 2}}
 		}},
-		{"blob data PATCH reset", false, func() []*testenv.Fault {
-			return []*testenv.Fault{{Method: "PATCH", Path: re(pathBlobUpload), Reset: true, Times: 3}}
+		{"blob data PUT reset", false, func() []*testenv.Fault {
+			return []*testenv.Fault{{Method: "PUT", Path: re(pathBlobUpload), Reset: true, Times: 3}}
 		}},
 		{"manifest PUT 429 with Retry-After date", false, func() []*testenv.Fault {
 			return []*testenv.Fault{{Method: "PUT", Path: re(pathManifestByID), Status: 429, Header: retryAfter(soon()), Times: 1}}

@@ -54,6 +54,7 @@ func newSigners(cfg *config.Config, client *registry.Client, log *report.Log, ne
 			TokenRequestURL:   cfg.GitHub.TokenRequestURL,
 			TokenRequestToken: cfg.GitHub.TokenRequestToken,
 			RemoteOptions:     client.RemoteOptions(),
+			BlobWriter:        client.BlobWriter(),
 			Transport:         client.RetryTransport(logf),
 			Logf:              logf,
 		},

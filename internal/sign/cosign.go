@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -27,6 +28,7 @@ import (
 	cbundle "github.com/sigstore/cosign/v2/pkg/cosign/bundle"
 	cremote "github.com/sigstore/cosign/v2/pkg/cosign/remote"
 	"github.com/sigstore/cosign/v2/pkg/oci"
+	"github.com/sigstore/cosign/v2/pkg/oci/empty"
 	"github.com/sigstore/cosign/v2/pkg/oci/mutate"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
 	"github.com/sigstore/cosign/v2/pkg/oci/static"
@@ -110,6 +112,9 @@ func newCosignSigner(o Options) (*cosignSigner, error) {
 	s.ociOpts = []ociremote.Option{ociremote.WithRemoteOptions(s.ropts...)}
 	if s.referrers, err = registry.NewReferrerClient(o.RemoteOptions...); err != nil {
 		return nil, fmt.Errorf("setting up the registry client: %w", err)
+	}
+	if o.BlobWriter != nil {
+		s.referrers.WithBlobWriter(o.BlobWriter)
 	}
 	if o.TLogUpload {
 		rekorURL := orDefault(o.RekorURL, PublicRekorURL)
@@ -315,14 +320,20 @@ func (s *cosignSigner) Sign(ctx context.Context, ref name.Digest, opts ...SignOp
 		return res, nil
 	}
 
-	// Read the digest first: nothing is requested or logged for one that is not there.
-	ro := s.remote(ctx)
-	se, err := ociremote.SignedEntity(ref, ro...)
-	if missing := (*ociremote.EntityNotFoundError)(nil); errors.As(err, &missing) {
-		return Result{}, fmt.Errorf("signing %q: the digest is not in the registry", ref)
-	}
-	if err != nil {
-		return Result{}, fmt.Errorf("reading %q: %w", ref, err)
+	// Read the digest first: nothing is requested or logged for one that is not there. A digest
+	// this run just pushed is there, and the caller holds its descriptor.
+	var se oci.SignedEntity
+	if so.fresh && so.subject != nil && so.subject.Digest.String() == ref.DigestStr() {
+		se = heldEntity{desc: *so.subject}
+	} else {
+		var err error
+		se, err = ociremote.SignedEntity(ref, s.remote(ctx)...)
+		if missing := (*ociremote.EntityNotFoundError)(nil); errors.As(err, &missing) {
+			return Result{}, fmt.Errorf("signing %q: the digest is not in the registry", ref)
+		}
+		if err != nil {
+			return Result{}, fmt.Errorf("reading %q: %w", ref, err)
+		}
 	}
 	cred, err := s.credential(ctx)
 	if err != nil {
@@ -453,7 +464,9 @@ func (s *cosignSigner) signBundles(ctx context.Context, cred *credential, ref na
 	// The subject descriptor from the manifest already read; Push reads it itself if the
 	// entity cannot say.
 	var subject v1.Descriptor
-	if d, ok := se.(partial.Describable); ok {
+	if h, ok := se.(heldEntity); ok {
+		subject = h.desc
+	} else if d, ok := se.(partial.Describable); ok {
 		if desc, err := partial.Descriptor(d); err == nil {
 			subject = *desc
 		}
@@ -503,7 +516,22 @@ func (s *cosignSigner) signLegacy(ctx context.Context, cred *credential, ref nam
 	if err != nil {
 		return -1, fmt.Errorf("building the signature of %q: %w", ref, err)
 	}
+	// Verified before it is stored, the way Flux verifies a legacy signature (certificate chain
+	// to the trust root, expected identity, the Rekor entry's signed timestamp against the log's
+	// key, the payload's digest), from what the run holds: offline, no read-back, no log lookup.
+	// A private Sigstore given a wrong trust root fails here, before anything is written.
+	if err := s.verifyHeld(ctx, sig, ref); err != nil {
+		return -1, fmt.Errorf("the signature just made for %q does not verify: %w", ref, err)
+	}
 
+	if held, ok := se.(heldEntity); ok && s.o.BlobWriter != nil {
+		// A digest this run just pushed has no signatures to keep: its signature image holds
+		// this one alone, written without reading the `.sig` tag first.
+		if err := s.writeFirstSignature(ctx, ref, held, sig); err != nil {
+			return -1, fmt.Errorf("pushing the signature of %q: %w", ref, err)
+		}
+		return idx, nil
+	}
 	// The dupe detector keeps a signature that verifies with the same key from being added
 	// twice, e.g. when two runs race on the same digest.
 	signed, err := mutate.AttachSignatureToEntity(se, sig, mutate.WithDupeDetector(cremote.NewDupeDetector(cred.sv)))
@@ -514,6 +542,82 @@ func (s *cosignSigner) signLegacy(ctx context.Context, cred *credential, ref nam
 		return -1, fmt.Errorf("pushing the signature of %q: %w", ref, err)
 	}
 	return idx, nil
+}
+
+// writeFirstSignature writes the signature image of a digest that has none: sig alone, as
+// cosign builds it (AppendSignatures onto empty signatures, as AttachSignatureToEntity does for
+// a digest without a `.sig` tag), its blobs through the BlobWriter, then its manifest at the
+// `.sig` tag.
+func (s *cosignSigner) writeFirstSignature(ctx context.Context, ref name.Digest, held heldEntity, sig oci.Signature) error {
+	sigs, err := mutate.AppendSignatures(empty.Signatures(), false, sig)
+	if err != nil {
+		return err
+	}
+	tag, err := ociremote.SignatureTag(ref, s.ociOpts...)
+	if err != nil {
+		return err
+	}
+	cfg, err := sigs.RawConfigFile()
+	if err != nil {
+		return err
+	}
+	m, err := sigs.Manifest()
+	if err != nil {
+		return err
+	}
+	repo := ref.Context()
+	if err := s.o.BlobWriter.WriteBlob(ctx, repo, m.Config, cfg, true); err != nil {
+		return err
+	}
+	for _, l := range m.Layers {
+		layer, err := sigs.LayerByDigest(l.Digest)
+		if err != nil {
+			return err
+		}
+		rc, err := layer.Compressed()
+		if err != nil {
+			return err
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+		if err := s.o.BlobWriter.WriteBlob(ctx, repo, l, data, true); err != nil {
+			return err
+		}
+	}
+	return remote.Put(tag, sigs, s.remoteOpts(ctx)...)
+}
+
+// heldEntity is a digest this run just pushed, described by what the run holds: it has no
+// signatures, attestations or attachments yet.
+type heldEntity struct{ desc v1.Descriptor }
+
+var _ oci.SignedEntity = heldEntity{}
+
+func (h heldEntity) Digest() (v1.Hash, error)            { return h.desc.Digest, nil }
+func (h heldEntity) Descriptor() (*v1.Descriptor, error) { d := h.desc; return &d, nil }
+func (heldEntity) Signatures() (oci.Signatures, error)   { return empty.Signatures(), nil }
+func (heldEntity) Attestations() (oci.Signatures, error) { return empty.Signatures(), nil }
+func (heldEntity) Attachment(name string) (oci.File, error) {
+	return nil, fmt.Errorf("no attachment %q", name)
+}
+
+// verifyHeld verifies a legacy signature the run holds (not read from the registry) as Flux
+// would, without any request: the Rekor bundle it carries must verify against the log's key.
+func (s *cosignSigner) verifyHeld(ctx context.Context, sig oci.Signature, ref name.Digest) error {
+	h, err := v1.NewHash(ref.DigestStr())
+	if err != nil {
+		return err
+	}
+	co := *s.check
+	co.Offline = true
+	co.RekorClient = nil
+	if _, err := cosign.VerifyImageSignature(ctx, sig, h, &co); err != nil {
+		return fmt.Errorf("%w: %w%s", ErrVerify, err, s.expectation())
+	}
+	return nil
 }
 
 // attachedSummary lists what Sign wrote, for its log line.

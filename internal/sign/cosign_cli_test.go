@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/fleetpush/fleetpush/internal/registry"
 	"github.com/fleetpush/fleetpush/internal/sign"
@@ -225,6 +226,51 @@ func TestCosignJudgesKeyless(t *testing.T) {
 				}
 				if n := again.Requests(); n != 0 {
 					t.Errorf("tokens requested by a re-run = %d, want 0", n)
+				}
+			})
+
+			// A digest the run just pushed, signed the way publish signs it: told fresh and
+			// handed its descriptor, so nothing is read first, and written through the
+			// registry client's own uploads. The CLIs judge that path too.
+			t.Run("both with provenance, fresh, the client's writes", func(t *testing.T) {
+				d := pushRandom(t, host, "acme/d2-apps/fresh")
+				desc, err := remote.Head(d)
+				if err != nil {
+					t.Fatal(err)
+				}
+				client := registry.New()
+				if _, err := client.Repository(d.Context().Name()); err != nil {
+					t.Fatal(err)
+				}
+				s := keyless(t, env, env.OIDC.Grant(claims), id, trusted, func(o *sign.Options) {
+					o.Provenance, o.RemoteOptions, o.BlobWriter = true, client.RemoteOptions(), client.BlobWriter()
+				})
+				res, err := s.Sign(ctx, d, sign.Fresh(true), sign.Subject(*desc), sign.WithProvenance(e2eProvenance))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Verification == nil || res.Verification.Format != sign.FormatBundle || !res.Verification.Provenance {
+					t.Errorf("Sign().Verification = %+v, want the bundles with provenance, verified before storing", res.Verification)
+				}
+				for name, judge := range map[string]func(name.Digest, sign.Identity) error{
+					"cosign verify --new-bundle-format": j.bundleV2, "cosign3 verify": j.bundleV3, "cosign3 verify --new-bundle-format=false": j.legacyV3,
+				} {
+					if err := judge(d, id); err != nil {
+						t.Errorf("%s: %v", name, err)
+					}
+				}
+				for _, v2 := range []bool{true, false} {
+					c := map[bool]*cosignCLI{true: j.cosign2, false: j.cosign3}[v2]
+					if sts, err := j.provenance(c, v2, d, id); err != nil || len(sts) != 1 {
+						t.Errorf("verify-attestation (v2 %t) = %d statements, %v; want one", v2, len(sts), err)
+					}
+				}
+				if n := signatureCount(t, d); n != 1 {
+					t.Errorf("legacy signatures = %d, want 1", n)
+				}
+				// What Verify reads from the registry agrees with what Sign verified offline.
+				if v, err := s.Verification(ctx, d); err != nil || v != *res.Verification {
+					t.Errorf("Verification() = %+v, %v; want %+v", v, err, *res.Verification)
 				}
 			})
 

@@ -7,7 +7,10 @@ import (
 	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/fleetpush/fleetpush/internal/registry"
 )
 
 // Modes of Options.Mode.
@@ -75,10 +78,12 @@ type Result struct {
 	// Provenance the SLSA provenance attestation: what Sign wrote or found of each.
 	Legacy, Bundle, Provenance Attached
 	// Verification is what Flux will accept of the digest, as Sign's own checks found it: each
-	// signature Sign wrote was verified (against the trust root and the expected identity)
-	// before it was stored, each it found was verified in the registry. Nil when Sign could not
-	// tell (it did not look at the digest's bundles); then call Verify. With it, a Verify
-	// right after Sign would only read back what Sign just wrote.
+	// signature and bundle Sign wrote was verified offline, from what the run holds (the
+	// certificate's chain to the trust root, the expected identity, the Rekor entry against
+	// the log's key, the signed digest), before it was stored; each it found was verified as
+	// the registry serves it. Nil when Sign could not tell (it did not look at the digest's
+	// bundles, or found only other signers' ones); then call Verify. With it, a Verify right
+	// after Sign would only read back what the registry just acknowledged storing by digest.
 	Verification *Verification
 }
 
@@ -117,6 +122,13 @@ type SignOption func(*signOptions)
 type signOptions struct {
 	reused, fresh bool
 	provenance    *Provenance
+	subject       *v1.Descriptor
+}
+
+// Subject hands Sign the digest's descriptor (media type, digest, size) when the caller holds
+// it, as after a push: with Fresh, Sign then writes without reading the digest first.
+func Subject(d v1.Descriptor) SignOption {
+	return func(o *signOptions) { o.subject = &d }
 }
 
 // Reused tells Sign that the digest was already in the registry before this run (the compare
@@ -179,6 +191,10 @@ type Options struct {
 
 	// RemoteOptions reach the registry (auth, transport).
 	RemoteOptions []remote.Option
+	// BlobWriter, when set, uploads the blobs of signatures and bundles (the registry client's
+	// own uploads: fewer requests than go-containerregistry's). It must reach the registry the
+	// way RemoteOptions do.
+	BlobWriter registry.BlobWriter
 	// Transport carries every request to the token service, Fulcio and Rekor (nil:
 	// http.DefaultTransport, one try per request). Give it a retrying RoundTripper: it is the
 	// only retry layer of these requests (the Rekor client's own retries are left out so the two
