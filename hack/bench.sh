@@ -5,11 +5,12 @@
 # time.
 #
 #   hack/bench.sh                  every group below
-#   hack/bench.sh publish scale    some groups: keyless publish scale sign registry detect
+#   hack/bench.sh publish scale    some groups: keyless d2 publish scale sign registry detect
 #                                  validate build
 #   BENCHTIME=10x hack/bench.sh    iterations of the quick benchmarks (default 5x)
 #   SCALE_BENCHTIME=3x ...         iterations of the 500-component runs (default 1x)
 #   KEYLESS_BENCHTIME=5x ...       iterations of the keyless 50-component runs (default 3x)
+#   D2_BENCHTIME=3x ...            iterations of the D2 loop (default 1x: a keyless loop takes ~40 s)
 #
 # A row whose benchmark has not run (another group, or not written yet) shows "-".
 set -euo pipefail
@@ -19,14 +20,18 @@ bash hack/tools.sh
 benchtime=${BENCHTIME:-5x}
 scaletime=${SCALE_BENCHTIME:-1x}
 keylesstime=${KEYLESS_BENCHTIME:-3x}
-groups=${*:-keyless publish scale sign registry detect validate build}
+d2time=${D2_BENCHTIME:-1x}
+groups=${*:-keyless d2 publish scale sign registry detect validate build}
 out=$(mktemp)
 table=$(mktemp)
 trap 'rm -f "$out" "$table"' EXIT
 
 want() { [[ " $groups " == *" $1 "* ]]; }
+# The D2 loop needs the flux CLI, which only the benchmarks use.
+if want d2; then bash hack/tools.sh flux; fi
 run() { go test -run '^$' -bench "$1" -benchtime "$2" -benchmem "$3" | tee -a "$out" >&2; }
 want keyless && run 'BenchmarkPublishKeyless50$' "$keylesstime" ./internal/app
+want d2 && run 'BenchmarkD2Loop50$' "$d2time" ./internal/app
 want publish && run 'BenchmarkPublish50$|BenchmarkPublish50Disk$' "$benchtime" ./internal/app
 want scale && run 'BenchmarkScale$' "$scaletime" ./internal/app
 want sign && run 'BenchmarkSign50$|BenchmarkSign50Formats$' "$benchtime" ./internal/sign
@@ -68,14 +73,21 @@ row() {
 }
 per50() { [[ -n "$1" ]] && calc "$1 / 50" 1 || true; }
 ratio() { [[ -n "$1" && -n "$2" ]] && calc "$1 / $2" 1 || true; }
+ratio2() { [[ -n "$1" && -n "$2" ]] && calc "$1 / $2" 3 || true; }
 
 # Issue 12: keyless publish of 50 components, cold, as an Actions run against the loopback
 # Sigstore stack and the filesystem registry: the defaults (both formats + provenance) against
 # the legacy signature alone. The extra cost of the defaults is at most once the legacy time.
 kb=$(secs BenchmarkPublishKeyless50/both+provenance) kl=$(secs BenchmarkPublishKeyless50/legacy)
+d2k=$(secs BenchmarkD2Loop50/keyless) d2u=$(secs BenchmarkD2Loop50/unsigned)
 row "keyless 50 cold, both + provenance" "$kb" s "<=" 2.5
+row "  / D2 loop keyless (flux + cosign sign)" "$([[ -n "$kb" && -n "$d2k" ]] && calc "$kb / $d2k" 3 || true)" x "<=" 0.10
+row "  registry requests per component" "$(metric BenchmarkPublishKeyless50/both+provenance requests/component)" "" "" ""
 row "keyless 50 cold, legacy only" "$kl" s "" ""
+row "  / D2 loop keyless" "$([[ -n "$kl" && -n "$d2k" ]] && calc "$kl / $d2k" 3 || true)" x "" ""
 row "  extra cost of both + provenance / legacy" "$([[ -n "$kb" && -n "$kl" ]] && calc "($kb - $kl) / $kl" 2 || true)" x "<=" 1
+row "D2 loop, 50 components, keyless" "$d2k" s "" ""
+row "D2 loop, 50 components, unsigned" "$d2u" s "" ""
 # The signing step alone (50 digests already pushed), for the breakdown.
 row "sign 50, both + provenance" "$(secs BenchmarkSign50Formats/both+provenance)" s "" ""
 row "sign 50, legacy only" "$(secs BenchmarkSign50Formats/legacy)" s "" ""
@@ -83,6 +95,7 @@ row "sign 50, legacy, tlog (BenchmarkSign50)" "$(secs BenchmarkSign50/tlog=true)
 # Unsigned, 50 components, distribution with its in-memory driver (Disk: filesystem driver).
 row "unsigned 50 cold" "$(secs BenchmarkPublish50/cold)" s "<=" 0.8
 row "unsigned 50 cold, filesystem registry" "$(secs BenchmarkPublish50Disk/cold)" s "" ""
+row "  / D2 loop unsigned (same registry kind)" "$(ratio2 "$(secs BenchmarkPublish50Disk/cold)" "$d2u")" x "<=" 0.10
 row "unsigned 50 warm" "$(secs BenchmarkPublish50/warm)" s "<=" 0.3
 row "  requests per component, cold (about 9 needed)" "$(per50 "$(metric BenchmarkPublish50/cold requests/run)")" "" "" ""
 row "  requests per component, warm" "$(per50 "$(metric BenchmarkPublish50/warm requests/run)")" "" "<=" 2

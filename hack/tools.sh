@@ -3,6 +3,7 @@
 # later runs reuse: a cold cache costs a few minutes of builds, a warm one nothing.
 #
 #   FLEETPUSH_TOOLS  cache folder (default: $HOME/.cache/fleetpush/tools); binaries go to $FLEETPUSH_TOOLS/bin
+#   hack/tools.sh flux   also the flux CLI, which only the benchmarks need (hack/bench.sh asks for it)
 #
 # Go tools come through the Go module proxy (`go install pkg@version`), system packages through
 # apt-get. A tool is rebuilt only when its version stamp changes.
@@ -86,3 +87,37 @@ fi
 # bundles by default. Both are "cosign", so v3 is installed as cosign3.
 install_go_tool cosign github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5
 install_go_tool_as cosign3 github.com/sigstore/cosign/v3/cmd/cosign@v3.1.3
+
+# The flux CLI, for the benchmarks only: BenchmarkD2Loop50 runs the D2 reference architecture's
+# publish loop with it, to measure fleetpush against what it replaces. flux2's go.mod holds replace
+# directives, which `go install pkg@version` refuses, so its module source (through the module
+# proxy, at an exact version) is built in place. Its `install` command embeds manifests that its
+# Makefile downloads from GitHub; the artifact commands the loop runs do not use them, so a
+# placeholder stands in.
+install_flux() {
+	local version=v2.7.5
+	local stamp="$FLEETPUSH_TOOLS/stamps/flux"
+	if [[ -x "$FLEETPUSH_TOOLS/bin/flux" && "$(cat "$stamp" 2>/dev/null)" == "$version" ]]; then
+		return 0
+	fi
+	echo "tools: building flux $version from its module source (several minutes)" >&2
+	local dir tmp
+	dir=$(cd / && GOFLAGS=-mod=mod go mod download -json "github.com/fluxcd/flux2/v2@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+	tmp=$(mktemp -d)
+	cp -r "$dir/." "$tmp/"
+	chmod -R u+w "$tmp"
+	mkdir -p "$tmp/cmd/flux/manifests"
+	printf '# placeholder: the artifact commands do not use the install manifests\n' >"$tmp/cmd/flux/manifests/placeholder.yaml"
+	(cd "$tmp" && GOFLAGS=-buildvcs=false go build -o "$FLEETPUSH_TOOLS/bin/flux" ./cmd/flux)
+	rm -rf "$tmp"
+	echo "$version" >"$stamp"
+}
+for extra in "$@"; do
+	case $extra in
+	flux) install_flux ;;
+	*)
+		echo "tools: unknown extra tool $extra (known: flux)" >&2
+		exit 2
+		;;
+	esac
+done
