@@ -15,7 +15,12 @@ import (
 // apply carries out a plan: push the artifact (or take the digest the registry holds), sign it,
 // then set its tags. Nothing is tagged before it is signed, so no tag ever points at an unsigned
 // digest. res receives what happened; on error it holds what was done before.
-func (m *publishMode) apply(ctx context.Context, p *plan, signer sign.Signer, res *report.Result, g *group) error {
+//
+// It is called holding a slot of gate (release gives it back): the push and the tags happen
+// inside a slot, the signing outside, so that other components use the registry while this one
+// waits on the transparency log.
+func (m *publishMode) apply(ctx context.Context, p *plan, signer sign.Signer, res *report.Result, g *group, gate *stageGate, release func()) (err error) {
+	defer func() { release() }()
 	man := p.tags.Existing
 	switch p.action() {
 	case report.ActionPush:
@@ -40,7 +45,11 @@ func (m *publishMode) apply(ctx context.Context, p *plan, signer sign.Signer, re
 		if p.action() == report.ActionPush {
 			opts = append(opts, sign.Subject(v1.Descriptor{MediaType: types.MediaType(man.MediaType), Digest: man.Digest, Size: int64(len(man.Raw))}))
 		}
+		release()
 		if err := signDigest(ctx, signer, p.store, man, p.action() != report.ActionPush, res, g, opts...); err != nil {
+			return err
+		}
+		if release, err = gate.enter(ctx); err != nil {
 			return err
 		}
 	}

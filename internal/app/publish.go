@@ -76,12 +76,29 @@ func (m *publishMode) run(ctx context.Context) (int, error) {
 		}
 	}
 	an := &ancestry{git: src.git}
-	results := m.out.forEach(ctx, comps, func(ctx context.Context, c component.Component) (res report.Result) {
+	// Signing with a transparency log, a component waits on its log entries (a few hundred
+	// milliseconds, a second or more on the public log) and needs nothing of the registry
+	// meanwhile. With one pool for everything, the workers fall into step: all of them wait on
+	// the log while the registry idles, then all of them call on the registry while the log
+	// idles. So `concurrency` components at a time do their registry work (plan, push, tags)
+	// through a gate, and signingFanout times as many are in flight, the others signing.
+	jobs, gate := m.out.jobs, (*stageGate)(nil)
+	if signer != nil && m.signers.logged() {
+		gate = newStageGate(m.out.jobs)
+		jobs = signingFanout * m.out.jobs
+	}
+	results := m.out.forEachN(ctx, comps, jobs, func(ctx context.Context, c component.Component) (res report.Result) {
 		var g group
 		res.Repository = m.stores.target(c)
 		defer func() { m.log.Group(groupTitle(c, res), g.lines) }()
+		release, err := gate.enter(ctx)
+		if err != nil {
+			res.Status, res.Error = report.Failed, err.Error()
+			return res
+		}
 		p, err := m.plan(ctx, c, tp, an, &g)
 		if err != nil {
+			release()
 			res.Status, res.Error = report.Failed, err.Error()
 			if p != nil {
 				res.Findings = p.findings
@@ -92,10 +109,11 @@ func (m *publishMode) run(ctx context.Context) (int, error) {
 		res.Changed = p.action() != report.ActionReuse
 		g.logf("plan: %s", res.Plan)
 		if m.dryRun {
+			release()
 			p.dryRun(&res, &g)
 			return res
 		}
-		if err := m.apply(ctx, p, signer, &res, &g); err != nil {
+		if err := m.apply(ctx, p, signer, &res, &g, gate, release); err != nil {
 			res.Status, res.Error = report.Failed, err.Error()
 		}
 		return res
@@ -104,6 +122,30 @@ func (m *publishMode) run(ctx context.Context) (int, error) {
 		m.log.Group("Flux OCIRepository verify block for these artifacts", strings.Split(strings.TrimRight(snippet, "\n"), "\n"))
 	}
 	return m.out.finish(results, "fleetpush publish", snippet)
+}
+
+// signingFanout is how many components are in flight per registry worker when signing waits on
+// a transparency log: about the log's latency over a component's registry time.
+const signingFanout = 3
+
+// stageGate admits a bounded number of components at a time to their registry work. A nil gate
+// admits everyone.
+type stageGate struct{ slots chan struct{} }
+
+func newStageGate(n int) *stageGate { return &stageGate{slots: make(chan struct{}, max(1, n))} }
+
+// enter waits for a slot; the release it returns gives it back and may be called more than once.
+func (g *stageGate) enter(ctx context.Context) (release func(), err error) {
+	if g == nil {
+		return func() {}, nil
+	}
+	select {
+	case g.slots <- struct{}{}:
+	case <-ctx.Done():
+		return func() {}, ctx.Err()
+	}
+	var once sync.Once
+	return func() { once.Do(func() { <-g.slots }) }, nil
 }
 
 // ancestry answers "is a an ancestor of b" once per pair for the whole run: every component asks

@@ -30,8 +30,13 @@ type reporter struct {
 // forEach runs fn for every component, jobs at a time, printing a progress line as each
 // finishes. A failure of one component never stops the others.
 func (r *reporter) forEach(ctx context.Context, comps []component.Component, fn func(context.Context, component.Component) report.Result) []report.Result {
+	return r.forEachN(ctx, comps, r.jobs, fn)
+}
+
+// forEachN is forEach with n components at a time.
+func (r *reporter) forEachN(ctx context.Context, comps []component.Component, n int, fn func(context.Context, component.Component) report.Result) []report.Result {
 	results := make([]report.Result, len(comps))
-	sem := make(chan struct{}, max(1, r.jobs))
+	sem := make(chan struct{}, max(1, n))
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	done := 0

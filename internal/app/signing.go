@@ -67,6 +67,12 @@ func newSigners(cfg *config.Config, client *registry.Client, log *report.Log, ne
 	}
 }
 
+// logged reports whether signing records each signature in a transparency log, and so waits on
+// it: keyless signing, or a key with tlog-upload.
+func (s *signers) logged() bool {
+	return s.mode == sign.ModeKeyless || (s.mode == sign.ModeKey && s.opts.TLogUpload)
+}
+
 // off reports whether signing is switched off (sign: none).
 func (s *signers) off() bool { return s.mode == sign.ModeNone }
 

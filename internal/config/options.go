@@ -278,7 +278,7 @@ var Options = []Option{
 	},
 	{
 		Name: "concurrency", Default: strconv.Itoa(DefaultConcurrency),
-		Description: "How many components are worked on at once (1 to " + strconv.Itoa(MaxConcurrency) + "); a registry's 429 Too Many Requests slows every worker.",
+		Description: "How many components are worked on at once (1 to " + strconv.Itoa(MaxConcurrency) + "); a registry's 429 Too Many Requests slows every worker. When signing waits on a transparency log, three times as many are in flight, this many at a time at the registry.",
 		field:       integer(func(c *Config) *int { return &c.Concurrency }, 1, MaxConcurrency),
 	},
 	{
