@@ -9,6 +9,7 @@ import (
 
 	"github.com/fleetpush/fleetpush/internal/artifact"
 	"github.com/fleetpush/fleetpush/internal/component"
+	"github.com/fleetpush/fleetpush/internal/registry"
 	"github.com/fleetpush/fleetpush/internal/report"
 	"github.com/fleetpush/fleetpush/internal/tagger"
 	"github.com/fleetpush/fleetpush/internal/tags"
@@ -79,7 +80,21 @@ func (m *publishMode) plan(ctx context.Context, c component.Component, tp tags.P
 	// The same sum a pushed manifest reports: manifest, config and layer.
 	p.size = int64(len(raw)) + man.Config.Size + layer.Size
 
-	p.tagger = tagger.New(p.store, an.ask, append([]tagger.Option{tagger.WithLogf(g.logf)}, m.tagOptions...)...)
+	topts := append([]tagger.Option{tagger.WithLogf(g.logf)}, m.tagOptions...)
+	if m.signer != nil {
+		// latest or the stable tag is handed to another run's digest only when it carries the
+		// signatures this run requires: a tag that Flux follows never lands on a digest that
+		// fails its verification.
+		signer, store := m.signer, p.store
+		topts = append(topts, tagger.WithHandOverCheck(func(ctx context.Context, man *registry.Manifest) error {
+			ref, err := store.Reference(man.Digest)
+			if err != nil {
+				return err
+			}
+			return signer.Verify(ctx, ref)
+		}))
+	}
+	p.tagger = tagger.New(p.store, an.ask, topts...)
 	in := tagger.Input{
 		Policy: m.policy,
 		Plan:   tp,

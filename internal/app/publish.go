@@ -32,6 +32,7 @@ type publishMode struct {
 	dryRun      bool
 	annotations map[string]string
 	tagOptions  []tagger.Option // the clock
+	signer      sign.Signer     // the run's, once made (nil: signing off, or a dry run)
 }
 
 func (m *publishMode) run(ctx context.Context) (int, error) {
@@ -75,6 +76,7 @@ func (m *publishMode) run(ctx context.Context) (int, error) {
 			snippet = signer.Snippet()
 		}
 	}
+	m.signer = signer
 	an := &ancestry{git: src.git}
 	// Signing with a transparency log, a component waits on its log entries (a few hundred
 	// milliseconds, a second or more on the public log) and needs nothing of the registry

@@ -237,7 +237,7 @@ func (t *Tagger) newerBuild(ctx context.Context, p Plan) (*registry.Manifest, er
 		if want, err := pol.BranchTag(in.Branch, sha); err != nil || want != tg {
 			continue // not this branch's immutable tag of that commit
 		}
-		if h := headOf(cand); tags.MoveLatest(bestHead, h, t.ancestor(ctx)) {
+		if h := headOf(cand); tags.MoveLatest(bestHead, h, t.ancestor(ctx)) && t.handOverOK(ctx, pol.LatestTag, cand) {
 			best, bestHead = cand, h
 		}
 	}
@@ -274,9 +274,16 @@ func (t *Tagger) moveStable(ctx context.Context, in Input, m *registry.Manifest)
 		case ActionLeave:
 			best := tags.HighestStable(effective(all, version, rec))
 			if moved {
+				handed, err := t.repairStable(ctx, tag, m, best)
+				if err == nil && !handed {
+					// The higher release does not carry the signatures this run requires:
+					// this run's move stands.
+					return Move{Tag: tag, Action: ActionMove, From: from,
+						Reason: fmt.Sprintf("%s, released meanwhile, does not carry the signatures this run requires", best)}, nil
+				}
 				d.Reason = fmt.Sprintf("%s was released while this run moved %s to %s", best, tag, version)
 				d.Skipped = fmt.Sprintf("%s handed to %s: %s", tag, best, d.Reason)
-				return d, t.repairStable(ctx, tag, m, best)
+				return d, err
 			}
 			return d, nil
 		}
@@ -313,37 +320,43 @@ func (t *Tagger) moveStable(ctx context.Context, in Input, m *registry.Manifest)
 // when this run moved the tag, and it leaves the tag alone once anyone else
 // has moved it since. Each hand-over is checked against a fresh tag list, as
 // a still higher release may land too.
-func (t *Tagger) repairStable(ctx context.Context, tag string, m *registry.Manifest, best string) error {
-	for range moveAttempts {
+//
+// handed is false when the first hand-over was refused by the hand-over check (see
+// WithHandOverCheck): the tag stays at m.
+func (t *Tagger) repairStable(ctx context.Context, tag string, m *registry.Manifest, best string) (handed bool, err error) {
+	for i := range moveAttempts {
 		cur, err := t.store.Get(ctx, tag)
 		if err != nil {
-			return err
+			return true, err
 		}
 		if cur == nil || cur.Digest != m.Digest {
-			return nil
+			return true, nil
 		}
 		bm, err := t.store.Get(ctx, best)
 		if err != nil || bm == nil {
-			return err
+			return true, err
+		}
+		if !t.handOverOK(ctx, tag, bm) {
+			return i > 0, nil
 		}
 		if err := t.store.Tag(ctx, bm, tag); err != nil {
-			return err
+			return true, err
 		}
 		after, err := t.store.Tags(ctx)
 		if err != nil {
-			return err
+			return true, err
 		}
 		rec, err := t.ReadPromotion(ctx, tag)
 		if err != nil {
-			return err
+			return true, err
 		}
 		next := tags.HighestStable(effective(after, "", rec))
 		if next == best || next == "" {
-			return nil
+			return true, nil
 		}
 		m, best = bm, next
 	}
-	return fmt.Errorf("moving %s: releases kept landing under this run (%d attempts); re-run to converge", tag, moveAttempts)
+	return true, fmt.Errorf("moving %s: releases kept landing under this run (%d attempts); re-run to converge", tag, moveAttempts)
 }
 
 // handBack points the stable tag, which this run moved to m, back at the

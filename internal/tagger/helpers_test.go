@@ -90,6 +90,7 @@ type job struct {
 	ancestry tagger.Ancestry
 	policy   tags.Policy
 	dryRun   bool
+	opts     []tagger.Option // added to the job's tagger options
 
 	plan   tagger.Plan
 	out    tagger.Outcome
@@ -99,10 +100,10 @@ type job struct {
 }
 
 func (j *job) tagger() *tagger.Tagger {
-	return tagger.New(j.store, j.ancestry,
+	return tagger.New(j.store, j.ancestry, append([]tagger.Option{
 		tagger.WithClock(j.clock),
 		tagger.WithRand(rand.New(rand.NewPCG(j.seed, j.seed+1))),
-		tagger.WithLogf(func(f string, a ...any) { j.logs = append(j.logs, fmt.Sprintf(f, a...)) }))
+		tagger.WithLogf(func(f string, a ...any) { j.logs = append(j.logs, fmt.Sprintf(f, a...)) })}, j.opts...)...)
 }
 
 // run publishes j.c; the result is in j. It may run in a scheduled run's

@@ -59,6 +59,7 @@ type options struct {
 	claimLease time.Duration
 	claimWait  time.Duration
 	poll       time.Duration
+	handOver   func(context.Context, *registry.Manifest) error
 }
 
 // Option configures a Tagger.
@@ -83,6 +84,27 @@ func WithClaimLease(d time.Duration) Option { return func(o *options) { o.claimL
 // WithClaimWait bounds how long a release waits for another writer's claim
 // (default DefaultClaimWait).
 func WithClaimWait(d time.Duration) Option { return func(o *options) { o.claimWait = d } }
+
+// WithHandOverCheck has the Tagger check another run's digest before it hands latest or the
+// stable tag to it (a newer build or a higher release that landed while this run moved the
+// tag): check returns an error when the digest does not carry the signatures the run requires.
+// Such a digest is not handed a tag; this run's move stands and says why. Without it (signing
+// off), nothing is checked.
+func WithHandOverCheck(check func(context.Context, *registry.Manifest) error) Option {
+	return func(o *options) { o.handOver = check }
+}
+
+// handOverOK reports whether m may be handed a moving tag, logging why not.
+func (t *Tagger) handOverOK(ctx context.Context, tag string, m *registry.Manifest) bool {
+	if t.o.handOver == nil {
+		return true
+	}
+	if err := t.o.handOver(ctx, m); err != nil {
+		t.o.logf("%s: not handing it to %s, which landed meanwhile: %v", tag, m.Digest, err)
+		return false
+	}
+	return true
+}
 
 // New returns a Tagger of store. ancestry may be nil (then the commit times
 // decide, see tags.MoveLatest).
