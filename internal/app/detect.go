@@ -117,7 +117,7 @@ func (m *detectMode) run(ctx context.Context) (int, error) {
 		}, outputOrder); err != nil {
 			return ExitFailed, err
 		}
-		if err := log.Summary(fmt.Sprintf("### fleetpush detect\n\n%s\n\nChanged: %s\n", report.MarkdownText(d.Reason), report.MarkdownCode(list))); err != nil {
+		if err := log.Summary(fmt.Sprintf("### fleetpush detect\n\n%s\n\nChanged: %s\n", report.MarkdownText(log.Redact(d.Reason)), report.MarkdownCode(list))); err != nil {
 			return ExitFailed, err
 		}
 	}

@@ -240,6 +240,8 @@ func (l *Log) SetOutputs(outputs map[string]string, order []string) error {
 }
 
 // Summary appends markdown to the job's step summary (GITHUB_STEP_SUMMARY), if there is one.
+// Its redaction is a second line of defence only: a secret escaped for markdown no longer reads
+// as itself, so callers redact each value (Redact) before they escape it into the markdown.
 func (l *Log) Summary(markdown string) error {
 	path := l.getenv("GITHUB_STEP_SUMMARY")
 	if path == "" {
