@@ -86,6 +86,8 @@ row "  registry requests per component" "$(metric BenchmarkPublishKeyless50/both
 row "keyless 50 cold, legacy only" "$kl" s "" ""
 row "  / D2 loop keyless" "$([[ -n "$kl" && -n "$d2k" ]] && calc "$kl / $d2k" 3 || true)" x "" ""
 row "  extra cost of both + provenance / legacy" "$([[ -n "$kb" && -n "$kl" ]] && calc "($kb - $kl) / $kl" 2 || true)" x "<=" 1
+row "keyless 50 cold, both + provenance, log 1 s away" "$(secs "BenchmarkPublishKeyless50/both+provenance,_log_1s_away")" s "" ""
+row "  the same without signing overlapping the registry" "$(secs "BenchmarkPublishKeyless50/both+provenance,_log_1s_away,_no_overlap")" s "" ""
 row "D2 loop, 50 components, keyless" "$d2k" s "" ""
 row "D2 loop, 50 components, unsigned" "$d2u" s "" ""
 # The signing step alone (50 digests already pushed), for the breakdown.
