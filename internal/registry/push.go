@@ -107,12 +107,13 @@ type BlobWriter interface {
 	// WriteBlob makes sure repo holds data as the blob desc describes. fresh says the registry
 	// cannot hold it yet (a signature just made): it is uploaded without asking first.
 	WriteBlob(ctx context.Context, repo name.Repository, desc v1.Descriptor, data []byte, fresh bool) error
-	// PutManifest stores the manifest raw at ref with one PUT. subjectAPI reports whether the
-	// registry answered with the OCI-Subject header: a registry that serves the referrers API
-	// must send it for a manifest with a subject, so its absence means the referrers tag schema
-	// is the reader's only way to find the manifest (the distribution spec's rule; it spares
-	// the GET of the referrers API go-containerregistry makes after each such PUT).
-	PutManifest(ctx context.Context, ref name.Reference, raw []byte, mediaType types.MediaType) (subjectAPI bool, err error)
+	// PutManifest stores the manifest raw at ref with one PUT and returns the registry's
+	// OCI-Subject header, "" when it sent none. A registry that serves the referrers API must
+	// send the subject's digest there for a manifest with a subject, so its absence means the
+	// referrers tag schema is the reader's only way to find the manifest (the distribution
+	// spec's rule; it spares the GET of the referrers API go-containerregistry makes after
+	// each such PUT).
+	PutManifest(ctx context.Context, ref name.Reference, raw []byte, mediaType types.MediaType) (subject string, err error)
 }
 
 // BlobWriter returns the client's BlobWriter. Only repositories of the client's registries
@@ -136,22 +137,22 @@ func (w blobWriter) WriteBlob(ctx context.Context, repo name.Repository, desc v1
 	return nil
 }
 
-func (w blobWriter) PutManifest(ctx context.Context, ref name.Reference, raw []byte, mediaType types.MediaType) (bool, error) {
+func (w blobWriter) PutManifest(ctx context.Context, ref name.Reference, raw []byte, mediaType types.MediaType) (string, error) {
 	s := &remoteStore{repo: ref.Context(), c: w.c}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, s.url("manifests/"+ref.Identifier()).String(), bytes.NewReader(raw))
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	req.Header.Set("Content-Type", string(mediaType))
 	resp, err := w.c.http.Do(req)
 	if err != nil {
-		return false, fmt.Errorf("putting the manifest %q: %w", ref, err)
+		return "", err
 	}
 	defer resp.Body.Close()
 	if err := transport.CheckError(resp, http.StatusOK, http.StatusCreated, http.StatusAccepted); err != nil {
-		return false, fmt.Errorf("putting the manifest %q: %w", ref, explain(err))
+		return "", err
 	}
-	return resp.Header.Get("OCI-Subject") != "", nil
+	return resp.Header.Get("OCI-Subject"), nil
 }
 
 // smallBlob is the size up to which WriteBlob uploads a blob without asking whether the

@@ -169,16 +169,8 @@ func FetchBlob(ctx context.Context, repo name.Repository, desc v1.Descriptor, li
 // verifier must not miss one.
 func (c *ReferrerClient) List(ctx context.Context, subject name.Digest) (Referrers, error) {
 	o := withContext(ctx, c.opts)
-	if knownWithoutAPI(subject.RegistryStr()) {
-		// The registry has already answered this run that it lacks the API (registries do not
-		// gain it mid-run): the tag schema is all there is, and asking again costs a request
-		// per subject.
-		im, err := readFallbackIndex(ctx, subject, o)
-		if err != nil {
-			return Referrers{}, err
-		}
-		return Referrers{Manifests: im.Manifests}, nil
-	}
+	// The API is asked every time, whatever a push learnt: a verifier must not miss referrers
+	// a registry indexed itself on the strength of a hint.
 	idx, err := remote.Referrers(subject, o...)
 	switch {
 	case err == nil:
@@ -315,7 +307,10 @@ func (c *ReferrerClient) Push(ctx context.Context, subject name.Digest, subjectD
 			}
 			put := func(ref name.Reference) (api bool, err error) {
 				if c.blobs != nil {
-					return c.blobs.PutManifest(gctx, ref, raw, types.OCIManifestSchema1)
+					// The registry indexed the manifest as a referrer of this subject only if
+					// it names the subject back.
+					got, err := c.blobs.PutManifest(gctx, ref, raw, types.OCIManifestSchema1)
+					return err == nil && got == subjectDesc.Digest.String(), err
 				}
 				err = remote.Put(ref, rawTaggable{raw: raw, mediaType: types.OCIManifestSchema1}, o...)
 				if noReferrersAPI(err) {
@@ -324,14 +319,17 @@ func (c *ReferrerClient) Push(ctx context.Context, subject name.Digest, subjectD
 				return err == nil, err
 			}
 			api, err := put(ref)
-			if err == nil && !api && c.blobs != nil {
+			if err != nil {
+				return fmt.Errorf("pushing the referrer %q: %w", ref, explain(err))
+			}
+			if !api && c.blobs != nil {
 				// No OCI-Subject header: a registry without the API, or one that serves it
-				// but does not say so (go-containerregistry's own). Asked once per registry.
-				api, err = c.hasAPI(gctx, subject)
+				// but does not say so (go-containerregistry's own).
+				if api, err = c.hasAPI(gctx, subject); err != nil {
+					return fmt.Errorf("asking %s whether it serves the referrers API: %w", host, explain(err))
+				}
 			}
 			switch {
-			case err != nil:
-				return fmt.Errorf("pushing the referrer %q: %w", ref, explain(err))
 			case api:
 				rememberAPI(host, true)
 				return nil
@@ -363,11 +361,13 @@ func (c *ReferrerClient) Push(ctx context.Context, subject name.Digest, subjectD
 	return descs, nil
 }
 
-// hasAPI says whether subject's registry serves the referrers API: what it answered earlier in
-// the run, else what a GET of subject's referrers answers.
+// hasAPI says whether subject's registry serves the referrers API, for a manifest PUT it
+// answered without the OCI-Subject header: not when it said so earlier in the run (then the
+// referrers tag schema is written, which a registry with the API merely does not need), else
+// what a GET of subject's referrers answers.
 func (c *ReferrerClient) hasAPI(ctx context.Context, subject name.Digest) (bool, error) {
-	if v, ok := withoutAPI.Load(subject.RegistryStr()); ok {
-		return !v.(bool), nil
+	if knownWithoutAPI(subject.RegistryStr()) {
+		return false, nil
 	}
 	_, err := remote.Referrers(subject, withContext(ctx, c.opts)...)
 	switch {
@@ -673,9 +673,9 @@ func noReferrersAPI(err error) bool {
 
 // withoutAPI remembers, per registry host, that it answered without the referrers API, so that
 // pushes to it store each referrer under its record tag at once rather than by digest first,
-// and listings read the tag schema without asking the API first. For pushes it is a hint that
-// saves one PUT per referrer (the answer of the PUT decides); a listing trusts it, as the
-// registry's own answer earlier in the run.
+// and do not ask the API again after a PUT without the OCI-Subject header. It is a hint for
+// pushes only, wrong at worst in the safe direction (a tag schema index a registry with the API
+// does not need); listings always ask the API.
 var withoutAPI sync.Map
 
 func knownWithoutAPI(host string) bool {
