@@ -525,12 +525,27 @@ func (s *cosignSigner) signLegacy(ctx context.Context, cred *credential, ref nam
 	}
 
 	if held, ok := se.(heldEntity); ok && s.o.BlobWriter != nil {
-		// A digest this run just pushed has no signatures to keep: its signature image holds
-		// this one alone, written without reading the `.sig` tag first.
-		if err := s.writeFirstSignature(ctx, ref, held, sig); err != nil {
-			return -1, fmt.Errorf("pushing the signature of %q: %w", ref, err)
+		// A digest this run just pushed has no signatures to keep, unless another run with the
+		// same content pushed and signed it meanwhile: one HEAD of the `.sig` tag tells. Without
+		// one, the signature image holds this signature alone; with one, this signature is
+		// added to those there, as below (both are read-then-write, as cosign's own are).
+		tag, err := ociremote.SignatureTag(ref, s.ociOpts...)
+		if err != nil {
+			return -1, err
 		}
-		return idx, nil
+		_, err = remote.Head(tag, s.remoteOpts(ctx)...)
+		switch {
+		case registry.IsNotFound(err):
+			if err := s.writeFirstSignature(ctx, ref, held, sig); err != nil {
+				return -1, fmt.Errorf("pushing the signature of %q: %w", ref, err)
+			}
+			return idx, nil
+		case err != nil:
+			return -1, fmt.Errorf("looking for signatures of %q: %w", ref, err)
+		}
+		if se, err = ociremote.SignedEntity(ref, s.remote(ctx)...); err != nil {
+			return -1, fmt.Errorf("reading %q: %w", ref, err)
+		}
 	}
 	// The dupe detector keeps a signature that verifies with the same key from being added
 	// twice, e.g. when two runs race on the same digest.
@@ -548,7 +563,7 @@ func (s *cosignSigner) signLegacy(ctx context.Context, cred *credential, ref nam
 // cosign builds it (AppendSignatures onto empty signatures, as AttachSignatureToEntity does for
 // a digest without a `.sig` tag), its blobs through the BlobWriter, then its manifest at the
 // `.sig` tag.
-func (s *cosignSigner) writeFirstSignature(ctx context.Context, ref name.Digest, held heldEntity, sig oci.Signature) error {
+func (s *cosignSigner) writeFirstSignature(ctx context.Context, ref name.Digest, _ heldEntity, sig oci.Signature) error {
 	sigs, err := mutate.AppendSignatures(empty.Signatures(), false, sig)
 	if err != nil {
 		return err

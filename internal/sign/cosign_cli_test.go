@@ -272,6 +272,20 @@ func TestCosignJudgesKeyless(t *testing.T) {
 				if v, err := s.Verification(ctx, d); err != nil || v != *res.Verification {
 					t.Errorf("Verification() = %+v, %v; want %+v", v, err, *res.Verification)
 				}
+				// Another run with the same content pushed the same digest and also found it
+				// fresh: its signature is added, the first run's kept.
+				s2 := keyless(t, env, env.OIDC.Grant(claims), id, trusted, func(o *sign.Options) {
+					o.Provenance, o.RemoteOptions, o.BlobWriter = true, client.RemoteOptions(), client.BlobWriter()
+				})
+				if _, err := s2.Sign(ctx, d, sign.Fresh(true), sign.Subject(*desc), sign.WithProvenance(e2eProvenance)); err != nil {
+					t.Fatal(err)
+				}
+				if n := signatureCount(t, d); n != 2 {
+					t.Errorf("legacy signatures after a second fresh run = %d, want 2", n)
+				}
+				if err := j.legacyV3(d, id); err != nil {
+					t.Errorf("cosign3 verify --new-bundle-format=false after a second run: %v", err)
+				}
 			})
 
 			t.Run("bundle only", func(t *testing.T) {
