@@ -2,15 +2,19 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/fleetpush/fleetpush/internal/artifact"
 	"github.com/fleetpush/fleetpush/internal/component"
 	"github.com/fleetpush/fleetpush/internal/registry"
 	"github.com/fleetpush/fleetpush/internal/report"
+	"github.com/fleetpush/fleetpush/internal/retry"
+	"github.com/fleetpush/fleetpush/internal/sign"
 	"github.com/fleetpush/fleetpush/internal/tagger"
 	"github.com/fleetpush/fleetpush/internal/tags"
 )
@@ -91,7 +95,11 @@ func (m *publishMode) plan(ctx context.Context, c component.Component, tp tags.P
 			if err != nil {
 				return err
 			}
-			return signer.Verify(ctx, ref)
+			err = signer.Verify(ctx, ref)
+			if err != nil && unverified(ctx, err) {
+				return fmt.Errorf("%w: %w", tagger.ErrRefused, err)
+			}
+			return err
 		}))
 	}
 	p.tagger = tagger.New(p.store, an.ask, topts...)
@@ -162,4 +170,15 @@ func (p *plan) dryRun(res *report.Result, g *group) {
 	default:
 		g.logf("would push %s and tag it %s", res.Digest, strings.Join(res.Tags, ", "))
 	}
+}
+
+// unverified tells a digest that does not verify from a check that could not be made: the run
+// cancelled, or the registry or the log failing in a way that may heal (their errors are
+// verification errors too when cosign met them while verifying).
+func unverified(ctx context.Context, err error) bool {
+	if ctx.Err() != nil || !errors.Is(err, sign.ErrVerify) || retry.Transient(err) != "" {
+		return false
+	}
+	var te *transport.Error
+	return !errors.As(err, &te) || !retry.Healable(te.StatusCode)
 }

@@ -2,11 +2,16 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/fleetpush/fleetpush/internal/report"
 	"github.com/fleetpush/fleetpush/internal/sign"
@@ -79,6 +84,34 @@ func TestSigningOverlapsRegistryWork(t *testing.T) {
 	for _, n := range appNames {
 		if r := results[n]; r.Status != report.Pushed || r.Signed != string(sign.StatusNew) || len(r.Tags) == 0 {
 			t.Errorf("%s: %+v, want pushed, signed and tagged", n, r)
+		}
+	}
+}
+
+// TestUnverified: only a verification that ran and failed refuses a hand-over; a registry or
+// log failure that may heal, a cancelled run or another error cannot tell.
+func TestUnverified(t *testing.T) {
+	t.Parallel()
+	live, cancelled := context.Background(), func() context.Context {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		return ctx
+	}()
+	unavailable := &transport.Error{StatusCode: http.StatusServiceUnavailable}
+	for _, c := range []struct {
+		name string
+		ctx  context.Context
+		err  error
+		want bool
+	}{
+		{"no signature", live, fmt.Errorf("verifying: %w: no signature verified", sign.ErrVerify), true},
+		{"registry 503 while verifying", live, fmt.Errorf("verifying: %w: %w", sign.ErrVerify, unavailable), false},
+		{"connection lost while verifying", live, fmt.Errorf("verifying: %w: %w", sign.ErrVerify, io.ErrUnexpectedEOF), false},
+		{"cancelled", cancelled, fmt.Errorf("verifying: %w: no signature verified", sign.ErrVerify), false},
+		{"not a verification error", live, errors.New("looking for Sigstore bundles: 401"), false},
+	} {
+		if got := unverified(c.ctx, c.err); got != c.want {
+			t.Errorf("%s: unverified = %t, want %t", c.name, got, c.want)
 		}
 	}
 }

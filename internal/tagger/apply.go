@@ -237,8 +237,14 @@ func (t *Tagger) newerBuild(ctx context.Context, p Plan) (*registry.Manifest, er
 		if want, err := pol.BranchTag(in.Branch, sha); err != nil || want != tg {
 			continue // not this branch's immutable tag of that commit
 		}
-		if h := headOf(cand); tags.MoveLatest(bestHead, h, t.ancestor(ctx)) && t.handOverOK(ctx, pol.LatestTag, cand) {
-			best, bestHead = cand, h
+		if h := headOf(cand); tags.MoveLatest(bestHead, h, t.ancestor(ctx)) {
+			ok, err := t.handOverOK(ctx, pol.LatestTag, cand)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				best, bestHead = cand, h
+			}
 		}
 	}
 	return best, nil
@@ -336,8 +342,8 @@ func (t *Tagger) repairStable(ctx context.Context, tag string, m *registry.Manif
 		if err != nil || bm == nil {
 			return true, err
 		}
-		if !t.handOverOK(ctx, tag, bm) {
-			return i > 0, nil
+		if ok, err := t.handOverOK(ctx, tag, bm); err != nil || !ok {
+			return i > 0, err
 		}
 		if err := t.store.Tag(ctx, bm, tag); err != nil {
 			return true, err

@@ -35,10 +35,30 @@ func (b *beforeTag) Tag(ctx context.Context, m *registry.Manifest, tag string) e
 func refuse(d *v1.Hash) tagger.Option {
 	return tagger.WithHandOverCheck(func(_ context.Context, m *registry.Manifest) error {
 		if m.Digest == *d {
-			return errors.New("no signature verifies")
+			return fmt.Errorf("%w: no signature verifies", tagger.ErrRefused)
 		}
 		return nil
 	})
+}
+
+// TestHandOverCheckThatCannotTell: a check that fails for another reason than a refusal (the
+// registry or the log unreachable) fails the move with its error rather than passing for a
+// refusal: the run says so, and a re-run decides.
+func TestHandOverCheckThatCannotTell(t *testing.T) {
+	t.Parallel()
+	st, clock := newWorld()
+	older, newer := onMain("older", 1), onMain("newer", 2)
+	n := &job{c: newer, store: st, clock: clock, seed: 2}
+	o := &job{c: older, clock: clock, seed: 1, store: &beforeTag{Store: st, tag: "latest", fn: func() { n.run() }}}
+	down := errors.New("503 Service Unavailable")
+	o.opts = []tagger.Option{tagger.WithHandOverCheck(func(context.Context, *registry.Manifest) error { return down })}
+	o.run()
+	if n.err != nil {
+		t.Fatal(n.err)
+	}
+	if !errors.Is(o.err, down) || !strings.Contains(o.err.Error(), "checking the signatures") {
+		t.Errorf("older run: %v, want the check's error", o.err)
+	}
 }
 
 // TestHandOverChecksSignatures: a run that overwrote latest after a newer commit's run moved

@@ -2,6 +2,8 @@ package tagger
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -85,25 +87,36 @@ func WithClaimLease(d time.Duration) Option { return func(o *options) { o.claimL
 // (default DefaultClaimWait).
 func WithClaimWait(d time.Duration) Option { return func(o *options) { o.claimWait = d } }
 
-// WithHandOverCheck has the Tagger check another run's digest before it hands latest or the
-// stable tag to it (a newer build or a higher release that landed while this run moved the
-// tag): check returns an error when the digest does not carry the signatures the run requires.
-// Such a digest is not handed a tag; this run's move stands and says why. Without it (signing
-// off), nothing is checked.
+// ErrRefused marks a hand-over check's answer that a digest does not carry the signatures the
+// run requires (see WithHandOverCheck).
+var ErrRefused = errors.New("refused")
+
+// WithHandOverCheck has the Tagger check another run's digest before this run points latest
+// or the stable tag at it (a newer build or a higher release that landed while this run moved
+// the tag, and whose own move this run's write overwrote). check returns nil for a digest that
+// carries the signatures the run requires, an error wrapping ErrRefused for one that does not
+// (it is not handed the tag: this run's move stands and its log says why), and any other error
+// when it could not tell (the move fails with it, so that a re-run decides). Tags that another
+// run moved after this run's write are that run's doing and are left as they are, checked or
+// not. Without the option (signing off), nothing is checked.
 func WithHandOverCheck(check func(context.Context, *registry.Manifest) error) Option {
 	return func(o *options) { o.handOver = check }
 }
 
 // handOverOK reports whether m may be handed a moving tag, logging why not.
-func (t *Tagger) handOverOK(ctx context.Context, tag string, m *registry.Manifest) bool {
+func (t *Tagger) handOverOK(ctx context.Context, tag string, m *registry.Manifest) (bool, error) {
 	if t.o.handOver == nil {
-		return true
+		return true, nil
 	}
-	if err := t.o.handOver(ctx, m); err != nil {
+	err := t.o.handOver(ctx, m)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, ErrRefused):
 		t.o.logf("%s: not handing it to %s, which landed meanwhile: %v", tag, m.Digest, err)
-		return false
+		return false, nil
 	}
-	return true
+	return false, fmt.Errorf("checking the signatures of %s before pointing %s at it: %w", m.Digest, tag, err)
 }
 
 // New returns a Tagger of store. ancestry may be nil (then the commit times
