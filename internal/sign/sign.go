@@ -139,7 +139,9 @@ func Reused(reused bool) SignOption {
 
 // Fresh tells Sign that this run pushed the digest and it was not in the registry before, so it
 // carries no signature yet: Sign writes every format without looking for existing ones first,
-// which saves a few registry reads per digest. Without it (and with Reused) Sign looks.
+// which saves a few registry reads per digest (with a BlobWriter and Subject, one HEAD of the
+// `.sig` tag remains, so that a signature another run with the same content wrote meanwhile is
+// kept). Without it (and with Reused) Sign looks.
 func Fresh(fresh bool) SignOption {
 	return func(o *signOptions) { o.fresh = fresh }
 }
