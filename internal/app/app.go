@@ -64,21 +64,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // logErrors writes each problem of err on its own line (or annotation).
 func logErrors(log *report.Log, err error) {
-	for _, e := range unjoin(err) {
+	for _, e := range config.Unjoin(err) {
 		log.Error("", 0, e.Error())
 	}
-}
-
-// unjoin splits an errors.Join into its parts, so each problem gets its own line or annotation.
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, unjoin(e)...)
-		}
-		return out
-	}
-	return []error{err}
 }
 
 // execute builds the collaborators of one run once, each from the single place that knows it (the

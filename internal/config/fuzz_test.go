@@ -68,12 +68,12 @@ func check(t *testing.T, in string, cfg *config.Config, err error) {
 		return
 	}
 	var problems []error
-	problems = append(problems, unjoin(err)...)
+	problems = append(problems, config.Unjoin(err)...)
 	if cfg != nil {
 		_ = cfg.String()
 		_ = cfg.Secrets()
 		if err == nil {
-			problems = append(problems, unjoin(cfg.Validate())...)
+			problems = append(problems, config.Unjoin(cfg.Validate())...)
 		} else {
 			_ = cfg.Validate() // must not panic on a half-loaded config either
 		}
@@ -83,20 +83,6 @@ func check(t *testing.T, in string, cfg *config.Config, err error) {
 			t.Errorf("input %q: the error %q names no flag or input", in, p)
 		}
 	}
-}
-
-func unjoin(err error) []error {
-	if err == nil {
-		return nil
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, unjoin(e)...)
-		}
-		return out
-	}
-	return []error{err}
 }
 
 // namesInput: the error starts with what it is about ("repository: …", "--jobs: …", "input sign:

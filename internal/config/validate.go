@@ -26,7 +26,7 @@ func (c *Config) Validate() error {
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
 	for _, o := range Options {
-		for _, err := range unjoin(o.field.check(c)) {
+		for _, err := range Unjoin(o.field.check(c)) {
 			add("%s: %w", o.Name, err)
 		}
 	}
@@ -53,7 +53,7 @@ func (c *Config) Validate() error {
 	}
 	pol := tags.Policy{MainBranch: mainBranch, LatestTag: c.LatestTag, StableTag: c.StableTag, SHALength: c.SHALength}
 	if err := pol.Validate(); err != nil {
-		errs = append(errs, unjoin(err)...)
+		errs = append(errs, Unjoin(err)...)
 	}
 
 	if c.Command == Promote {
@@ -213,15 +213,16 @@ func validRepository(repo string) error {
 	return nil
 }
 
-// unjoin flattens an errors.Join tree, so each problem is reported on its own line.
-func unjoin(err error) []error {
+// Unjoin flattens an errors.Join tree (any error with Unwrap() []error) into its leaves, so each
+// problem is reported on its own line or annotation.
+func Unjoin(err error) []error {
 	if err == nil {
 		return nil
 	}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		var out []error
 		for _, e := range j.Unwrap() {
-			out = append(out, unjoin(e)...)
+			out = append(out, Unjoin(e)...)
 		}
 		return out
 	}
