@@ -11,10 +11,34 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
+
+// writerWorld serves h on loopback, pushes a subject to acme/app through a new client, and
+// returns the host, a ReferrerClient that writes through that client's BlobWriter, and the
+// subject's reference and descriptor.
+func writerWorld(t *testing.T, h http.Handler) (string, *ReferrerClient, name.Digest, v1.Descriptor) {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	c := New()
+	s, err := c.Open(host + "/acme/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mustPush(t, s, fluxImage(t, "subject"))
+	rc, err := NewReferrerClient(c.RemoteOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.WithBlobWriter(c.BlobWriter())
+	desc := v1.Descriptor{MediaType: "application/vnd.oci.image.manifest.v1+json", Digest: m.Digest, Size: int64(len(m.Raw))}
+	return host, rc, s.(*remoteStore).Reference(m.Digest), desc
+}
 
 // TestReferrersThroughTheClientWriter: referrers pushed with the client's BlobWriter take the
 // fewest requests the registry allows (a POST and a PUT per blob, no existence check of a fresh
@@ -28,22 +52,7 @@ func TestReferrersThroughTheClientWriter(t *testing.T) {
 		t.Run(fmt.Sprintf("referrers API %t", api), func(t *testing.T) {
 			t.Parallel()
 			l := newRequestLog()
-			srv := httptest.NewServer(l.wrap(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)), ggcrregistry.WithReferrersSupport(api))))
-			t.Cleanup(srv.Close)
-			host := strings.TrimPrefix(srv.URL, "http://")
-			c := New()
-			s, err := c.Open(host + "/acme/app")
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := mustPush(t, s, fluxImage(t, "subject"))
-			subject := s.(*remoteStore).Reference(m.Digest)
-			desc := v1.Descriptor{MediaType: "application/vnd.oci.image.manifest.v1+json", Digest: m.Digest, Size: int64(len(m.Raw))}
-			rc, err := NewReferrerClient(c.RemoteOptions()...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rc.WithBlobWriter(c.BlobWriter())
+			host, rc, subject, desc := writerWorld(t, l.wrap(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)), ggcrregistry.WithReferrersSupport(api))))
 			big := strings.Repeat("x", smallBlob+1)
 			rs := []Referrer{
 				{ArtifactType: "application/vnd.example+json", Layers: []Blob{{MediaType: "application/vnd.example+json", Data: []byte("fresh"), Fresh: true}}},
@@ -146,28 +155,14 @@ func TestBlobWriterChecksLength(t *testing.T) {
 // written, so readers without the API find it.
 func TestWrongOCISubjectHeader(t *testing.T) {
 	t.Parallel()
-	h := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	inner := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/") {
 			w.Header().Set("OCI-Subject", "sha256:"+strings.Repeat("0", 64))
 		}
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
-	c := New()
-	s, err := c.Open(host + "/acme/app")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := mustPush(t, s, fluxImage(t, "subject"))
-	subject := s.(*remoteStore).Reference(m.Digest)
-	rc, err := NewReferrerClient(c.RemoteOptions()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc.WithBlobWriter(c.BlobWriter())
-	desc := v1.Descriptor{MediaType: "application/vnd.oci.image.manifest.v1+json", Digest: m.Digest, Size: int64(len(m.Raw))}
+		inner.ServeHTTP(w, r)
+	})
+	_, rc, subject, desc := writerWorld(t, h)
 	ctx := context.Background()
 	if _, err := rc.Push(ctx, subject, desc, []Referrer{{ArtifactType: "application/vnd.example+json", Layers: []Blob{{MediaType: "application/vnd.example+json", Data: []byte("sig"), Fresh: true}}}}); err != nil {
 		t.Fatal(err)
