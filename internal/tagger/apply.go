@@ -261,11 +261,7 @@ func (t *Tagger) moveStable(ctx context.Context, in Input, m *registry.Manifest)
 	moved := false
 	var from string
 	for range moveAttempts {
-		all, err := t.store.Tags(ctx)
-		if err != nil {
-			return Move{}, err
-		}
-		rec, err := t.ReadPromotion(ctx, tag)
+		all, rec, err := t.stableView(ctx, tag)
 		if err != nil {
 			return Move{}, err
 		}
@@ -301,11 +297,7 @@ func (t *Tagger) moveStable(ctx context.Context, in Input, m *registry.Manifest)
 			from = f
 		}
 		moved = true
-		after, err := t.store.Tags(ctx)
-		if err != nil {
-			return Move{}, err
-		}
-		rec2, err := t.ReadPromotion(ctx, tag)
+		after, rec2, err := t.stableView(ctx, tag)
 		if err != nil {
 			return Move{}, err
 		}
@@ -318,6 +310,20 @@ func (t *Tagger) moveStable(ctx context.Context, in Input, m *registry.Manifest)
 		}
 	}
 	return Move{}, fmt.Errorf("moving %s: releases kept landing under this run (%d attempts); re-run to converge", tag, moveAttempts)
+}
+
+// stableView is what decides the stable tag: every tag of the repository and the promotion
+// record of tag.
+func (t *Tagger) stableView(ctx context.Context, tag string) ([]string, *Promotion, error) {
+	all, err := t.store.Tags(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec, err := t.ReadPromotion(ctx, tag)
+	if err != nil {
+		return nil, nil, err
+	}
+	return all, rec, nil
 }
 
 // repairStable hands the stable tag, which this run moved to m, to the higher
@@ -348,11 +354,7 @@ func (t *Tagger) repairStable(ctx context.Context, tag string, m *registry.Manif
 		if err := t.store.Tag(ctx, bm, tag); err != nil {
 			return true, err
 		}
-		after, err := t.store.Tags(ctx)
-		if err != nil {
-			return true, err
-		}
-		rec, err := t.ReadPromotion(ctx, tag)
+		after, rec, err := t.stableView(ctx, tag)
 		if err != nil {
 			return true, err
 		}
