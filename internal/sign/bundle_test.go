@@ -463,6 +463,11 @@ func TestProvenance(t *testing.T) {
 	if _, err := s.Sign(ctx, d, sign.WithProvenance(sign.Provenance{Repository: "acme/app"})); err == nil || !strings.Contains(err.Error(), "GITHUB_SHA") {
 		t.Errorf("Sign with incomplete facts = %v, want an error naming what is missing", err)
 	}
+	// A refused digest is refused whole: no format goes out beside the one that could not be
+	// built. (The legacy signature once raced the provenance check and sometimes won.)
+	if n, bs := signatureCount(t, d), bundles(t, d); n != 0 || len(bs) != 0 {
+		t.Fatalf("after the refusals the digest carries %d legacy signatures and %d bundles, want none", n, len(bs))
+	}
 	res, err := s.Sign(ctx, d, sign.WithProvenance(facts))
 	if err != nil {
 		t.Fatal(err)

@@ -320,13 +320,19 @@ func (s *cosignSigner) Sign(ctx context.Context, ref name.Digest, opts ...SignOp
 		return res, nil
 	}
 
+	// Build the statements before anything is written: facts that cannot make a provenance
+	// statement refuse the digest whole, not after its legacy signature went out beside them.
+	statements, err := bundleStatements(ref, needBundle, needProvenance, so.provenance)
+	if err != nil {
+		return Result{}, err
+	}
+
 	// Read the digest first: nothing is requested or logged for one that is not there. A digest
 	// this run just pushed is there, and the caller holds its descriptor.
 	var se oci.SignedEntity
 	if so.fresh && so.subject != nil && so.subject.Digest.String() == ref.DigestStr() {
 		se = heldEntity{desc: *so.subject}
 	} else {
-		var err error
 		se, err = ociremote.SignedEntity(ref, s.remote(ctx)...)
 		if missing := (*ociremote.EntityNotFoundError)(nil); errors.As(err, &missing) {
 			return Result{}, fmt.Errorf("signing %q: the digest is not in the registry", ref)
@@ -356,7 +362,7 @@ func (s *cosignSigner) Sign(ctx context.Context, ref name.Digest, opts ...SignOp
 	var bundleIdx, legacyIdx int64 = -1, -1
 	if needBundle || needProvenance {
 		g.Go(func() error {
-			idx, err := s.signBundles(gctx, cred, ref, se, needBundle, needProvenance, so.provenance)
+			idx, err := s.signBundles(gctx, cred, ref, se, statements)
 			bundleIdx = idx
 			return err
 		})
@@ -415,24 +421,30 @@ func fluxOutcome(res Result, scan *bundleScan) *Verification {
 	return v
 }
 
-// signBundles signs and attaches the signature bundle (sig) and the provenance bundle (prov)
-// of ref, and returns the signature bundle's log index.
-func (s *cosignSigner) signBundles(ctx context.Context, cred *credential, ref name.Digest, se oci.SignedEntity, sig, prov bool, facts *Provenance) (int64, error) {
+// bundleStatements are the in-toto statements of ref's signature bundle (sig) and provenance
+// bundle (prov), in that order; nil where not asked for.
+func bundleStatements(ref name.Digest, sig, prov bool, facts *Provenance) ([2][]byte, error) {
 	var statements [2][]byte
 	if sig {
 		st, err := signStatement(ref)
 		if err != nil {
-			return -1, fmt.Errorf("building the signature of %q: %w", ref, err)
+			return statements, fmt.Errorf("building the signature of %q: %w", ref, err)
 		}
 		statements[0] = st
 	}
 	if prov {
 		st, err := provenanceStatement(ref, facts)
 		if err != nil {
-			return -1, fmt.Errorf("building the provenance of %q: %w", ref, err)
+			return statements, fmt.Errorf("building the provenance of %q: %w", ref, err)
 		}
 		statements[1] = st
 	}
+	return statements, nil
+}
+
+// signBundles signs and attaches the bundles of ref's statements (bundleStatements), and returns
+// the signature bundle's log index.
+func (s *cosignSigner) signBundles(ctx context.Context, cred *credential, ref name.Digest, se oci.SignedEntity, statements [2][]byte) (int64, error) {
 	what := [2]string{"signing %q as a Sigstore bundle: %w", "signing the provenance of %q: %w"}
 	predicates := [2]string{PredicateCosignSign, PredicateSLSAProvenance}
 	var bundles [2][]byte
@@ -474,7 +486,7 @@ func (s *cosignSigner) signBundles(ctx context.Context, cred *credential, ref na
 	if _, err := s.referrers.Push(ctx, ref, subject, referrers); err != nil {
 		return -1, fmt.Errorf("attaching the Sigstore bundles of %q: %w", ref, err)
 	}
-	if !sig {
+	if statements[0] == nil {
 		return -1, nil
 	}
 	return idx[0], nil
