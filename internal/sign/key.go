@@ -1,6 +1,11 @@
 package sign
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -38,6 +43,9 @@ func loadKey(key, password string) (*credential, error) {
 		if err != nil {
 			return nil, fmt.Errorf("loading the public key in cosign-key: %w", err)
 		}
+		if err := fluxVerifiable(pub); err != nil {
+			return nil, err
+		}
 		pubPEM, err := cryptoutils.MarshalPublicKeyToPEM(pub)
 		if err != nil {
 			return nil, fmt.Errorf("encoding the public key of cosign-key: %w", err)
@@ -52,11 +60,36 @@ func loadKey(key, password string) (*credential, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the public key of cosign-key: %w", err)
 	}
+	if err := fluxVerifiable(pub); err != nil {
+		return nil, err
+	}
 	pubPEM, err := cryptoutils.MarshalPublicKeyToPEM(pub)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the public key of cosign-key: %w", err)
 	}
 	return &credential{sv: sv, pub: pub, pubPEM: pubPEM, identity: "key"}, nil
+}
+
+// fluxVerifiable refuses a key whose signatures Flux cannot verify. Flux's source-controller
+// verifies a key's signatures over SHA-256 (signature.LoadVerifier(key, crypto.SHA256)), and so
+// do this package's checks. cosign signs over SHA-256 with P-256 and RSA keys, but over SHA-384
+// or SHA-512 with P-384 and P-521 keys and as Ed25519ph with Ed25519 keys: such signatures, by
+// cosign or by fleetpush, would fail in every cluster. Refusing the key up front says so before
+// anything is pushed.
+func fluxVerifiable(pub crypto.PublicKey) error {
+	const fix = "Flux verifies key signatures over SHA-256, which cosign uses with P-256 and RSA keys only: make a key pair with `cosign generate-key-pair` (ECDSA P-256)"
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		if k.Curve == elliptic.P256() {
+			return nil
+		}
+		return fmt.Errorf("cosign-key is an ECDSA %s key. %s", k.Curve.Params().Name, fix)
+	case *rsa.PublicKey:
+		return nil
+	case ed25519.PublicKey:
+		return fmt.Errorf("cosign-key is an Ed25519 key. %s", fix)
+	}
+	return fmt.Errorf("cosign-key holds a key of type %T. %s", pub, fix)
 }
 
 // PublicKey returns the PEM public key of a cosign key (private or public), for the Secret Flux
