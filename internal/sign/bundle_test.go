@@ -664,3 +664,19 @@ func TestFresh(t *testing.T) {
 		t.Errorf("legacy signatures %d, bundles %d; want 1 and 2", n, m)
 	}
 }
+
+// TestBundleNeedsSHA256: a bundle is checked (here and by Flux) against a sha256 digest, so a
+// digest of another algorithm is refused before anything is written, the legacy signature too.
+func TestBundleNeedsSHA256(t *testing.T) {
+	t.Parallel()
+	host := memRegistryAPI(t, false)
+	key, _ := testKey(t, 0)
+	ref, err := name.NewDigest(host + "/acme/app/frontend@sha512:" + strings.Repeat("ab", 64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := keySigner(t, key, format(sign.FormatBoth))
+	if _, err := s.Sign(context.Background(), ref); err == nil || !strings.Contains(err.Error(), "only sha256 digests") {
+		t.Errorf("Sign(sha512 digest) = %v, want a refusal naming sha256", err)
+	}
+}

@@ -425,6 +425,11 @@ func fluxOutcome(res Result, scan *bundleScan) *Verification {
 // bundle (prov), in that order; nil where not asked for.
 func bundleStatements(ref name.Digest, sig, prov bool, facts *Provenance) ([2][]byte, error) {
 	var statements [2][]byte
+	if (sig || prov) && !strings.HasPrefix(ref.DigestStr(), "sha256:") {
+		// What verifyBundle (and Flux) check a bundle against: refused here, before the legacy
+		// signature goes out beside a bundle that could not be checked.
+		return statements, fmt.Errorf("signing %q as a Sigstore bundle: only sha256 digests are supported", ref)
+	}
 	if sig {
 		st, err := signStatement(ref)
 		if err != nil {
