@@ -199,7 +199,7 @@ var Options = []Option{
 	},
 	{
 		Name: "cosign-key", Secret: true,
-		Description: "Key for `sign: key`: for signing a private key, for `verify` and `promote` a private or public key, as PEM text or a file path; a private key's password is read from the `COSIGN_PASSWORD` environment variable. An ECDSA P-256 key (what `cosign generate-key-pair` makes) or an RSA key: Flux cannot verify signatures of other key types. Pass it from a secret.",
+		Description: "Key for `sign: key`: for signing a private key, for `verify` and `promote` a private or public key, as PEM text or a file path; a private key's password is read from the `COSIGN_PASSWORD` environment variable. An ECDSA P-256 key (what `cosign generate-key-pair` makes) or an RSA key of 2048, 3072 or 4096 bits: Flux cannot verify signatures of other key types. Pass it from a secret.",
 		field:       text(func(c *Config) *string { return &c.CosignKey }),
 	},
 	{

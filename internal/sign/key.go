@@ -77,7 +77,7 @@ func loadKey(key, password string) (*credential, error) {
 // cosign or by fleetpush, would fail in every cluster. Refusing the key up front says so before
 // anything is pushed.
 func fluxVerifiable(pub crypto.PublicKey) error {
-	const fix = "Flux verifies key signatures over SHA-256, which cosign uses with P-256 and RSA keys only: make a key pair with `cosign generate-key-pair` (ECDSA P-256)"
+	const fix = "Flux verifies key signatures over SHA-256, which cosign uses with P-256 and RSA (2048, 3072 or 4096 bits) keys only: make a key pair with `cosign generate-key-pair` (ECDSA P-256)"
 	switch k := pub.(type) {
 	case *ecdsa.PublicKey:
 		if k.Curve == elliptic.P256() {
