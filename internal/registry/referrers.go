@@ -219,8 +219,7 @@ func (c *ReferrerClient) Push(ctx context.Context, subject name.Digest, subjectD
 
 	// The manifests, and the blobs they name.
 	empty := static.NewLayer(emptyJSON, MediaTypeEmptyJSON)
-	blobs := map[v1.Hash]v1.Layer{mustDigest(empty): empty}
-	contents := map[v1.Hash]Blob{mustDigest(empty): {MediaType: MediaTypeEmptyJSON, Data: emptyJSON}}
+	blobs := map[v1.Hash]Blob{mustDigest(empty): {MediaType: MediaTypeEmptyJSON, Data: emptyJSON}}
 	descs := make([]v1.Descriptor, len(rs))
 	raws := make([][]byte, len(rs))
 	for i, r := range rs {
@@ -241,13 +240,8 @@ func (c *ReferrerClient) Push(ctx context.Context, subject name.Digest, subjectD
 			Annotations: r.Annotations,
 		}, ArtifactType: r.ArtifactType}
 		for _, b := range r.Layers {
-			var l v1.Layer = static.NewLayer(b.Data, types.MediaType(b.MediaType))
-			d := mustDigest(l)
-			if b.Fresh {
-				l = &freshBlob{Layer: l}
-			}
-			blobs[d] = l
-			contents[d] = b
+			d := mustDigest(static.NewLayer(b.Data, types.MediaType(b.MediaType)))
+			blobs[d] = b
 			m.Layers = append(m.Layers, v1.Descriptor{MediaType: types.MediaType(b.MediaType), Digest: d, Size: int64(len(b.Data))})
 		}
 		raw, err := json.Marshal(m)
@@ -270,12 +264,15 @@ func (c *ReferrerClient) Push(ctx context.Context, subject name.Digest, subjectD
 
 	// The blobs first, side by side: a manifest may only name blobs the registry holds.
 	g, gctx := errgroup.WithContext(ctx)
-	for d, l := range blobs {
+	for d, b := range blobs {
 		g.Go(func() error {
 			if c.blobs != nil {
-				b := contents[d]
 				desc := v1.Descriptor{MediaType: types.MediaType(b.MediaType), Digest: d, Size: int64(len(b.Data))}
 				return c.blobs.WriteBlob(gctx, repo, desc, b.Data, b.Fresh)
+			}
+			var l v1.Layer = static.NewLayer(b.Data, types.MediaType(b.MediaType))
+			if b.Fresh {
+				l = &freshBlob{Layer: l}
 			}
 			if err := remote.WriteLayer(repo, l, withContext(gctx, c.opts)...); err != nil {
 				return fmt.Errorf("uploading a referrer blob to %q: %w", repo, explain(err))

@@ -541,7 +541,7 @@ func (s *cosignSigner) signLegacy(ctx context.Context, cred *credential, ref nam
 		return -1, fmt.Errorf("the signature just made for %q does not verify: %w", ref, err)
 	}
 
-	if held, ok := se.(heldEntity); ok && s.o.BlobWriter != nil {
+	if _, ok := se.(heldEntity); ok && s.o.BlobWriter != nil {
 		// A digest this run just pushed has no signatures to keep, unless another run with the
 		// same content pushed and signed it meanwhile: one HEAD of the `.sig` tag tells. Without
 		// one, the signature image holds this signature alone; with one, this signature is
@@ -553,7 +553,7 @@ func (s *cosignSigner) signLegacy(ctx context.Context, cred *credential, ref nam
 		_, err = remote.Head(tag, s.remoteOpts(ctx)...)
 		switch {
 		case registry.IsNotFound(err):
-			if err := s.writeFirstSignature(ctx, ref, held, sig); err != nil {
+			if err := s.writeFirstSignature(ctx, tag, sig); err != nil {
 				return -1, fmt.Errorf("pushing the signature of %q: %w", ref, err)
 			}
 			return idx, nil
@@ -578,14 +578,11 @@ func (s *cosignSigner) signLegacy(ctx context.Context, cred *credential, ref nam
 
 // writeFirstSignature writes the signature image of a digest that has none: sig alone, as
 // cosign builds it (AppendSignatures onto empty signatures, as AttachSignatureToEntity does for
-// a digest without a `.sig` tag), its blobs through the BlobWriter, then its manifest at the
-// `.sig` tag.
-func (s *cosignSigner) writeFirstSignature(ctx context.Context, ref name.Digest, _ heldEntity, sig oci.Signature) error {
+// a digest without a `.sig` tag), its blobs through the BlobWriter into the repository of tag
+// (the digest's `.sig` tag), then its manifest at tag.
+func (s *cosignSigner) writeFirstSignature(ctx context.Context, tag name.Tag, sig oci.Signature) error {
+	repo := tag.Context()
 	sigs, err := mutate.AppendSignatures(empty.Signatures(), false, sig)
-	if err != nil {
-		return err
-	}
-	tag, err := ociremote.SignatureTag(ref, s.ociOpts...)
 	if err != nil {
 		return err
 	}
@@ -597,7 +594,6 @@ func (s *cosignSigner) writeFirstSignature(ctx context.Context, ref name.Digest,
 	if err != nil {
 		return err
 	}
-	repo := ref.Context()
 	if err := s.o.BlobWriter.WriteBlob(ctx, repo, m.Config, cfg, true); err != nil {
 		return err
 	}
