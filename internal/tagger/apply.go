@@ -160,6 +160,7 @@ func (t *Tagger) moveLatest(ctx context.Context, p Plan, m *registry.Manifest) (
 	tag := in.Policy.LatestTag
 	wrote := false // only a write of this run can have overwritten a newer run's move
 	mv := Move{Tag: tag}
+	rec := p.latestRec
 	for i := range moveAttempts {
 		cur, err := t.store.Get(ctx, tag)
 		if err != nil {
@@ -173,9 +174,23 @@ func (t *Tagger) moveLatest(ctx context.Context, p Plan, m *registry.Manifest) (
 				mv.Action = ActionPresent
 				return mv, nil
 			}
-			newer, err := t.newerBuild(ctx, p)
+			newer, after, err := t.newerBuild(ctx, p)
 			if err != nil {
 				return Move{}, err
+			}
+			// A promotion of latest that this run's write may have undone:
+			// a promote writes its record before it moves latest, so the
+			// list taken after this run's write names it.
+			if rec, err = t.promotionIn(ctx, after, tag); err != nil {
+				return Move{}, err
+			}
+			if rec.HoldsCommit(in.Head, t.ancestor(ctx)) {
+				d := Move{Tag: tag, Action: ActionHold, From: mv.From, Reason: rec.commitHoldReason(tag, in.Head.SHA)}
+				d.Skipped = fmt.Sprintf("%s handed back to %s: %s", tag, rec.Version, d.Reason)
+				return d, t.handBack(ctx, tag, m, rec)
+			}
+			if newer != nil && rec.HoldsCommit(headOf(newer), t.ancestor(ctx)) {
+				newer = nil // a promotion holds it too: this run's move stands
 			}
 			if newer == nil {
 				mv.Action = ActionMove
@@ -187,16 +202,20 @@ func (t *Tagger) moveLatest(ctx context.Context, p Plan, m *registry.Manifest) (
 			}
 			continue
 		}
-		if d := t.decideLatest(ctx, in, cur, m.Digest); d.Action == ActionLeave {
-			d.From = mv.From
-			return d, nil
-		}
 		if !wrote && !p.listed {
 			// The plan found latest here and did not list: list now, before
-			// this run's write of latest, for newerBuild.
+			// this run's write of latest, for newerBuild, and read the
+			// promotion record of latest if it names one.
 			if err := t.list(ctx, &p); err != nil {
 				return Move{}, err
 			}
+			if rec, err = t.promotionIn(ctx, p.before, tag); err != nil {
+				return Move{}, err
+			}
+		}
+		if d := t.decideLatest(ctx, in, cur, m.Digest, rec); d.Action == ActionLeave || d.Action == ActionHold {
+			d.From = mv.From
+			return d, nil
 		}
 		if err := t.store.Tag(ctx, m, tag); err != nil {
 			return Move{}, err
@@ -208,13 +227,14 @@ func (t *Tagger) moveLatest(ctx context.Context, p Plan, m *registry.Manifest) (
 
 // newerBuild returns the newest build of this branch tagged since the plan
 // was made (tags not listed then) when it is newer than this run's commit,
-// else nil. Only those few manifests are read.
-func (t *Tagger) newerBuild(ctx context.Context, p Plan) (*registry.Manifest, error) {
+// else nil, and every tag of the repository as listed now. Only those few
+// manifests are read.
+func (t *Tagger) newerBuild(ctx context.Context, p Plan) (*registry.Manifest, []string, error) {
 	in := p.Input
 	pol := in.Policy
 	after, err := t.store.Tags(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	seen := make(map[string]bool, len(p.before))
 	for _, tg := range p.before {
@@ -240,14 +260,14 @@ func (t *Tagger) newerBuild(ctx context.Context, p Plan) (*registry.Manifest, er
 		if h := headOf(cand); tags.MoveLatest(bestHead, h, t.ancestor(ctx)) {
 			ok, err := t.handOverOK(ctx, pol.LatestTag, cand)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if ok {
 				best, bestHead = cand, h
 			}
 		}
 	}
-	return best, nil
+	return best, after, nil
 }
 
 // moveStable moves the stable tag to m when this release is the highest
@@ -367,9 +387,9 @@ func (t *Tagger) repairStable(ctx context.Context, tag string, m *registry.Manif
 	return true, fmt.Errorf("moving %s: releases kept landing under this run (%d attempts); re-run to converge", tag, moveAttempts)
 }
 
-// handBack points the stable tag, which this run moved to m, back at the
-// release a promotion that landed meanwhile chose, unless someone else moved
-// the tag since.
+// handBack points a moving tag (the stable tag or latest), which this run
+// moved to m, back at the release a promotion that landed meanwhile chose,
+// unless someone else moved the tag since.
 func (t *Tagger) handBack(ctx context.Context, tag string, m *registry.Manifest, rec *Promotion) error {
 	cur, err := t.store.Get(ctx, tag)
 	if err != nil {

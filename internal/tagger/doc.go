@@ -116,4 +116,17 @@
 // way.
 // A run that moved the stable tag reads the record again afterwards, so a
 // promotion that landed meanwhile is handed the channel back.
+//
+// Every channel's promotion is respected, latest-tag's too: the record also
+// holds the commits the promotion rolled back over (the one promoted, the one
+// the channel pointed at, and those an earlier promotion held), and a main
+// push moves latest past it only for a commit strictly newer than all of them
+// (tags.PastPromotion): a rollback holds until a newer commit is pushed, as a
+// Flux user rolling back staging expects; a re-run of the build rolled back
+// from, or of any older one, leaves latest where the promotion put it. The
+// record of latest is read only when the tag list (which a run that may move
+// latest takes anyway) names it, and again from the list taken after this
+// run's write, so a promotion that landed meanwhile is handed latest back.
+// A channel that publish never moves (a custom promote channel) needs no
+// rule: only promote moves it.
 package tagger
