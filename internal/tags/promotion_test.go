@@ -15,7 +15,9 @@ func TestPastPromotion(t *testing.T) {
 	const c1, c2, c3, c4, x3 = "c100000000000000000000000000000000000000", "c200000000000000000000000000000000000000", "c300000000000000000000000000000000000000", "c400000000000000000000000000000000000000", "e300000000000000000000000000000000000000"
 	// c1 ← c2 ← c3 ← c4; x3 is c2's other child.
 	full := history{c2: c1, c3: c2, c4: c3, x3: c2, c1: ""}
-	h := func(sha string, s int) tags.Head { return tags.Head{SHA: sha, Created: t0.Add(time.Duration(s) * time.Second)} }
+	h := func(sha string, s int) tags.Head {
+		return tags.Head{SHA: sha, Created: t0.Add(time.Duration(s) * time.Second)}
+	}
 	// A rollback of latest from c3 to c1: both are held.
 	rollback := []tags.Head{h(c3, 3), h(c1, 1)}
 	for _, tt := range []struct {
