@@ -19,6 +19,10 @@ type Outcome struct {
 	Skipped []string
 	// Moves are every tag's action as taken, with its reason.
 	Moves []Move
+	// Digest is set when the tags point at another digest than the one
+	// given to Apply: a release version found holding the same content
+	// under another digest, which the moving tags then follow.
+	Digest string
 }
 
 func (o *Outcome) record(mv Move) {
@@ -66,6 +70,18 @@ func (t *Tagger) Apply(ctx context.Context, p Plan, m *registry.Manifest) (Outco
 		return out, err
 	}
 	out.record(mv)
+	if mv.Action == ActionPresent && mv.From != m.Digest.String() && tags.IsRelease(in.Plan.Immutable) {
+		// The version landed meanwhile with this content under another
+		// digest (another run, or a killed one whose write landed after
+		// all): the release is that digest, and the stable tag follows it
+		// as for any existing version, once it carries the signatures this
+		// run requires.
+		if held, err := t.releaseHeld(ctx, in, mv.From); err != nil {
+			return out, err
+		} else if held != nil {
+			m, out.Digest = held, held.Digest.String()
+		}
+	}
 	if in.Plan.Latest {
 		mv, err := t.moveLatest(ctx, p, m)
 		if err != nil {
@@ -81,6 +97,20 @@ func (t *Tagger) Apply(ctx context.Context, p Plan, m *registry.Manifest) (Outco
 		out.record(mv)
 	}
 	return out, nil
+}
+
+// releaseHeld returns the manifest the release version holds when it is the
+// digest from (the same content as this run's, under another digest) and it
+// may be handed the moving tags; nil to keep this run's digest.
+func (t *Tagger) releaseHeld(ctx context.Context, in Input, from string) (*registry.Manifest, error) {
+	held, err := t.store.Get(ctx, in.Plan.Immutable)
+	if err != nil || held == nil || held.Digest.String() != from || !sameContent(held, in.Layer) {
+		return nil, err
+	}
+	if ok, err := t.handOverOK(ctx, in.Plan.Immutable, held); err != nil || !ok {
+		return nil, err
+	}
+	return held, nil
 }
 
 // inPlace reports whether the plan found every tag already pointing at m.

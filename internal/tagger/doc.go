@@ -63,7 +63,9 @@
 //     content → the immutable-version error. Then it withdraws its claim. A
 //     conflicting claim older than this writer's (claim time, then nonce)
 //     has priority: this writer withdraws its claim, waits until that claim
-//     is withdrawn or stale and starts again at 1. A conflicting claim younger
+//     is withdrawn or stale, or the version tag appears (a writer killed
+//     after its version write landed leaves its claim live until the lease
+//     ends), and starts again at 1. A conflicting claim younger
 //     than this one must yield: this writer keeps its claim and lists again.
 //
 // Safety (two writers A and B of different content are never both in the
