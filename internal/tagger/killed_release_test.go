@@ -55,7 +55,6 @@ func TestKilledReleaseWhoseVersionLands(t *testing.T) {
 				// see it unless it landed within b's last few operations (the
 				// reads of one round after its last read of the version).
 				last := len(st.Log()) - 1
-				if lands == 60 { for i, op := range st.Log()[killed:] { t.Log(i, op) } }
 				landed := tt.landing && killed+lands <= last
 				seen := landed && killed+lands <= last-3
 				if landed && !seen && errors.Is(jb.err, tagger.ErrBusy) {
