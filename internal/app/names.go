@@ -84,4 +84,3 @@ func signatureTags() []written {
 		{d + ".ref." + strings.Repeat("0", 32), "the referrer record tag"},
 	}
 }
-
