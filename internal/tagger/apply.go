@@ -61,13 +61,42 @@ func (t *Tagger) Apply(ctx context.Context, p Plan, m *registry.Manifest) (Outco
 	}
 	var mv Move
 	var err error
+	// A branch build that moves latest writes its immutable tag right after
+	// its first write of latest, not before (see moveLatest): the check of
+	// the tag comes first, the write waits.
+	deferred := !tags.IsRelease(in.Plan.Immutable) && in.Plan.Latest
 	if tags.IsRelease(in.Plan.Immutable) {
 		mv, err = t.writeRelease(ctx, in, m)
 	} else {
-		mv, err = t.writeBuild(ctx, in, m)
+		mv, err = t.writeBuild(ctx, in, m, !deferred)
 	}
 	if err != nil {
 		return out, err
+	}
+	if deferred {
+		imm, immDone := mv, mv.Action != ActionWrite
+		writeImm := func() error {
+			if immDone {
+				return nil
+			}
+			if err := t.store.Tag(ctx, m, imm.Tag); err != nil {
+				return err
+			}
+			immDone = true
+			return nil
+		}
+		lm, err := t.moveLatest(ctx, p, m, writeImm)
+		if err == nil {
+			err = writeImm() // latest did not move: the build's own tag still goes on
+		}
+		if immDone {
+			out.record(imm)
+		}
+		if err != nil {
+			return out, err
+		}
+		out.record(lm)
+		return out, nil
 	}
 	out.record(mv)
 	if mv.Action == ActionPresent && mv.From != m.Digest.String() && tags.IsRelease(in.Plan.Immutable) {
@@ -81,13 +110,6 @@ func (t *Tagger) Apply(ctx context.Context, p Plan, m *registry.Manifest) (Outco
 		} else if held != nil {
 			m, out.Digest = held, held.Digest.String()
 		}
-	}
-	if in.Plan.Latest {
-		mv, err := t.moveLatest(ctx, p, m)
-		if err != nil {
-			return out, err
-		}
-		out.record(mv)
 	}
 	if in.Plan.Stable {
 		mv, err := t.moveStable(ctx, in, m)
@@ -130,7 +152,10 @@ func (p Plan) inPlace(m *registry.Manifest) bool {
 // whose content is the same in every run, so concurrent runs write the same
 // digest (the build is deterministic) and need no claim; the fresh read only
 // catches content that changed without a commit since the plan.
-func (t *Tagger) writeBuild(ctx context.Context, in Input, m *registry.Manifest) (Move, error) {
+//
+// With write false it only checks: the move is "write" when the tag is
+// absent, and the caller writes it.
+func (t *Tagger) writeBuild(ctx context.Context, in Input, m *registry.Manifest, write bool) (Move, error) {
 	tag := in.Plan.Immutable
 	cur, err := t.store.Get(ctx, tag)
 	if err != nil {
@@ -147,10 +172,13 @@ func (t *Tagger) writeBuild(ctx context.Context, in Input, m *registry.Manifest)
 			return Move{}, t.conflict(in, cur)
 		}
 	}
+	mv.Action = ActionWrite
+	if !write {
+		return mv, nil
+	}
 	if err := t.store.Tag(ctx, m, tag); err != nil {
 		return Move{}, err
 	}
-	mv.Action = ActionWrite
 	return mv, nil
 }
 
@@ -180,12 +208,23 @@ func (t *Tagger) ensureTag(ctx context.Context, m *registry.Manifest, tag string
 // tag write, so a newer run may move latest between this run's read and its
 // write, check it, finish, and then lose to this run's write. Whenever latest
 // holds m after this run wrote it, this run therefore also reads the builds
-// of the branch tagged since its plan (a newer run writes its immutable tag
-// before it moves latest) and hands latest to the newest of them if that is
-// newer than its own. The plan lists the tags when it may move latest; one
-// that found latest in place did not, and the list is taken here, before
-// this run's first write of latest.
-func (t *Tagger) moveLatest(ctx context.Context, p Plan, m *registry.Manifest) (Move, error) {
+// of the branch tagged since its plan and hands latest to the newest of them
+// if that is newer than its own.
+//
+// That a newer run N overwritten so is among the builds tagged since the
+// plan rests on an order: a run writes its immutable tag right after its
+// first write of latest (afterWrite), and checks latest only after that. For
+// this run O to overwrite N's move, O's read of latest came before N's first
+// write, so O's list of "before" (taken earlier still) cannot hold N's
+// immutable tag, which follows that write; and O's write came after N's
+// last check, which follows N's immutable tag, so the list O takes after its
+// write holds it. (Writing the immutable tag first, as this package once
+// did, left a window: N's tag could be in O's "before" list while N's move
+// of latest came after O's read, and O then never looked at N.) The plan
+// lists the tags when it may move latest; one that found latest in place
+// did not, and the list is taken here, before this run's first write of
+// latest.
+func (t *Tagger) moveLatest(ctx context.Context, p Plan, m *registry.Manifest, afterWrite func() error) (Move, error) {
 	in := p.Input
 	tag := in.Policy.LatestTag
 	wrote := false // only a write of this run can have overwritten a newer run's move
@@ -251,6 +290,9 @@ func (t *Tagger) moveLatest(ctx context.Context, p Plan, m *registry.Manifest) (
 			return Move{}, err
 		}
 		wrote = true
+		if err := afterWrite(); err != nil {
+			return Move{}, err
+		}
 	}
 	return Move{}, fmt.Errorf("moving %s: it kept changing under this run (%d attempts); re-run to converge", tag, moveAttempts)
 }

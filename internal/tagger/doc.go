@@ -28,7 +28,11 @@
 // since its plan was made and hands latest to the newest of them when that is
 // newer than its own. The tags "before" are listed only by a run that may
 // write latest: by the plan when latest is not already on the artifact, else
-// (latest moved away meanwhile) by Apply just before its write.
+// (latest moved away meanwhile) by Apply just before its write. A branch
+// build that moves latest writes its immutable tag right after its first
+// write of latest and checks latest after that: so a newer build whose move
+// another run overwrote is always among the builds that run finds tagged
+// since its plan (see moveLatest).
 //
 // latest-stable moves to a stable release that is at least every stable
 // release in the repository (tags.MoveStable), except the releases a

@@ -87,8 +87,9 @@ type Plan struct {
 	ExistingTag string `json:"existingTag,omitempty"`
 	// Tagged reports that the immutable tag already points at Existing.
 	Tagged bool `json:"tagged,omitempty"`
-	// Moves are the tags in the order Apply sets them: the immutable tag,
-	// then latest or the stable tag when the ref moves one.
+	// Moves are the tags the run sets: the immutable tag, then latest or
+	// the stable tag when the ref moves one. (Apply writes a branch build's
+	// immutable tag right after its first write of latest.)
 	Moves []Move `json:"moves"`
 	// Notes are what a dry run could not read, and planned around.
 	Notes []string `json:"notes,omitempty"`
