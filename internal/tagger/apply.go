@@ -220,7 +220,11 @@ func (t *Tagger) ensureTag(ctx context.Context, m *registry.Manifest, tag string
 // last check, which follows N's immutable tag, so the list O takes after its
 // write holds it. (Writing the immutable tag first, as this package once
 // did, left a window: N's tag could be in O's "before" list while N's move
-// of latest came after O's read, and O then never looked at N.) The plan
+// of latest came after O's read, and O then never looked at N.) A hand-over
+// is a write too, checked the same way; and a run that finds latest moved on
+// to a build newer than its own after it wrote still looks for a newer one
+// tagged since its plan (with three runs, a middle one may have overwritten
+// O's overwrite of N without ever seeing N). The plan
 // lists the tags when it may move latest; one that found latest in place
 // did not, and the list is taken here, before this run's first write of
 // latest.
@@ -230,6 +234,10 @@ func (t *Tagger) moveLatest(ctx context.Context, p Plan, m *registry.Manifest, a
 	wrote := false // only a write of this run can have overwritten a newer run's move
 	mv := Move{Tag: tag}
 	rec := p.latestRec
+	// mine is what this run last pointed latest at: m, or a newer build it
+	// handed latest to. A hand-over is a write like any other: it too may
+	// overwrite a still newer run's move, and is checked the same way.
+	mine, mineHead := m, in.Head
 	for i := range moveAttempts {
 		cur, err := t.store.Get(ctx, tag)
 		if err != nil {
@@ -238,70 +246,111 @@ func (t *Tagger) moveLatest(ctx context.Context, p Plan, m *registry.Manifest, a
 		if i == 0 && cur != nil {
 			mv.From = cur.Digest.String()
 		}
-		if cur != nil && cur.Digest == m.Digest {
-			if !wrote {
+		if !wrote {
+			if cur != nil && cur.Digest == m.Digest {
 				mv.Action = ActionPresent
 				return mv, nil
 			}
-			newer, after, err := t.newerBuild(ctx, p)
-			if err != nil {
+			if !p.listed {
+				// The plan found latest here and did not list: list now, before
+				// this run's write of latest, for newerBuild, and read the
+				// promotion record of latest if it names one.
+				if err := t.list(ctx, &p); err != nil {
+					return Move{}, err
+				}
+				if rec, err = t.promotionIn(ctx, p.before, tag); err != nil {
+					return Move{}, err
+				}
+			}
+			if d := t.decideLatest(ctx, in, cur, m.Digest, rec); d.Action == ActionLeave || d.Action == ActionHold {
+				d.From = mv.From
+				return d, nil
+			}
+			if err := t.write(ctx, m, tag, afterWrite); err != nil {
 				return Move{}, err
 			}
-			// A promotion of latest that this run's write may have undone:
-			// a promote writes its record before it moves latest, so the
-			// list taken after this run's write names it.
-			if rec, err = t.promotionIn(ctx, after, tag); err != nil {
-				return Move{}, err
+			wrote = true
+			continue
+		}
+
+		// This run wrote latest (or handed it on): it may have overwritten a
+		// newer run's move, which that run may never see. base is what
+		// latest holds now if that is not older than what this run wrote;
+		// a newer build tagged since the plan than base gets latest.
+		base, baseHead := mine, mineHead
+		var left Move // latest holds another build, newer than this run's
+		if cur == nil || cur.Digest != mine.Digest {
+			d := t.decideLatest(ctx, in, cur, m.Digest, rec)
+			if d.Action == ActionMove {
+				// An older build's run overwrote this run's move: again.
+				if err := t.write(ctx, m, tag, afterWrite); err != nil {
+					return Move{}, err
+				}
+				mine, mineHead = m, in.Head
+				continue
 			}
-			if rec.HoldsCommit(in.Head, t.ancestor(ctx)) {
-				d := Move{Tag: tag, Action: ActionHold, From: mv.From, Reason: rec.commitHoldReason(tag, in.Head.SHA)}
-				d.Skipped = fmt.Sprintf("%s handed back to %s: %s", tag, rec.Version, d.Reason)
-				return d, t.handBack(ctx, tag, m, rec)
+			if d.Action == ActionHold {
+				d.From = mv.From
+				return d, nil
 			}
-			if newer != nil && rec.HoldsCommit(headOf(newer), t.ancestor(ctx)) {
-				newer = nil // a promotion holds it too: this run's move stands
-			}
-			if newer == nil {
+			d.From = mv.From
+			left, base, baseHead = d, cur, headOf(cur)
+		}
+		newer, after, err := t.newerBuild(ctx, p, base, baseHead)
+		if err != nil {
+			return Move{}, err
+		}
+		// A promotion of latest that this run's write may have undone: a
+		// promote writes its record before it moves latest, so the list
+		// taken after this run's write names it.
+		if rec, err = t.promotionIn(ctx, after, tag); err != nil {
+			return Move{}, err
+		}
+		if left.Action == "" && rec.HoldsCommit(mineHead, t.ancestor(ctx)) {
+			d := Move{Tag: tag, Action: ActionHold, From: mv.From, Reason: rec.commitHoldReason(tag, mineHead.SHA)}
+			d.Skipped = fmt.Sprintf("%s handed back to %s: %s", tag, rec.Version, d.Reason)
+			return d, t.handBack(ctx, tag, mine, rec)
+		}
+		if newer != nil && rec.HoldsCommit(headOf(newer), t.ancestor(ctx)) {
+			newer = nil // a promotion holds it too
+		}
+		if newer == nil {
+			switch {
+			case left.Action != "":
+				return left, nil
+			case mine == m:
 				mv.Action = ActionMove
 				return mv, nil
 			}
-			t.o.logf("%s: a newer commit (%s) was published while this run moved it: pointing it at %s", tag, shortSHA(headOf(newer).SHA), newer.Digest)
-			if err := t.store.Tag(ctx, newer, tag); err != nil {
-				return Move{}, err
-			}
-			continue
-		}
-		if !wrote && !p.listed {
-			// The plan found latest here and did not list: list now, before
-			// this run's write of latest, for newerBuild, and read the
-			// promotion record of latest if it names one.
-			if err := t.list(ctx, &p); err != nil {
-				return Move{}, err
-			}
-			if rec, err = t.promotionIn(ctx, p.before, tag); err != nil {
-				return Move{}, err
-			}
-		}
-		if d := t.decideLatest(ctx, in, cur, m.Digest, rec); d.Action == ActionLeave || d.Action == ActionHold {
-			d.From = mv.From
+			d := Move{Tag: tag, Action: ActionLeave, From: mv.From,
+				Reason: fmt.Sprintf("a newer commit (%s) was published while this run moved it", shortSHA(mineHead.SHA))}
+			d.Skipped = fmt.Sprintf("%s handed to %s: %s", tag, mine.Digest, d.Reason)
 			return d, nil
 		}
-		if err := t.store.Tag(ctx, m, tag); err != nil {
+		t.o.logf("%s: a newer commit (%s) was published while this run moved it: pointing it at %s", tag, shortSHA(headOf(newer).SHA), newer.Digest)
+		if err := t.store.Tag(ctx, newer, tag); err != nil {
 			return Move{}, err
 		}
-		wrote = true
-		if err := afterWrite(); err != nil {
-			return Move{}, err
-		}
+		mine, mineHead = newer, headOf(newer)
 	}
 	return Move{}, fmt.Errorf("moving %s: it kept changing under this run (%d attempts); re-run to converge", tag, moveAttempts)
 }
 
+// write points tag at m, then calls afterWrite (the build's own tag goes on
+// right after its first move of latest).
+func (t *Tagger) write(ctx context.Context, m *registry.Manifest, tag string, afterWrite func() error) error {
+	if err := t.store.Tag(ctx, m, tag); err != nil {
+		return err
+	}
+	return afterWrite()
+}
+
 // newerBuild returns the newest build of this branch tagged since the plan
-// was made (tags not listed then) when it is newer than this run's commit,
-// else nil, and every tag of the repository as listed now. Only those few
-// manifests are read.
-func (t *Tagger) newerBuild(ctx context.Context, p Plan) (*registry.Manifest, []string, error) {
+// was made (tags not listed then) when it is newer than mine, the build this
+// run last pointed latest at (its own, or one it handed latest to) at commit
+// mineHead, else nil; and every tag of the repository as listed now. Only
+// those few manifests are read.
+func (t *Tagger) newerBuild(ctx context.Context, p Plan, mine *registry.Manifest, mineHead tags.Head) (*registry.Manifest, []string, error) {
 	in := p.Input
 	pol := in.Policy
 	after, err := t.store.Tags(ctx)
@@ -313,13 +362,13 @@ func (t *Tagger) newerBuild(ctx context.Context, p Plan) (*registry.Manifest, []
 		seen[tg] = true
 	}
 	var best *registry.Manifest
-	bestHead := in.Head
+	bestHead := mineHead
 	for _, tg := range after {
 		if seen[tg] || tg == in.Plan.Immutable || !isBuildOf(pol, in.Branch, tg) {
 			continue
 		}
 		cand, err := t.store.Get(ctx, tg)
-		if err != nil || cand == nil {
+		if err != nil || cand == nil || cand.Digest == mine.Digest {
 			continue // gone or unreadable: not a build to hand latest to
 		}
 		name, sha, err := tags.ParseRevision(annotations(cand)[artifact.RevisionAnnotation])
