@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/fleetpush/fleetpush/internal/tagger"
 	"github.com/fleetpush/fleetpush/internal/tagger/tagtest"
 	"github.com/fleetpush/fleetpush/internal/tags"
@@ -198,4 +200,37 @@ func TestRacePromoteLatestAndRerun(t *testing.T) {
 		}
 		checkStore(t, st)
 	})
+}
+
+// TestCustomStableTagPromotionIsRespected: the stable tag's promotion is
+// respected under any stable-tag name, as latest's is under any latest-tag.
+func TestCustomStableTagPromotionIsRespected(t *testing.T) {
+	t.Parallel()
+	st, clock := newWorld()
+	pol := tags.Policy{StableTag: "production"}
+	run := func(c commit, seed uint64) *job {
+		return (&job{c: c, store: st, clock: clock, seed: seed, policy: pol}).run()
+	}
+	for i, c := range []commit{r124, r130} {
+		if j := run(c, uint64(i)); j.err != nil {
+			t.Fatal(j.err)
+		}
+	}
+	if _, err := promote(t, st, clock, "production", "v1.2.4"); err != nil {
+		t.Fatal(err)
+	}
+	j := run(r130, 9)
+	if j.err != nil {
+		t.Fatal(j.err)
+	}
+	if got := j.out.Moves[len(j.out.Moves)-1]; got.Tag != "production" || got.Action != tagger.ActionHold {
+		t.Errorf("re-run of v1.3.0: %v, want production: hold", got)
+	}
+	if got, want := st.Digest("production"), st.Digest("v1.2.4"); got != want {
+		t.Errorf("production = %s, want v1.2.4 %s", got, want)
+	}
+	if st.Digest("latest-stable") != (v1.Hash{}) {
+		t.Error("latest-stable was written though stable-tag is production")
+	}
+	checkStore(t, st)
 }
