@@ -1,10 +1,15 @@
 package tagger_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/fleetpush/fleetpush/internal/registry"
 	"github.com/fleetpush/fleetpush/internal/tagger"
 	"github.com/fleetpush/fleetpush/internal/tagger/tagtest"
 	"github.com/fleetpush/fleetpush/internal/tags"
@@ -117,4 +122,120 @@ func lastOp(st *tagtest.Store, kind tagtest.Kind, tag string) int {
 		}
 	}
 	return -1
+}
+
+// killOnVersion is one job's view of the store that kills that job (not the
+// store) at its write of tag: the write is sent and lands lands operations
+// of anyone later, and every later operation of the job fails.
+type killOnVersion struct {
+	registry.Store
+	st    *tagtest.Store
+	tag   string
+	lands int
+	dead  bool
+}
+
+func (k *killOnVersion) Get(ctx context.Context, tag string) (*registry.Manifest, error) {
+	if k.dead {
+		return nil, tagtest.ErrKilled
+	}
+	return k.Store.Get(ctx, tag)
+}
+
+func (k *killOnVersion) GetDigest(ctx context.Context, d v1.Hash) (*registry.Manifest, error) {
+	if k.dead {
+		return nil, tagtest.ErrKilled
+	}
+	return k.Store.GetDigest(ctx, d)
+}
+
+func (k *killOnVersion) Push(ctx context.Context, img v1.Image) (*registry.Manifest, error) {
+	if k.dead {
+		return nil, tagtest.ErrKilled
+	}
+	return k.Store.Push(ctx, img)
+}
+
+func (k *killOnVersion) Tags(ctx context.Context) ([]string, error) {
+	if k.dead {
+		return nil, tagtest.ErrKilled
+	}
+	return k.Store.Tags(ctx)
+}
+
+func (k *killOnVersion) Tag(ctx context.Context, m *registry.Manifest, tag string) error {
+	if k.dead {
+		return tagtest.ErrKilled
+	}
+	if tag != k.tag {
+		return k.Store.Tag(ctx, m, tag)
+	}
+	k.st.Inject(&tagtest.Fault{Kind: tagtest.Tag, Tag: tag, Landing: true, Lands: k.lands})
+	_ = k.Store.Tag(ctx, m, tag) // sent; the answer is never read
+	k.dead = true
+	return tagtest.ErrKilled
+}
+
+// TestRaceKilledReleaseLands: release runs A and B of one version with other
+// contents race under the scheduler; A is killed at its version write, which
+// lands a few operations later. In every interleaving the version holds one
+// content: A's, with B failing with the immutable-version error (or, if it
+// landed only as B gave up, "claimed by another run"), or B's when B got there
+// first and A never wrote. B never waits out A's claim for a version it saw.
+func TestRaceKilledReleaseLands(t *testing.T) {
+	t.Parallel()
+	a, b := release("a", 1, "v2.0.0"), release("b", 2, "v2.0.0")
+	for _, lands := range []int{1, 4, 16} {
+		t.Run(fmt.Sprintf("lands after %d", lands), func(t *testing.T) {
+			t.Parallel()
+			eachInterleaving(t, func(t *testing.T, pick tagtest.Picker, swap bool) {
+				st, clock := newWorld()
+				ja, jb := &job{c: a, seed: 1}, &job{c: b, seed: 2}
+				s := tagtest.NewSched(pick)
+				ia, ib := 0, 1
+				if swap {
+					ia, ib = 1, 0
+				}
+				ja.store, ja.clock = &killOnVersion{Store: s.Store(ia, st), st: st, tag: "v2.0.0", lands: lands}, s.Clock(ia, clock)
+				jb.store, jb.clock = s.Store(ib, st), s.Clock(ib, clock)
+				start := clock.Now()
+				s.Run(2, func(id int) {
+					if id == ia {
+						ja.run()
+					} else {
+						jb.run()
+					}
+				})
+				waited := clock.Now().Sub(start)
+				st.Flush()
+				killed := errors.Is(ja.err, tagtest.ErrKilled) && ja.store.(*killOnVersion).dead
+				switch {
+				case killed:
+					if got := st.Digest("v2.0.0"); got != a.digest(t) {
+						t.Fatalf("v2.0.0 = %s, want a's %s", got, a.digest(t))
+					}
+					if !errors.Is(jb.err, tags.ErrImmutable) && !errors.Is(jb.err, tagger.ErrBusy) {
+						t.Fatalf("b: %v, want the immutable-version error", jb.err)
+					}
+					// The write is visible from operation killedAt+lands on; unless that
+					// is among b's last few operations, b must have seen it.
+					killedAt := lastOp(st, tagtest.Tag, "v2.0.0")
+					if errors.Is(jb.err, tagger.ErrBusy) && (waited < tagger.DefaultClaimWait || killedAt+lands <= len(st.Log())-1-3) {
+						t.Fatalf("b: %v after %s, though a's version landed at operation %d of %d", jb.err, waited, killedAt+lands, len(st.Log()))
+					}
+				case jb.err == nil:
+					if got := st.Digest("v2.0.0"); got != b.digest(t) || !errors.Is(ja.err, tags.ErrImmutable) {
+						t.Fatalf("b released: v2.0.0 = %s, a: %v", got, ja.err)
+					}
+				default:
+					t.Fatalf("a: %v, b: %v: want a killed at its version write, or b released", ja.err, jb.err)
+				}
+				for _, d := range tagWrites(st, "v2.0.0") {
+					if killed && d != a.digest(t) {
+						t.Fatalf("v2.0.0 was written with %s besides a's", d)
+					}
+				}
+			})
+		})
+	}
 }
