@@ -330,7 +330,8 @@ func (l *Log) SummaryBudget() *Budget {
 // Summary closes doc, a document on SummaryBudget (NewSummary), and appends it to the job's step
 // summary (GITHUB_STEP_SUMMARY), if there is one. Its redaction is a second line of defence
 // only: a secret escaped for markdown no longer reads as itself, so callers redact each value
-// (Redact) before they escape it into the markdown. Redaction never lengthens the text.
+// (Redact) before they escape it into the markdown. Redaction lengthens the text only for a
+// secret shorter than "***", which the budget's margin under GitHub's 1 MiB absorbs.
 func (l *Log) Summary(doc *Cut) error {
 	markdown := doc.Close()
 	path := l.getenv("GITHUB_STEP_SUMMARY")

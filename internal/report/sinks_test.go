@@ -343,3 +343,47 @@ func TestResultFile(t *testing.T) {
 		}
 	}
 }
+
+// FuzzResultJSON: whatever the results hold and whatever the room, the result output is valid
+// JSON within the room (or nothing), its entries in order, the rest counted.
+func FuzzResultJSON(f *testing.F) {
+	f.Add("a", "err\n```", "finding", 3, 200)
+	f.Add(strings.Repeat("ü", 300), "\xff", "<script>", 40, 1000)
+	f.Fuzz(func(t *testing.T, name, errText, finding string, n, room int) {
+		if n < 0 || n > 200 || room < 0 || room > 1<<16 {
+			t.Skip()
+		}
+		rs := make([]Result, n)
+		for i := range rs {
+			rs[i] = Result{Component: fmt.Sprint(name, i), Status: Invalid, Error: errText, Findings: []string{finding, finding}}
+		}
+		got := ResultJSON(rs, room)
+		if len(got) > room {
+			t.Fatalf("%d bytes, room %d", len(got), room)
+		}
+		if got == "" {
+			return
+		}
+		var back []Result
+		if err := json.Unmarshal([]byte(got), &back); err != nil {
+			t.Fatalf("not JSON: %v", err)
+		}
+		shown := len(back)
+		if shown > 0 && back[shown-1].Status == Omitted {
+			shown--
+			if back[shown].Omitted+shown != n {
+				t.Fatalf("%d shown + %d counted, want %d", shown, back[shown].Omitted, n)
+			}
+		} else if shown != n {
+			t.Fatalf("%d entries and none counted, want %d", shown, n)
+		}
+		for i := range shown {
+			var want string // the name as JSON carries it (invalid UTF-8 replaced)
+			b, _ := json.Marshal(rs[i].Component)
+			json.Unmarshal(b, &want)
+			if back[i].Component != want {
+				t.Fatalf("entry %d is %q, want %q", i, back[i].Component, rs[i].Component)
+			}
+		}
+	})
+}
