@@ -110,6 +110,12 @@ func (m *detectMode) run(ctx context.Context) (int, error) {
 		fmt.Fprintln(m.out.stdout, matrix)
 		fmt.Fprintln(m.out.stdout, list)
 	}
+	if !log.Actions() {
+		if _, err := matrixOutput(names); err != nil {
+			// Printed whole all the same: outside Actions it may feed something else.
+			log.Warning("%v", err)
+		}
+	}
 	if log.Actions() {
 		outputs := map[string]string{
 			"components":  list,

@@ -38,6 +38,15 @@ func TestDetectMatrixTooLarge(t *testing.T) {
 		t.Errorf("components %d (%v), any-changed %q", len(names), err, outs["any-changed"])
 	}
 
+	// Outside Actions the list is printed whole, with the same warning.
+	code, stdout, stderr := run(t, nil, "detect", "--source", repo.Dir, "--all")
+	mustCode(t, code, ExitOK, stderr)
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	var list []string
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &list); err != nil || len(list) != report.MatrixJobs+3 || !strings.Contains(stderr, "warning: "+want) {
+		t.Errorf("detect outside Actions: %d names (%v), stderr %.500q", len(list), err, stderr)
+	}
+
 	// At the limit the matrix is written.
 	repo2 := apps(t)
 	for i := range report.MatrixJobs - 3 {
