@@ -334,7 +334,7 @@ func TestResultFile(t *testing.T) {
 		{"/github/runner_temp", "/home/runner/work/apps", "/github/runner_temp/fleetpush-result-1.json", "/home/runner/work/_temp/fleetpush-result-1.json"},
 		{"/home/runner/work/_temp", "/home/runner/work/apps", "/home/runner/work/_temp/r.json", "/home/runner/work/_temp/r.json"},
 		{"/github/runner_temp", "", "/github/runner_temp/r.json", "/github/runner_temp/r.json"},
-		{"", "", "/tmp/r.json", "/tmp/r.json"},
+		{"", "", "/var/cache/r.json", "/var/cache/r.json"},
 	} {
 		env := map[string]string{"RUNNER_TEMP": tc.temp, "RUNNER_WORKSPACE": tc.workspace}
 		l := NewLog(&bytes.Buffer{}, true, func(k string) string { return env[k] })
