@@ -320,6 +320,9 @@ func layoutToSkip(root string, o options) (map[string]bool, error) {
 			}
 		}
 	}
+	if !checkout.Within(root, real) {
+		return skip, nil // neither it nor a folder in it lies inside the root
+	}
 	entries, err := os.ReadDir(real)
 	if err != nil {
 		return skip, nil // not there yet: nothing of it can be packed
