@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"path/filepath"
 	"strings"
 	"syscall"
 )
@@ -59,6 +60,17 @@ type Options struct {
 // comparison ignores case: on a case-insensitive file system (macOS,
 // Windows) ".GIT" opens the same folder, and git refuses such names too.
 func IsGitName(name string) bool { return strings.EqualFold(name, ".git") }
+
+// InGit reports whether the path p on disk (in the OS's form) passes through a folder named .git,
+// as IsGitName compares names.
+func InGit(p string) bool {
+	for _, e := range strings.FieldsFunc(p, func(r rune) bool { return r == '/' || r == filepath.Separator }) {
+		if IsGitName(e) {
+			return true
+		}
+	}
+	return false
+}
 
 // Refused reports whether err is one of Resolve's refusals (a .git folder,
 // outside the root, a loop, an ignored target), as opposed to a missing
