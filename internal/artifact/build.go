@@ -444,6 +444,9 @@ func (w *walker) visit(real, rel string, typ fs.FileMode, viaLink bool) error {
 		if w.leftOut(rel, real, below, false) && w.leftOut(rel, real, below, true) {
 			return nil // left out whatever it points to: no need to resolve it
 		}
+		if err := representable(rel); err != nil {
+			return err // before the link is read: the name alone is refused
+		}
 		if name := filepath.Base(real); checkout.IsGitName(name) {
 			return fmt.Errorf("symlink %q is named %q, git's own folder, where git keeps credentials (actions/checkout writes the job's token to .git/config): a link by that name is never followed; rename or remove the link: %w",
 				rel, name, ErrSymlinkGit)

@@ -107,12 +107,18 @@ func TestNamesFluxRefuses(t *testing.T) {
 		{"folder ending in ..", "up../a.yaml", `"../"`},
 		{"folder named ...", ".../a.yaml", `"../"`},
 		{"not UTF-8", "caf\xe9.yaml", "not valid UTF-8"},
+		{"link not UTF-8", "link\xff.yaml", "not valid UTF-8"},
+		{"link with a backslash", `link\here.yaml`, "backslash"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			writeTree(t, dir, map[string]entry{"ok.yaml": {Data: "a: 1\n"}, tt.file: {Data: "a: 1\n"}}, nil)
+			e := entry{Data: "a: 1\n"}
+			if strings.HasPrefix(tt.file, "link") {
+				e = entry{Link: "ok.yaml"}
+			}
+			writeTree(t, dir, map[string]entry{"ok.yaml": {Data: "a: 1\n"}, tt.file: e}, nil)
 			l, err := Build(dir)
 			if !errors.Is(err, ErrName) {
 				t.Fatalf("Build = %v, %v; want ErrName", files(l), err)
