@@ -275,3 +275,29 @@ func TestIgnoredLinkIntoGitIsLeftOut(t *testing.T) {
 	l := mustBuild(t, dir, WithIgnore("CaseDir/"))
 	assertNoSecret(t, l)
 }
+
+// A file swapped for a link into .git between the walk's check and the
+// read (a link that stays inside the root, which the root handle would
+// follow) is not read: the file opened must be the file checked.
+func TestSwappedFileIsNotReadThroughALinkIntoGit(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeTree(t, dir, gitCheckout(), nil)
+	victim := filepath.Join(dir, "app", "cm.yaml")
+	swap := func(real string) {
+		if filepath.Base(real) != "cm.yaml" {
+			return
+		}
+		if err := os.Remove(victim); err != nil {
+			t.Error(err)
+		}
+		if err := os.Symlink("../.git/config", victim); err != nil {
+			t.Error(err)
+		}
+	}
+	l, err := Build(dir, WithIgnore("CaseDir/"), withHook(swap))
+	assertNoSecret(t, l)
+	if err == nil || !strings.Contains(err.Error(), "changed while the artifact was built") {
+		t.Errorf("Build = %v, %v; want the change reported", files(l), err)
+	}
+}
