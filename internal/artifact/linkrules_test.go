@@ -79,6 +79,8 @@ func TestLinkIntoGitIsRefused(t *testing.T) {
 		{"nested repository", map[string]string{"app/nested.yaml": "../sub/.git/config"}, []string{`"sub/.git/config"`}},
 		{"through .git and back out", map[string]string{"app/x.yaml": "../.git/../app/cm.yaml"}, []string{`symlink "app/x.yaml"`}},
 		{"other letter case", map[string]string{"cfg.yaml": "CaseDir/.GIT/config"}, []string{`"CaseDir/.GIT/config"`}},
+		// view is walked first: the link inside the folder it shows is met there.
+		{"inside a linked folder", map[string]string{"view": "zzz", "zzz/cfg.yaml": "../.git/config"}, []string{`symlink "zzz/cfg.yaml" points to "../.git/config"`}},
 		{"link named .git", map[string]string{"app/.git": "../private"}, []string{`symlink "app/.git" is named ".git"`}},
 	}
 	for _, tt := range tests {
