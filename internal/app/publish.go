@@ -58,6 +58,14 @@ func (m *publishMode) run(ctx context.Context) (int, error) {
 		}
 	}
 
+	// Every name this run may write, checked before anything is written (a dry run fails the same
+	// way): a registry refuses an over-long name only at push time, after other components.
+	if len(comps) > 0 {
+		if err := checkNames(m.stores, comps, m.writes(tp)); err != nil {
+			return ExitUsage, err
+		}
+	}
+
 	// A dry run and a real run make the same plans and report them; a real run also makes the
 	// signer here and carries each plan out (below), a dry run does neither.
 	var signer sign.Signer
@@ -124,6 +132,26 @@ func (m *publishMode) run(ctx context.Context) (int, error) {
 		m.log.Group("Flux OCIRepository verify block for these artifacts", strings.Split(strings.TrimRight(snippet, "\n"), "\n"))
 	}
 	return m.out.finish(results, "fleetpush publish", snippet)
+}
+
+// writes are the tags a publish of tp may write in each component's repository, with the input
+// that names each.
+func (m *publishMode) writes(tp tags.Plan) []written {
+	imm := "the ref (branch name and sha-length)"
+	if tags.IsRelease(tp.Immutable) {
+		imm = "the release tag"
+	}
+	out := []written{{tp.Immutable, imm}}
+	if tp.Latest {
+		out = append(out, written{m.policy.LatestTag, "latest-tag"})
+	}
+	if tp.Stable {
+		out = append(out, written{m.policy.StableTag, "stable-tag"})
+	}
+	if tags.IsRelease(tp.Immutable) {
+		out = append(out, written{tags.ClaimTag(tp.Immutable, strings.Repeat("0", tags.NonceLength)), "the release tag (its claim tag)"})
+	}
+	return append(out, signatureTags()...)
 }
 
 // signingFanout is how many components are in flight per registry worker when signing waits on

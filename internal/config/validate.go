@@ -68,6 +68,10 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	if n := annotationBytes(c.Annotations); n > MaxAnnotationBytes {
+		add("annotations: %d bytes of keys and values, over the %d KiB an artifact's manifest may carry: the manifest is read by every pull and registries refuse large ones only when it is pushed; keep annotations short (link to details instead)", n, MaxAnnotationBytes>>10)
+	}
+
 	// Signing.
 	if c.Sign == SignKey && c.CosignKey == "" {
 		add("cosign-key: required with sign: key: give a PEM private key or a key file")
@@ -93,6 +97,20 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// MaxAnnotationBytes bounds the user annotations of an artifact, keys and values together: far
+// more than any real use, and small next to the 4 MiB a distribution registry stores for a
+// manifest (and fleetpush reads back), so that a push never fails on them after other components
+// were published.
+const MaxAnnotationBytes = 64 << 10
+
+func annotationBytes(a map[string]string) int {
+	n := 0
+	for k, v := range a {
+		n += len(k) + len(v)
+	}
+	return n
 }
 
 // checkSchemaLocations finds the schema locations that cannot work: a remote URL (validation

@@ -48,6 +48,9 @@ func TestValidateAccepts(t *testing.T) {
 		{"password alone (a token)", func(c *Config) { c.Password = "pw" }},
 		{"sha-length bounds", func(c *Config) { c.SHALength = 7 }},
 		{"sha-length full", func(c *Config) { c.SHALength = 40 }},
+		{"annotations at their budget", func(c *Config) {
+			c.Annotations = map[string]string{"a": strings.Repeat("x", 40<<10), "b": strings.Repeat("y", 24<<10-2)}
+		}},
 		{"custom tags", func(c *Config) { c.LatestTag, c.StableTag, c.Channel = "edge", "stable", "prod_1.x" }},
 		{"promote", func(c *Config) {
 			c.Command, c.Version, c.Components = Promote, "v1.2.3", []string{"frontend"}
@@ -455,6 +458,14 @@ func TestValidateRejects(t *testing.T) {
 				c.Annotations = map[string]string{"org.opencontainers.image.created": "2020-01-01T00:00:00Z"}
 			},
 			want: `annotations: "org.opencontainers.image.created" is set by fleetpush itself (the commit time, which keeps a re-run's digest identical): remove it`,
+		},
+		{
+			// Found only when the manifest was pushed, after other components were published.
+			name: "annotations over their budget",
+			modify: func(c *Config) {
+				c.Annotations = map[string]string{"a": strings.Repeat("x", 40<<10), "b": strings.Repeat("y", 24<<10)}
+			},
+			want: `annotations: 65538 bytes of keys and values, over the 64 KiB an artifact's manifest may carry: the manifest is read by every pull and registries refuse large ones only when it is pushed; keep annotations short (link to details instead)`,
 		},
 		{
 			name: "annotations override the source",
