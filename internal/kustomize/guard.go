@@ -70,11 +70,25 @@ func (e *yamlError) Error() string {
 // The strings of the documents are guarded in turn (see guardStrings).
 // The size of the input is bounded before it gets here: a file by the
 // max-file-size limit as it is read, a string by the file it is in.
-func decodeGuarded(data []byte) ([]*yaml.Node, error) { return decodeAt(data, 1) }
+func decodeGuarded(data []byte) ([]*yaml.Node, error) {
+	docs, _, err := decodeMeasured(data, 1)
+	return docs, err
+}
 
-// decodeAt is decodeGuarded for YAML found level-1 strings deep.
-func decodeAt(data []byte, level int) ([]*yaml.Node, error) {
-	docs, err := (&guard{level: level}).decode(data, 0)
+// decoded is what decodeMeasured learnt of an input beyond its documents.
+type decoded struct {
+	sizes      []expansion // of each document, aliases copied
+	aliasBytes int64       // scalar bytes that copying aliases adds to the text
+}
+
+// decodeMeasured is decodeGuarded that also returns what each document
+// costs once its aliases are copied, as kustomize copies them: the
+// budgets of a run and of a build are charged with these sizes, not with
+// the text's.
+func decodeMeasured(data []byte, level int) ([]*yaml.Node, decoded, error) {
+	g := &guard{level: level}
+	docs, err := g.decode(data, 0)
+	d := decoded{sizes: g.sizes, aliasBytes: g.aliasBytes}
 	var ye *yamlError
 	if err != nil && errors.As(err, &ye) && !ye.Limit {
 		// A budget of its own: the pieces repeat the documents read so far.
@@ -82,11 +96,18 @@ func decodeAt(data []byte, level int) ([]*yaml.Node, error) {
 		for _, piece := range kustomizePieces(data) {
 			if _, perr := g.decode(piece.data, piece.line-1); perr != nil {
 				if errors.As(perr, &ye) && ye.Limit {
-					return nil, perr
+					return nil, decoded{}, perr
 				}
 			}
 		}
+		d.aliasBytes = max(d.aliasBytes, g.aliasBytes)
 	}
+	return docs, d, err
+}
+
+// decodeAt is decodeGuarded for YAML found level-1 strings deep.
+func decodeAt(data []byte, level int) ([]*yaml.Node, error) {
+	docs, _, err := decodeMeasured(data, level)
 	return docs, err
 }
 
@@ -94,7 +115,8 @@ func decodeAt(data []byte, level int) ([]*yaml.Node, error) {
 type guard struct {
 	aliasNodes int64
 	aliasBytes int64
-	level      int // of nesting in strings, 1 for a file
+	level      int         // of nesting in strings, 1 for a file
+	sizes      []expansion // of each document decode returned, aliases copied
 }
 
 func (g *guard) decode(data []byte, lineOffset int) (docs []*yaml.Node, err error) {
@@ -130,6 +152,7 @@ func (g *guard) decode(data []byte, lineOffset int) (docs []*yaml.Node, err erro
 			return docs, e
 		}
 		docs = append(docs, &n)
+		g.sizes = append(g.sizes, sizes[&n])
 	}
 }
 
