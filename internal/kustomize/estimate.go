@@ -1,6 +1,7 @@
 package kustomize
 
 import (
+	"bytes"
 	"fmt"
 	"path"
 	"strings"
@@ -42,9 +43,16 @@ func satMul(a, b int64) int64 {
 	return a * b
 }
 
-// docBytes estimates a document's size as JSON: its scalars with aliases
-// copied, plus quotes and separators for each node.
-func docBytes(d *yamlDoc) int64 { return satAdd(d.size.bytes, satMul(d.size.nodes, 4)) }
+// nodeBytes is what each node adds to a document's estimated size. As
+// JSON a node takes a few bytes, but kustomize holds it as a yaml.Node of
+// more than a hundred: an object of short scalars in great number (what
+// aliases make) costs far more memory than its JSON suggests, so nodes
+// count for more than their text.
+const nodeBytes = 24
+
+// docBytes estimates what a document costs a build: its scalars with
+// aliases copied, plus nodeBytes a node.
+func docBytes(d *yamlDoc) int64 { return satAdd(d.size.bytes, satMul(d.size.nodes, nodeBytes)) }
 
 // fileCost is what a resource file renders: its objects, Lists unwrapped.
 func (a *artifact) fileCost(p string) cost {
@@ -57,6 +65,22 @@ func (a *artifact) fileCost(p string) cost {
 		c.objects = satAdd(c.objects, objectsIn(d.root(), 0))
 		c.bytes = satAdd(c.bytes, docBytes(d))
 	}
+	// kustomize's reader splits a file at every line that starts with
+	// "---", inside a block scalar too, so it may see documents yaml.v3
+	// does not: count those as kustomize reads them.
+	if data, ok := a.mem.file(p); ok && bytes.Count(data, []byte("---")) >= len(yf.docs) {
+		var pieces int64
+		for _, pc := range kustomizePieces(data) {
+			if docs, err := decodeGuarded(pc.data); err == nil {
+				for _, d := range docs {
+					pieces = satAdd(pieces, objectsIn(d, 0))
+				}
+			} else {
+				pieces = satAdd(pieces, 1)
+			}
+		}
+		c.objects = max(c.objects, pieces)
+	}
 	return c
 }
 
@@ -65,6 +89,9 @@ func (a *artifact) fileCost(p string) cost {
 // unwraps them, nested Lists too), none for an empty document.
 func objectsIn(n *yaml.Node, depth int) int64 {
 	n = resolve(n)
+	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = resolve(n.Content[0])
+	}
 	if n == nil || n.Kind != yaml.MappingNode || depth > maxYAMLDepth {
 		return 0
 	}

@@ -20,6 +20,10 @@ import (
 // files in platform repositories are CRD bundles of a few megabytes.
 const DefaultMaxFileSize int64 = 16 << 20
 
+// testBuildHook, when a test sets it, sees each build's estimate and
+// result (under the artifact's lock).
+var testBuildHook func(dir string, estimated cost, res buildResult)
+
 // Option configures a Validator.
 type Option func(*Validator)
 
@@ -244,7 +248,8 @@ func (v *Validator) Validate(ctx context.Context, files fs.FS, opts Options) ([]
 		}
 		// Before kustomize runs: renders multiply through the folders a
 		// kustomization includes, and kustomize would spend the memory.
-		if c := est.estimate(dir); c.objects > 0 || c.bytes > 0 {
+		c := est.estimate(dir)
+		if c.objects > 0 || c.bytes > 0 {
 			detail := "estimated from the kustomizations it includes, before building"
 			if c.largest != "" {
 				detail = fmt.Sprintf("estimated before building; most of them from %s, %s objects", c.largest, count(c.largestCount))
@@ -269,6 +274,9 @@ func (v *Validator) Validate(ctx context.Context, files fs.FS, opts Options) ([]
 				res = v.build(a, k)
 			}
 			a.mu.Lock()
+			if testBuildHook != nil {
+				testBuildHook(dir, c, res)
+			}
 			a.findings = append(a.findings, res.findings...)
 			objects = satAdd(objects, int64(res.objects))
 			unknown = unknown || !res.ok
