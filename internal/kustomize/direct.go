@@ -72,8 +72,14 @@ func (a *artifact) onlyLists(dir string) bool {
 func (a *artifact) renderListing(dir string) (res []*resource.Resource, ok bool) {
 	rf := provider.NewDefaultDepProvider().GetResourceFactory()
 	seen := map[string]bool{}
+	building := map[string]bool{} // a cycle is kustomize's to report
 	var walk func(dir string) bool
 	walk = func(dir string) bool {
+		if building[dir] {
+			return false
+		}
+		building[dir] = true
+		defer delete(building, dir)
 		for _, r := range a.kusts[dir].refs {
 			if r.dir {
 				if !walk(r.path) {

@@ -184,3 +184,24 @@ func TestRendersToNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestListingCycle: a cycle of kustomizations that only list is left to
+// kustomize, which reports it, rather than followed for ever.
+func TestListingCycle(t *testing.T) {
+	t.Parallel()
+	v, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := fstest.MapFS{
+		"kustomization.yaml":      file(kustHeader + "resources: [base]\n"),
+		"base/kustomization.yaml": file(kustHeader + "resources: [..]\n"),
+	}
+	got, err := v.Validate(context.Background(), files, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !HasErrors(got) {
+		t.Fatalf("a cycle of kustomizations passed: %v", got)
+	}
+}

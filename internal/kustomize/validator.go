@@ -20,10 +20,6 @@ import (
 // files in platform repositories are CRD bundles of a few megabytes.
 const DefaultMaxFileSize int64 = 16 << 20
 
-// testBuildHook, when a test sets it, sees each build's estimate and
-// result (under the artifact's lock).
-var testBuildHook func(dir string, estimated cost, res buildResult)
-
 // Option configures a Validator.
 type Option func(*Validator)
 
@@ -63,6 +59,10 @@ type Options struct {
 	Budget *Budget
 	// Component names the component in the errors of a budget.
 	Component string
+
+	// observe, when a test sets it, sees each build's estimate and result
+	// (under the artifact's lock).
+	observe func(dir string, estimated cost, res buildResult)
 }
 
 // Validator validates artifacts. It is safe for concurrent use and caches
@@ -274,8 +274,8 @@ func (v *Validator) Validate(ctx context.Context, files fs.FS, opts Options) ([]
 				res = v.build(a, k)
 			}
 			a.mu.Lock()
-			if testBuildHook != nil {
-				testBuildHook(dir, c, res)
+			if a.opts.observe != nil {
+				a.opts.observe(dir, c, res)
 			}
 			a.findings = append(a.findings, res.findings...)
 			objects = satAdd(objects, int64(res.objects))
