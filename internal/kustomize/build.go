@@ -28,6 +28,7 @@ type buildResult struct {
 	findings []Finding
 	objects  int // rendered objects
 	ok       bool
+	rendered [][]byte // the objects as JSON, when a test observes builds
 }
 
 // build runs kustomize with k as the root and checks every object.
@@ -47,7 +48,7 @@ func (v *Validator) build(a *artifact, k *kustomization) (res buildResult) {
 	}
 	defer lockOpenAPI(a.usesOpenAPI(k.dir))()
 	resources, direct := []*resource.Resource(nil), false
-	if a.onlyLists(k.dir) {
+	if !a.opts.viaKustomize && a.onlyLists(k.dir) {
 		resources, direct = a.renderListing(k.dir)
 	}
 	if !direct {
@@ -89,6 +90,9 @@ func (v *Validator) build(a *artifact, k *kustomization) (res buildResult) {
 		if err != nil {
 			out = append(out, Finding{File: a.opts.Prefix + file, Severity: Error, Message: fmt.Sprintf("rendering %s: %v", r.CurId(), err)})
 			continue
+		}
+		if a.opts.observe != nil {
+			res.rendered = append(res.rendered, raw)
 		}
 		if rendered += int64(len(raw)); rendered > a.budget.limits.RenderedBytes {
 			return fail(Finding{File: k.file, Line: k.doc.line, Severity: Error,

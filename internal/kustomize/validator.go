@@ -63,6 +63,9 @@ type Options struct {
 	// observe, when a test sets it, sees each build's estimate and result
 	// (under the artifact's lock).
 	observe func(dir string, estimated cost, res buildResult)
+	// viaKustomize, when a test sets it, builds every kustomization with
+	// kustomize, listings too (see direct.go).
+	viaKustomize bool
 }
 
 // Validator validates artifacts. It is safe for concurrent use and caches
