@@ -89,7 +89,7 @@ func FuzzDecodedPolicy(f *testing.F) {
 		}
 		a := &artifact{secrets: map[string]bool{}, files: map[string]bool{"f": true}}
 		for _, d := range docs {
-			a.checkSecretObject("f", d, 0)
+			a.checkSecretObject("f", d, 0, 0)
 			appliedObjects(d, 0)
 			objectsIn(d, 0)
 			scalarBytes(d, 0)

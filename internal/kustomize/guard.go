@@ -79,6 +79,17 @@ func decodeGuarded(data []byte) ([]*yaml.Node, error) {
 type decoded struct {
 	sizes      []expansion // of each document, aliases copied
 	aliasBytes int64       // scalar bytes that copying aliases adds to the text
+	// pieces are the documents of the input as kustomize's reader splits
+	// it, when a syntax error stopped yaml.v3 before the end: the text
+	// after the error is published all the same, and kustomize may read it.
+	pieces []pieceDoc
+}
+
+// pieceDoc is a document of a piece, with the line of the input where the
+// piece starts.
+type pieceDoc struct {
+	node *yaml.Node
+	line int // add line-1 to a line of node to get a line of the input
 }
 
 // decodeMeasured is decodeGuarded that also returns what each document
@@ -94,10 +105,12 @@ func decodeMeasured(data []byte, level int) ([]*yaml.Node, decoded, error) {
 		// A budget of its own: the pieces repeat the documents read so far.
 		g := &guard{level: level}
 		for _, piece := range kustomizePieces(data) {
-			if _, perr := g.decode(piece.data, piece.line-1); perr != nil {
-				if errors.As(perr, &ye) && ye.Limit {
-					return nil, decoded{}, perr
-				}
+			pdocs, perr := g.decode(piece.data, piece.line-1)
+			if perr != nil && errors.As(perr, &ye) && ye.Limit {
+				return nil, decoded{}, perr
+			}
+			for _, n := range pdocs {
+				d.pieces = append(d.pieces, pieceDoc{node: n, line: piece.line})
 			}
 		}
 		d.aliasBytes = max(d.aliasBytes, g.aliasBytes)

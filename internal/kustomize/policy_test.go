@@ -73,6 +73,16 @@ func TestSecretPolicyOnDecodedObjects(t *testing.T) {
 			want:  []string{"c/s.yaml:4: Secret/db: plain-text stringData"},
 		},
 		{
+			name:  "after a syntax error, in a file of no YAML name",
+			files: listed("notes.txt", "a: [\n---\n"+plainSecret),
+			want:  []string{"c/notes.txt:7: Secret/db: plain-text stringData"},
+		},
+		{
+			name:  "after a syntax error, in a YAML file",
+			files: listed("extra/s.yaml", "a: {\n---\n"+plainSecret+"---\nb: ]\n---\n"+strings.Replace(plainSecret, "db", "db2", 1)),
+			want:  []string{"c/extra/s.yaml:2: malformed YAML: did not find expected node content", "c/extra/s.yaml:7: Secret/db: plain-text stringData", "c/extra/s.yaml:16: Secret/db2: plain-text stringData"},
+		},
+		{
 			name:  "SOPS-encrypted behind a merge key passes",
 			files: listed("s.yaml", "m: &m {sops: {mac: x}}\n---\n<<: *m\napiVersion: v1\nkind: Secret\nmetadata: {name: db}\ndata: {a: \"ENC[x]\"}\n"),
 		},

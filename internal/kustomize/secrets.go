@@ -28,19 +28,28 @@ func (a *artifact) checkSecretFiles() {
 			continue
 		}
 		for _, d := range yf.docs {
-			a.checkSecretObject(p, d.root(), 0)
+			a.checkSecretObject(p, d.root(), 0, 0)
+		}
+		// The text after a syntax error is published too.
+		for _, pd := range yf.pieces {
+			a.checkSecretObject(p, pd.node, 0, pd.line-1)
 		}
 	}
 }
 
-func (a *artifact) checkSecretObject(p string, n *yaml.Node, depth int) {
+// checkSecretObject reports the plain Secrets of n, whose lines are lines
+// of file p once offset is added.
+func (a *artifact) checkSecretObject(p string, n *yaml.Node, depth, offset int) {
+	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = n.Content[0]
+	}
 	n = resolve(n)
 	if n == nil || n.Kind != yaml.MappingNode || depth > maxYAMLDepth {
 		return
 	}
 	if items, ok := listItems(n); ok {
 		for _, it := range items {
-			a.checkSecretObject(p, it, depth+1)
+			a.checkSecretObject(p, it, depth+1, offset)
 		}
 		return
 	}
@@ -53,7 +62,10 @@ func (a *artifact) checkSecretObject(p string, n *yaml.Node, depth int) {
 			if e.val.Kind != yaml.MappingNode || !plainValues(e.val) {
 				continue
 			}
-			line := e.key.Line
+			line := e.key.Line + offset
+			if a.secrets[p+":"+strconv.Itoa(line)] {
+				continue // seen in the documents before the syntax error
+			}
 			a.add(Finding{File: p, Line: line, Severity: Error, Message: secretMessage("Secret/"+name, key)})
 			a.secrets[p+":"+strconv.Itoa(line)] = true
 			a.secrets[secretKey(p, name, key)] = true

@@ -34,6 +34,9 @@ type yamlFile struct {
 	// every document for every object (which made validation quadratic).
 	byID   map[string]*yamlDoc
 	byKind map[string][]*yamlDoc
+	// pieces are the documents after a syntax error, as kustomize's reader
+	// splits the file (see decoded.pieces).
+	pieces []pieceDoc
 }
 
 // docID is the key of byID.
@@ -59,7 +62,7 @@ func (f *yamlFile) index() {
 func parseYAML(path string, data []byte) *yamlFile {
 	f := &yamlFile{path: path}
 	nodes, dec, err := decodeMeasured(data, 1)
-	f.aliasBytes = dec.aliasBytes
+	f.aliasBytes, f.pieces = dec.aliasBytes, dec.pieces
 	if err != nil {
 		f.err = err
 		var ye *yamlError
