@@ -273,9 +273,9 @@ func (b *objectBuild) check(raw []byte, file string) []Finding {
 	b.seen[key] = here
 
 	_, sops := obj["sops"]
-	if apiVersion == "v1" && kind == "Secret" && !sops {
+	if apiVersion == "v1" && kind == "Secret" {
 		for _, field := range []string{"data", "stringData"} {
-			if m, ok := obj[field].(map[string]any); ok && plainMap(m) {
+			if m, ok := obj[field].(map[string]any); ok && plainMap(m, sops) {
 				f, line := b.locate(file, kind, name, field, pristine)
 				origin := name
 				if d := b.a.pickDoc(file, kind, name); d != nil {

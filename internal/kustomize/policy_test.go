@@ -87,6 +87,21 @@ func TestSecretPolicyOnDecodedObjects(t *testing.T) {
 			files: listed("s.yaml", "m: &m {sops: {mac: x}}\n---\n<<: *m\napiVersion: v1\nkind: Secret\nmetadata: {name: db}\ndata: {a: \"ENC[x]\"}\n"),
 		},
 		{
+			name:  "a sops key beside plain values",
+			files: listed("s.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {password: hunter2}\nsops: {version: 3.9.0}\n"),
+			want:  []string{"c/s.yaml:4: Secret/db: plain-text stringData"},
+		},
+		{
+			name:  "one value SOPS left plain",
+			files: listed("s.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\ndata:\n  a: ENC[AES256_GCM,data:x,type:str]\n  b_unencrypted: aHVudGVyMg==\nsops: {version: 3.9.0}\n"),
+			want:  []string{"c/s.yaml:4: Secret/db: plain-text data"},
+		},
+		{
+			name:  "a sops key beside plain values, listed and built",
+			files: fstest.MapFS{"kustomization.yaml": file(kustHeader + "namePrefix: p-\nresources: [s.yaml]\n"), "s.yaml": file("apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {password: hunter2}\nsops: {version: 3.9.0}\n")},
+			want:  []string{"c/s.yaml:4: Secret/db: plain-text stringData"},
+		},
+		{
 			name:  "only substitutions through an alias pass",
 			files: listed("s.yaml", "v: &v ${PASSWORD}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {a: *v}\n"),
 		},

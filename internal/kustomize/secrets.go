@@ -3,6 +3,7 @@ package kustomize
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -53,13 +54,14 @@ func (a *artifact) checkSecretObject(p string, n *yaml.Node, depth, offset int) 
 		}
 		return
 	}
-	if !isPlainSecretKind(n) || len(entries(n, "sops")) > 0 {
+	if !isPlainSecretKind(n) {
 		return
 	}
+	sops := len(entries(n, "sops")) > 0
 	name := scalarField(field(n, "metadata"), "name")
 	for _, key := range []string{"data", "stringData"} {
 		for _, e := range entries(n, key) {
-			if e.val.Kind != yaml.MappingNode || !plainValues(e.val) {
+			if e.val.Kind != yaml.MappingNode || !plainValues(e.val, sops) {
 				continue
 			}
 			line := e.key.Line + offset
@@ -94,11 +96,14 @@ func isPlainSecretKind(n *yaml.Node) bool {
 
 // plainValues reports whether a Secret's data holds a value that is not
 // only a Flux substitution (${VAR}), which the cluster fills in from
-// elsewhere (postBuild.substituteFrom).
-func plainValues(m *yaml.Node) bool {
+// elsewhere (postBuild.substituteFrom). Beside SOPS metadata (sops is
+// true) a value must also be encrypted, ENC[...] as SOPS writes it: a
+// "sops:" key added to a plain Secret, or a key SOPS was told to leave
+// alone, publishes the value as readable as without it.
+func plainValues(m *yaml.Node, sops bool) bool {
 	for i := 1; i < len(m.Content); i += 2 {
 		v := resolve(m.Content[i])
-		if v == nil || v.Kind != yaml.ScalarNode || !isOnlySubst(v.Value) {
+		if v == nil || v.Kind != yaml.ScalarNode || !isOnlySubst(v.Value) && !(sops && isEncrypted(v.Value)) {
 			return true
 		}
 	}
@@ -109,10 +114,13 @@ func isOnlySubst(s string) bool {
 	return s != "" && substRE.ReplaceAllString(s, "") == ""
 }
 
+// isEncrypted reports whether s is a value SOPS encrypted.
+func isEncrypted(s string) bool { return strings.HasPrefix(s, "ENC[") && strings.HasSuffix(s, "]") }
+
 // plainMap is plainValues for a rendered object's data.
-func plainMap(m map[string]any) bool {
+func plainMap(m map[string]any, sops bool) bool {
 	for _, v := range m {
-		if s, ok := v.(string); !ok || !isOnlySubst(s) {
+		if s, ok := v.(string); !ok || !isOnlySubst(s) && !(sops && isEncrypted(s)) {
 			return true
 		}
 	}
