@@ -28,6 +28,9 @@ type builder struct {
 	once      sync.Once
 	validator *kustomize.Validator
 	err       error
+	// budget is the run's validation budget, shared by every component's validation, so
+	// many components together cannot spend more than one run may.
+	budget *kustomize.Budget
 }
 
 func newBuilder(cfg *config.Config, src *source, log *report.Log) *builder {
@@ -39,6 +42,8 @@ func newBuilder(cfg *config.Config, src *source, log *report.Log) *builder {
 
 		maxFileSize: cfg.MaxFileSize,
 		allowEmpty:  cfg.AllowEmpty,
+		budget: kustomize.NewBudget(kustomize.Limits{YAMLNodes: int64(cfg.MaxYAMLNodes), YAMLBytes: cfg.MaxYAMLBytes,
+			Objects: int64(cfg.MaxObjects), RenderedBytes: cfg.MaxRenderedBytes}),
 	}
 	b.layoutDir, _ = cfg.Layout() // "" when pushing to a registry: a dist/ of the user's is content
 	if src.git != nil {
@@ -95,7 +100,8 @@ func (b *builder) findings(ctx context.Context, c component.Component, layer *ar
 	if err != nil {
 		return nil, err
 	}
-	fs, err := v.Validate(ctx, layer.FS(), kustomize.Options{Prefix: b.prefix(c), SchemaLocations: b.schemaLocations})
+	fs, err := v.Validate(ctx, layer.FS(), kustomize.Options{Prefix: b.prefix(c), SchemaLocations: b.schemaLocations,
+		Budget: b.budget, Component: c.Name})
 	if err != nil {
 		return nil, fmt.Errorf("validating %s: %w", displayDir(c.Dir), err)
 	}

@@ -102,6 +102,12 @@ type Config struct {
 	MaxBytes    int64 // uncompressed bytes of one artifact
 	MaxFileSize int64 // bytes of one file that validation reads
 
+	// Validation budgets (kustomize.Limits): of the whole run, then of one build.
+	MaxYAMLNodes     int   // YAML nodes decoded over the run, aliases copied
+	MaxYAMLBytes     int64 // YAML bytes decoded over the run, aliases copied
+	MaxObjects       int   // objects one kustomize build renders
+	MaxRenderedBytes int64 // bytes (JSON) one kustomize build renders
+
 	GitHub GitHub
 }
 

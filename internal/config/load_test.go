@@ -37,6 +37,11 @@ func defaults() Config {
 		MaxFiles:        10000,
 		MaxBytes:        100 << 20,
 		MaxFileSize:     16 << 20,
+
+		MaxYAMLNodes:     10_000_000,
+		MaxYAMLBytes:     512 << 20,
+		MaxObjects:       10_000,
+		MaxRenderedBytes: 64 << 20,
 	}
 }
 

@@ -297,6 +297,26 @@ var Options = []Option{
 		field:       size(func(c *Config) *int64 { return &c.MaxFileSize }),
 	},
 	{
+		Name: "max-yaml-nodes", Default: strconv.FormatInt(kustomize.DefaultMaxYAMLNodes, 10),
+		Description: "Largest number of YAML nodes validation decodes over the whole run, all files of all components together, counting the copies that YAML aliases make.",
+		field:       integer(func(c *Config) *int { return &c.MaxYAMLNodes }, 1, math.MaxInt),
+	},
+	{
+		Name: "max-yaml-size", Default: formatSize(kustomize.DefaultMaxYAMLBytes),
+		Description: "Largest amount of YAML validation decodes over the whole run, all files of all components together with what YAML aliases copy, in bytes or with a `Ki`, `Mi` or `Gi` suffix.",
+		field:       size(func(c *Config) *int64 { return &c.MaxYAMLBytes }),
+	},
+	{
+		Name: "max-objects", Default: strconv.FormatInt(kustomize.DefaultMaxObjects, 10),
+		Description: "Largest number of objects one kustomize build may render; checked before the build, from the folders each kustomization includes (an overlay that includes a folder N times renders it N times).",
+		field:       integer(func(c *Config) *int { return &c.MaxObjects }, 1, math.MaxInt),
+	},
+	{
+		Name: "max-rendered-size", Default: formatSize(kustomize.DefaultMaxRenderedBytes),
+		Description: "Largest output of one kustomize build, as JSON, in bytes or with a `Ki`, `Mi` or `Gi` suffix; checked before the build from an estimate, and on what it renders.",
+		field:       size(func(c *Config) *int64 { return &c.MaxRenderedBytes }),
+	},
+	{
 		Name: "output", Default: "text", CLIOnly: true,
 		Description: "Result format on stdout: `text` or `json`.",
 		field:       choice(func(c *Config) *string { return &c.Output }, "a format", "text", "json"),

@@ -395,6 +395,16 @@ func TestValidateRejects(t *testing.T) {
 			want:   `concurrency: 65 is out of range: use 1 to 64`,
 		},
 		{
+			name:   "max-yaml-size zero",
+			modify: func(c *Config) { c.MaxYAMLBytes = 0 },
+			want:   `max-yaml-size: 0 bytes: use 1 or more, e.g. 100Mi`,
+		},
+		{
+			name:   "max-objects zero",
+			modify: func(c *Config) { c.MaxObjects = 0 },
+			want:   `max-objects: 0: use 1 or more`,
+		},
+		{
 			name:   "max-file-size zero",
 			modify: func(c *Config) { c.MaxFileSize = 0 },
 			want:   `max-file-size: 0 bytes: use 1 or more, e.g. 100Mi`,
