@@ -53,6 +53,7 @@ func (v *Validator) build(a *artifact, k *kustomization) (res buildResult) {
 	b := &objectBuild{v: v, a: a, files: files, seen: map[string]string{}}
 	matched := map[int]bool{}
 	var out []Finding
+	var rendered [][]byte // for Options.Rendered
 	for _, r := range rm.Resources() {
 		ann := r.GetAnnotations()
 		marked := false
@@ -77,6 +78,12 @@ func (v *Validator) build(a *artifact, k *kustomization) (res buildResult) {
 			continue
 		}
 		out = append(out, b.check(raw, file)...)
+		if a.opts.Rendered != nil {
+			rendered = append(rendered, raw)
+		}
+	}
+	if a.opts.Rendered != nil {
+		a.opts.Rendered(k.dir, rendered)
 	}
 	for _, p := range k.patches {
 		if !matched[p.index] {

@@ -53,6 +53,11 @@ type Options struct {
 	// custom resources, e.g. "schemas/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json".
 	// Kinds they do not cover pass with a notice.
 	SchemaLocations []string
+	// Rendered, when set, receives what each kustomization folder of the artifact rendered: the
+	// folder ("." for the root) and every object as JSON, in build order. Builds run in
+	// parallel: it must be safe for concurrent calls. Folders that could not be built (already
+	// reported) are not passed.
+	Rendered func(dir string, objects [][]byte)
 }
 
 // Validator validates artifacts. It is safe for concurrent use and caches
