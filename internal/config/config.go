@@ -69,7 +69,8 @@ type Config struct {
 	All             bool
 	ValidateOn      bool // run validation inside publish
 	SchemaLocations []string
-	AllowEmpty      bool // an artifact with no Kubernetes object is intended
+	AllowEmpty      bool   // an artifact with no Kubernetes object is intended
+	DiffAgainst     string // validate: the tag the preview compares with; DiffNone turns it off
 
 	Sign            string
 	SignatureFormat string // both, bundle or legacy

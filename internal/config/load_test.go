@@ -37,6 +37,7 @@ func defaults() Config {
 		MaxFiles:        10000,
 		MaxBytes:        100 << 20,
 		MaxFileSize:     16 << 20,
+		DiffAgainst:     "latest",
 	}
 }
 
@@ -130,6 +131,16 @@ func TestLoadCLI(t *testing.T) {
 			name: "size flag with suffix",
 			args: []string{"publish", "--max-size", "2Ki"},
 			want: func(c *Config) { c.MaxBytes = 2048 },
+		},
+		{
+			name: "diff-against a release channel",
+			args: []string{"validate", "--diff-against", "latest-stable"},
+			want: func(c *Config) { c.Command, c.DiffAgainst = Validate, "latest-stable" },
+		},
+		{
+			name: "diff-against none",
+			args: []string{"validate", "--diff-against", "none"},
+			want: func(c *Config) { c.Command, c.DiffAgainst = Validate, "none" },
 		},
 		{
 			name: "size flag in bytes",
