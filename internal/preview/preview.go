@@ -271,9 +271,9 @@ func compareIDs(a, b Object) int {
 
 func (c *comparer) change(id Object, a Action, from, to string) Change {
 	ch := Change{Object: id, Action: a}
-	lines := max(strings.Count(from, "\n"), strings.Count(to, "\n"))
-	if lines > c.maxLines {
-		ch.Omitted = fmt.Sprintf("%d lines of YAML, more than the %d diffed", lines, c.maxLines)
+	n := max(strings.Count(from, "\n"), strings.Count(to, "\n"))
+	if n > c.maxLines {
+		ch.Omitted = fmt.Sprintf("%d lines of YAML, more than the %d diffed", n, c.maxLines)
 		return ch
 	}
 	if c.budget <= 0 {
@@ -281,7 +281,7 @@ func (c *comparer) change(id Object, a Action, from, to string) Change {
 		return ch
 	}
 	d, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A: difflib.SplitLines(from), B: difflib.SplitLines(to),
+		A: lines(from), B: lines(to),
 		FromFile: "published", ToFile: "pull request", Context: 3,
 	})
 	if err != nil { // only a failed write to its own buffer
@@ -296,6 +296,15 @@ func (c *comparer) change(id Object, a Action, from, to string) Change {
 	c.budget -= len(d)
 	ch.Diff = d
 	return ch
+}
+
+// lines splits text into lines that keep their "\n" (difflib's SplitLines adds an empty last
+// line to text that ends in one).
+func lines(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.SplitAfter(strings.TrimSuffix(s, "\n"), "\n")
 }
 
 // normalise decodes an object, drops what is not desired state, redacts what must not be

@@ -50,6 +50,9 @@ type Result struct {
 	// Plan is what publish decided before writing anything; nil for the other modes and for a
 	// component that failed before its plan was made.
 	Plan *Plan `json:"plan,omitempty"`
+	// Preview is what the component's pull request changes against what its channel serves
+	// (validate); nil when the preview is off.
+	Preview *Preview `json:"preview,omitempty"`
 }
 
 // Plan is what publish decides for one component from the registry and git before it writes
