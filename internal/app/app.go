@@ -109,7 +109,8 @@ func execute(ctx context.Context, cfg *config.Config, log *report.Log, stdout io
 	case config.Detect:
 		return (&detectMode{out: out, detect: det, single: cfg.Single()}).run(ctx)
 	case config.Validate:
-		return (&validateMode{out: out, build: build, components: src.components}).run(ctx)
+		out.workspace = cfg.GitHub.Workspace
+		return (&validateMode{out: out, build: build, components: src.components, preview: newPreviewer(cfg, cfg.GitHub.EventName, stores, build)}).run(ctx)
 	case config.Promote:
 		p := &promoteMode{log: log, out: out, components: src.components, stores: stores, signers: signers,
 			version: cfg.Version, channel: cfg.Channel, dryRun: cfg.DryRunOn, tagOptions: tagOpts}

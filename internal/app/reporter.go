@@ -25,6 +25,8 @@ type reporter struct {
 	json   bool // --output json: the results go to stdout
 	jobs   int  // components worked on at once
 	now    func() time.Time
+	// workspace is where the preview's comment file goes (GITHUB_WORKSPACE); "" outside Actions.
+	workspace string
 }
 
 // forEach runs fn for every component, jobs at a time, printing a progress line as each
@@ -78,6 +80,9 @@ func (r *reporter) finish(results []report.Result, title, snippet string) (int, 
 		err = report.WriteJSON(r.stdout, results)
 	} else {
 		err = report.WriteText(r.log.Writer(), results)
+		if e := report.WritePreviewText(r.log.Writer(), results); e != nil && err == nil {
+			err = e
+		}
 	}
 	if e := r.actionsReport(results, title, snippet); e != nil && err == nil {
 		err = e
@@ -126,10 +131,30 @@ func (r *reporter) actionsReport(results []report.Result, title, snippet string)
 	if snippet != "" {
 		outputs["verify-snippet"] = snippet
 	}
+	previewMD := ""
+	if md := report.PreviewMarkdown(results, report.CommentPreviewBudget); md != "" {
+		if r.workspace != "" {
+			p, err := writePreviewFile(r.workspace, r.log.Redact(md))
+			if err != nil {
+				r.log.Warning("%v", err) // the preview never fails the run
+			} else {
+				outputs["preview"] = p
+			}
+		}
+		previewMD = report.PreviewMarkdown(results, report.SummaryPreviewBudget)
+	}
 	if err := r.log.SetOutputs(outputs, outputOrder); err != nil {
 		return err
 	}
-	return r.log.Summary(report.SummaryMarkdown(title, results, snippet))
+	return r.log.Summary(report.SummaryMarkdown(title, results, snippet) + previewSection(previewMD))
+}
+
+// previewSection separates the preview from the summary table.
+func previewSection(md string) string {
+	if md == "" {
+		return ""
+	}
+	return "\n" + md
 }
 
 func nonNil(rs []report.Result) []report.Result {

@@ -71,6 +71,9 @@ type Config struct {
 	SchemaLocations []string
 	AllowEmpty      bool   // an artifact with no Kubernetes object is intended
 	DiffAgainst     string // validate: the tag the preview compares with; DiffNone turns it off
+	// DiffAgainstGiven says diff-against was set: outside a pull-request event, only then does
+	// validate preview (a laptop's validate has no channel to compare with unless asked).
+	DiffAgainstGiven bool
 
 	Sign            string
 	SignatureFormat string // both, bundle or legacy

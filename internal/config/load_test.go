@@ -135,12 +135,12 @@ func TestLoadCLI(t *testing.T) {
 		{
 			name: "diff-against a release channel",
 			args: []string{"validate", "--diff-against", "latest-stable"},
-			want: func(c *Config) { c.Command, c.DiffAgainst = Validate, "latest-stable" },
+			want: func(c *Config) { c.Command, c.DiffAgainst, c.DiffAgainstGiven = Validate, "latest-stable", true },
 		},
 		{
 			name: "diff-against none",
 			args: []string{"validate", "--diff-against", "none"},
-			want: func(c *Config) { c.Command, c.DiffAgainst = Validate, "none" },
+			want: func(c *Config) { c.Command, c.DiffAgainst, c.DiffAgainstGiven = Validate, "none", true },
 		},
 		{
 			name: "size flag in bytes",

@@ -287,7 +287,7 @@ var Options = []Option{
 	},
 	{
 		Name: "diff-against", Default: tags.DefaultLatestTag,
-		Description: "For `validate`: the tag whose content each component is compared with (`<repository>/<component>:<tag>`), to preview object by object what the pull request changes in each overlay (step summary, the `preview` output and the `result` JSON). `none` turns the preview off. Differences never fail the run.",
+		Description: "For `validate` on `pull_request` events (on the CLI: when given): the tag whose content each component is compared with (`<repository>/<component>:<tag>`), to preview object by object what the pull request changes in each overlay (step summary, the `preview` output and the `result` JSON). `none` turns the preview off. Differences never fail the run.",
 		field: textField[string]{ptr: func(c *Config) *string { return &c.DiffAgainst }, valid: func(s string) error {
 			if s == DiffNone || tags.ValidTag(s) {
 				return nil
