@@ -132,7 +132,10 @@ func (r *reporter) actionsReport(results []report.Result, title, snippet string)
 		outputs["verify-snippet"] = snippet
 	}
 	previewMD := ""
-	if md := report.PreviewMarkdown(results, report.CommentPreviewBudget); md != "" {
+	if md := report.PreviewMarkdown(results, report.CommentPreviewBudget); md != "" || report.Previewed(results) {
+		if md == "" {
+			md = report.PreviewNothing
+		}
 		if r.workspace != "" {
 			p, err := writePreviewFile(r.workspace, r.log.Redact(md))
 			if err != nil {

@@ -32,6 +32,20 @@ type Preview struct {
 	preview.Component
 }
 
+// PreviewNothing is the comment when the preview ran and no component differs: a workflow that
+// keeps one comment up to date replaces an earlier preview with it, rather than leave it stale.
+const PreviewNothing = "### What this pull request changes\n\nNothing: every component renders the same objects as its channel serves now.\n"
+
+// Previewed reports whether the preview ran for any component.
+func Previewed(rs []Result) bool {
+	for _, r := range rs {
+		if r.Preview != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // listed reports whether the component belongs in the preview: it differs, or it has a warning.
 func (p *Preview) listed() bool { return p != nil && (p.Warning != "" || p.Different()) }
 
