@@ -206,9 +206,27 @@ func unionKeys[V any](a, b map[string]V) []string {
 
 // rendered is one object, normalised and redacted.
 type rendered struct {
-	id   Object
-	obj  map[string]any // nil when the object did not decode
-	yaml string
+	id    Object
+	obj   map[string]any // nil when the object did not decode
+	canon string         // JSON with sorted keys: what equality compares
+	yaml  string         // written only for objects shown (most objects of a pull request are unchanged)
+}
+
+// text is the object's normalised YAML, written on first use.
+func (r *rendered) text() string {
+	if r.yaml != "" || r.obj == nil {
+		return r.yaml
+	}
+	var b strings.Builder
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(r.obj); err != nil {
+		r.yaml = r.canon + "\n"
+		return r.yaml
+	}
+	_ = enc.Close()
+	r.yaml = b.String()
+	return r.yaml
 }
 
 func (c *comparer) index(objs [][]byte) (map[string]*rendered, []string) {
@@ -236,15 +254,15 @@ func (c *comparer) overlay(dir string, old, new [][]byte) Overlay {
 		switch {
 		case o == nil:
 			ov.Added++
-			ov.Changes = append(ov.Changes, c.change(n.id, Added, "", n.yaml))
+			ov.Changes = append(ov.Changes, c.change(n.id, Added, "", n.text()))
 		case n == nil:
 			ov.Removed++
-			ov.Changes = append(ov.Changes, c.change(o.id, Removed, o.yaml, ""))
-		case o.yaml == n.yaml:
+			ov.Changes = append(ov.Changes, c.change(o.id, Removed, o.text(), ""))
+		case o.canon == n.canon:
 			ov.Unchanged++
 		default:
 			ov.Changed++
-			ov.Changes = append(ov.Changes, c.change(n.id, Changed, o.yaml, n.yaml))
+			ov.Changes = append(ov.Changes, c.change(n.id, Changed, o.text(), n.text()))
 			ov.Notes = append(ov.Notes, notes(n.id, o.obj, n.obj)...)
 		}
 	}
@@ -315,7 +333,8 @@ func (c *comparer) normalise(raw []byte) *rendered {
 	var obj map[string]any
 	if err := dec.Decode(&obj); err != nil || obj == nil {
 		// Not an object: compare the bytes, hashed, since nothing says what they hold.
-		return &rendered{id: Object{Kind: "(undecodable)", Name: c.hash(string(raw))}, yaml: c.hash(string(raw)) + "\n"}
+		h := c.hash(string(raw))
+		return &rendered{id: Object{Kind: "(undecodable)", Name: h}, canon: h, yaml: h + "\n"}
 	}
 	id := identify(obj)
 	delete(obj, "status")
@@ -326,15 +345,13 @@ func (c *comparer) normalise(raw []byte) *rendered {
 		}
 	}
 	c.redact(obj, id)
-	v := numbers(obj)
-	var b strings.Builder
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode(v); err != nil {
-		return &rendered{id: id, obj: obj, yaml: c.hash(string(raw)) + "\n"}
+	numbers(obj)
+	canon, err := json.Marshal(obj) // map keys sorted: one text per content
+	if err != nil {
+		h := c.hash(string(raw))
+		return &rendered{id: id, canon: h, yaml: h + "\n"}
 	}
-	_ = enc.Close()
-	return &rendered{id: id, obj: obj, yaml: b.String()}
+	return &rendered{id: id, obj: obj, canon: string(canon)}
 }
 
 func identify(obj map[string]any) Object {
