@@ -259,3 +259,33 @@ func TestPreviewRegistryCannotAnswer(t *testing.T) {
 		})
 	}
 }
+
+// TestPreviewSingleArtifact: a fleet repository published as one artifact (path ./) previews
+// against <repository>:latest itself, folder by folder.
+func TestPreviewSingleArtifact(t *testing.T) {
+	t.Parallel()
+	host := testenv.Registry(t)
+	repo := testenv.NewGitRepo(t, "../../testdata/fleet")
+	prefix := host + "/acme/fleet"
+	code, _, stderr := run(t, nil, "publish", "--source", repo.Dir, "--repository", prefix, "--path", "./")
+	mustCode(t, code, 0, stderr)
+	repo.Write("clusters/staging/extra.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  namespace: flux-system\n")
+	k := "clusters/staging/kustomization.yaml"
+	repo.Write(k, strings.Replace(repo.Read(k), "resources:\n", "resources:\n  - extra.yaml\n", 1))
+	repo.Commit("staging: one more object")
+	code, out, stderr := run(t, nil, "validate", "--source", repo.Dir, "--repository", prefix, "--path", "./", "--diff-against", "latest", "--output", "json")
+	mustCode(t, code, 0, stderr)
+	r := decodeResults(t, out, stderr)[""]
+	if r.Preview == nil || !r.Preview.Published || r.Preview.Against != prefix+":latest" {
+		t.Fatalf("preview = %+v, want one against %s:latest", r.Preview, prefix)
+	}
+	var got []string
+	for _, o := range r.Preview.Overlays {
+		for _, c := range o.Changes {
+			got = append(got, o.Dir+" "+string(c.Action)+" "+c.Object.String())
+		}
+	}
+	if want := "clusters/staging added ConfigMap/flux-system/extra"; strings.Join(got, "\n") != want {
+		t.Errorf("changes %q, want %q", got, want)
+	}
+}
