@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -85,8 +87,28 @@ func (p *previewer) compare(ctx context.Context, c component.Component, layer *a
 		}
 		oldFiles = filesOf(old)
 	}
-	out.Component = preview.Compare(oldSide, rendered, oldFiles, filesOf(layer))
+	newFiles := filesOf(layer)
+	// A folder of the pull request that did not build (validation reported why) would otherwise
+	// look as if it removed every object: it is left out of the comparison and named instead.
+	for dir := range oldSide {
+		if _, built := rendered[dir]; !built && hasKustomization(newFiles, dir) {
+			delete(oldSide, dir)
+			out.Unbuilt = append(out.Unbuilt, dir)
+		}
+	}
+	slices.Sort(out.Unbuilt)
+	out.Component = preview.Compare(oldSide, rendered, oldFiles, newFiles)
 	return out
+}
+
+// hasKustomization reports whether folder dir of the artifact holds a kustomization file.
+func hasKustomization(files map[string][]byte, dir string) bool {
+	for _, n := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
+		if _, ok := files[path.Join(dir, n)]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 func filesOf(l *artifact.Layer) map[string][]byte {

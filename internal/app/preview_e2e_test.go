@@ -289,3 +289,36 @@ func TestPreviewSingleArtifact(t *testing.T) {
 		t.Errorf("changes %q, want %q", got, want)
 	}
 }
+
+// TestPreviewBrokenOverlay: an overlay the pull request breaks is not shown as removing every
+// object: it is named as not built, validation fails the run, the other overlays are previewed.
+func TestPreviewBrokenOverlay(t *testing.T) {
+	t.Parallel()
+	host := testenv.MemRegistry(t, nil)
+	prefix := host + "/acme/apps"
+	repo := apps(t)
+	code, _, stderr := run(t, nil, "publish", "--source", repo.Dir, "--repository", prefix, "--validate=false")
+	mustCode(t, code, 0, stderr)
+	k := "components/frontend/staging/kustomization.yaml"
+	repo.Write(k, repo.Read(k)+"  - path: missing-patch.yaml\n")
+	p := "components/frontend/production/values-patch.yaml"
+	repo.Write(p, strings.Replace(repo.Read(p), "  values:\n", "  values:\n    extra: true\n", 1))
+	repo.Commit("break staging, change production")
+	code, out, stderr := run(t, nil, "validate", "--source", repo.Dir, "--repository", prefix, "--diff-against", "latest", "--output", "json")
+	mustCode(t, code, 1, stderr)
+	r := decodeResults(t, out, stderr)["frontend"]
+	if r.Status != report.Invalid || r.Preview == nil {
+		t.Fatalf("frontend = %+v, want invalid with a preview", r)
+	}
+	if strings.Join(r.Preview.Unbuilt, ",") != "staging" {
+		t.Errorf("unbuilt = %q, want staging", r.Preview.Unbuilt)
+	}
+	for _, o := range r.Preview.Overlays {
+		if o.Removed > 0 {
+			t.Errorf("%s: %d objects removed, want none", o.Dir, o.Removed)
+		}
+		if o.Dir == "production" && o.Changed != 1 {
+			t.Errorf("production: %d changed, want 1", o.Changed)
+		}
+	}
+}

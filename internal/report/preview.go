@@ -29,6 +29,9 @@ type Preview struct {
 	Published bool `json:"published"`
 	// Warning says why there is no comparison (the registry could not be read); the run goes on.
 	Warning string `json:"warning,omitempty"`
+	// Unbuilt are the kustomization folders of the pull request that did not build: they are not
+	// compared (validation says why).
+	Unbuilt []string `json:"unbuilt,omitempty"`
 	preview.Component
 }
 
@@ -47,7 +50,9 @@ func Previewed(rs []Result) bool {
 }
 
 // listed reports whether the component belongs in the preview: it differs, or it has a warning.
-func (p *Preview) listed() bool { return p != nil && (p.Warning != "" || p.Different()) }
+func (p *Preview) listed() bool {
+	return p != nil && (p.Warning != "" || len(p.Unbuilt) > 0 || p.Different())
+}
 
 // PreviewMarkdown renders the preview of the components that differ, within budget bytes: the
 // counts, notes and file lists of every component first, then as many diffs as fit; a line
@@ -99,6 +104,9 @@ func previewFrame(r Result, room *int) string {
 		fmt.Fprintf(&b, "Compared with %s.\n\n", MarkdownCode(p.Against))
 	} else {
 		fmt.Fprintf(&b, "Nothing is published at %s yet: every object is new.\n\n", MarkdownCode(p.Against))
+	}
+	for _, d := range p.Unbuilt {
+		fmt.Fprintf(&b, "%s: not previewed, it does not build (see the validation errors).\n\n", MarkdownCode(d))
 	}
 	if len(p.Files) > 0 {
 		fmt.Fprintf(&b, "<details><summary>Files: %s</summary>\n\n", fileCounts(p.Files))
@@ -209,6 +217,9 @@ func WritePreviewText(w io.Writer, rs []Result) error {
 			against += " (nothing published yet)"
 		}
 		fmt.Fprintf(&b, "preview of %s against %s\n", display(r.Component), against)
+		for _, d := range p.Unbuilt {
+			fmt.Fprintf(&b, "  %s: not previewed, it does not build\n", d)
+		}
 		if len(p.Files) > 0 {
 			fmt.Fprintf(&b, "  files: %s\n", fileCounts(p.Files))
 		}
