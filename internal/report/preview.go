@@ -209,16 +209,16 @@ func WritePreviewText(w io.Writer, rs []Result) error {
 			continue
 		}
 		if p.Warning != "" {
-			fmt.Fprintf(&b, "preview of %s: none: %s\n", display(r.Component), p.Warning)
+			fmt.Fprintf(&b, "preview of %s: none: %s\n", logLine(display(r.Component)), logLine(p.Warning))
 			continue
 		}
 		against := p.Against
 		if !p.Published {
 			against += " (nothing published yet)"
 		}
-		fmt.Fprintf(&b, "preview of %s against %s\n", display(r.Component), against)
+		fmt.Fprintf(&b, "preview of %s against %s\n", logLine(display(r.Component)), logLine(against))
 		for _, d := range p.Unbuilt {
-			fmt.Fprintf(&b, "  %s: not previewed, it does not build\n", d)
+			fmt.Fprintf(&b, "  %s: not previewed, it does not build\n", logLine(d))
 		}
 		if len(p.Files) > 0 {
 			fmt.Fprintf(&b, "  files: %s\n", fileCounts(p.Files))
@@ -228,12 +228,12 @@ func WritePreviewText(w io.Writer, rs []Result) error {
 			if !o.Different() {
 				continue
 			}
-			fmt.Fprintf(&b, "  %s: %s\n", o.Dir, counts(o))
+			fmt.Fprintf(&b, "  %s: %s\n", logLine(o.Dir), counts(o))
 			for _, n := range o.Notes {
-				fmt.Fprintf(&b, "    %s\n", NoteText(r.Component, o.Dir, n))
+				fmt.Fprintf(&b, "    %s\n", logLine(NoteText(r.Component, o.Dir, n)))
 			}
 			for _, c := range o.Changes {
-				fmt.Fprintf(&b, "    %s %s\n", c.Action, c.Object)
+				fmt.Fprintf(&b, "    %s %s\n", c.Action, logLine(c.Object.String()))
 				if c.Omitted != "" {
 					fmt.Fprintf(&b, "      no diff: %s\n", c.Omitted)
 				}

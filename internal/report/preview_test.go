@@ -183,6 +183,10 @@ func TestPreviewHostile(t *testing.T) {
 	if err := WritePreviewText(&text, rs); err != nil {
 		t.Fatal(err)
 	}
+	// A name is one line of the log: its line breaks are escaped, so it cannot forge a line.
+	if strings.Contains(text.String(), "\n</details><script>") {
+		t.Errorf("a hostile name broke a text line:\n%s", text.String())
+	}
 	for i, line := range strings.Split(strings.ReplaceAll(text.String(), "\r", "\n"), "\n") {
 		if strings.HasPrefix(strings.TrimSpace(line), "::") || strings.Contains(line, "##[") || strings.ContainsAny(line, "\u2028") {
 			t.Errorf("text line %d could start a workflow command: %q", i+1, line)
