@@ -322,3 +322,29 @@ func TestPreviewBrokenOverlay(t *testing.T) {
 		}
 	}
 }
+
+// TestPreviewPublishDryRun: publish with dry-run previews as validate does, and writes nothing.
+func TestPreviewPublishDryRun(t *testing.T) {
+	t.Parallel()
+	host := testenv.MemRegistry(t, nil)
+	prefix := host + "/acme/apps"
+	repo := apps(t)
+	code, rs, stderr := publishJSON(t, nil, "publish", "--source", repo.Dir, "--repository", prefix)
+	mustCode(t, code, 0, stderr)
+	before := rs["frontend"].Digest
+	p := "components/frontend/production/values-patch.yaml"
+	repo.Write(p, strings.Replace(repo.Read(p), "  values:\n", "  values:\n    extra: true\n", 1))
+	repo.Commit("production: one more value")
+	code, rs, stderr = publishJSON(t, nil, "publish", "--source", repo.Dir, "--repository", prefix, "--dry-run", "true", "--diff-against", "latest")
+	mustCode(t, code, 0, stderr)
+	pv := rs["frontend"].Preview
+	if pv == nil || !pv.Published || len(pv.Overlays) != 3 || pv.Overlays[1].Dir != "production" || pv.Overlays[1].Changed != 1 {
+		t.Fatalf("frontend preview = %+v, want production with one change", pv)
+	}
+	if p := rs["backend"].Preview; p == nil || p.Different() {
+		t.Errorf("backend preview = %+v, want unchanged", p)
+	}
+	if got := testenv.DigestAt(t, host, "acme/apps/frontend", "latest"); got != before {
+		t.Errorf("a dry run moved latest to %s", got)
+	}
+}
