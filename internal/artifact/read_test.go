@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -106,6 +107,23 @@ func TestReadRefuses(t *testing.T) {
 				t.Errorf("Read: %v, want %v", err, tt.want)
 			}
 		})
+	}
+	// A header that declares more than the limits allow is refused before a byte of its data is
+	// read: a published layer cannot make the reader buffer what the limits forbid.
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	if err := tw.WriteHeader(&tar.Header{Name: "huge", Typeflag: tar.TypeReg, Mode: 0o644, Size: 1 << 40}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Flush(); err != nil && !strings.Contains(err.Error(), "missed writing") {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Read(buf.Bytes(), Limits{}); !errors.Is(err, ErrLimit) {
+		t.Errorf("a header declaring 1 TiB: %v, want %v", err, ErrLimit)
 	}
 	if _, err := Read([]byte("not gzip"), Limits{}); err == nil {
 		t.Error("Read of a non-gzip blob: no error")
