@@ -30,6 +30,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return ExitOK
 	}
 	log := report.NewLog(stderr, getenv("GITHUB_ACTIONS") == "true", getenv)
+	// Last: the annotations the budget held back are counted once everything else is written.
+	defer log.Close()
 	if cfg != nil {
 		// Mask before anything else can print: the runner hides them from here on.
 		for _, s := range cfg.Secrets() {

@@ -19,7 +19,7 @@ type builder struct {
 	repoPrefix      string // the checkout's folder in the git repository, "" at its root
 	ignore          []string
 	limits          artifact.Limits
-	layoutDir       string // the oci-layout target folder, never packed; "" for a registry
+	layoutDir       string // the oci-layout folder, as given; "" for a registry
 	maxFileSize     int64
 	allowEmpty      bool
 	schemaLocations []string // absolute
@@ -53,15 +53,24 @@ func newBuilder(cfg *config.Config, src *source, log *report.Log) *builder {
 	return b
 }
 
-// build builds a component's artifact with the run's ignore patterns and limits.
-func (b *builder) build(c component.Component) (*artifact.Layer, error) {
-	layer, err := artifact.Build(filepath.Join(b.dir, filepath.FromSlash(c.Dir)),
+// build builds a component's artifact with the run's ignore patterns and limits. The run's own
+// OCI layout output is left out of it, and logf says so: never a user's file without a word.
+func (b *builder) build(c component.Component, logf func(string, ...any)) (*artifact.Layer, error) {
+	opts := []artifact.Option{
 		artifact.WithIgnore(b.ignore...),
 		artifact.WithLimits(b.limits),
 		artifact.WithWorkspace(b.dir),
-		artifact.WithLayoutDir(b.layoutDir))
+		artifact.WithLayoutDir(b.layoutDir),
+	}
+	if b.layoutDir != "" {
+		opts = append(opts, artifact.WithLayoutTarget(layoutTarget(b.layoutDir, c)))
+	}
+	layer, err := artifact.Build(filepath.Join(b.dir, filepath.FromSlash(c.Dir)), opts...)
 	if err != nil { // a limit's error names the input that raises it
 		return nil, fmt.Errorf("building %s: %w", displayDir(c.Dir), err)
+	}
+	for _, p := range layer.LeftOut {
+		logf("left out %q: it is the OCI layout this run writes to (repository oci-layout:%s); to publish a folder by that name, write the layout elsewhere with --repository oci-layout:DIR", p, b.layoutDir)
 	}
 	return layer, nil
 }

@@ -42,7 +42,7 @@ type plan struct {
 // plan builds and validates the component and reads the registry; it writes nothing.
 func (m *publishMode) plan(ctx context.Context, c component.Component, tp tags.Plan, an *ancestry, g *group) (*plan, error) {
 	p := &plan{c: c}
-	layer, err := m.build.build(c)
+	layer, err := m.build.build(c, g.logf)
 	if err != nil {
 		return nil, err
 	}

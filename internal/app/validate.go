@@ -21,7 +21,7 @@ func (m *validateMode) run(ctx context.Context) (int, error) {
 		res := report.Result{Component: c.Name}
 		var g group
 		defer func() { m.out.log.Group(groupTitle(c, res), g.lines) }()
-		layer, err := m.build.build(c)
+		layer, err := m.build.build(c, g.logf)
 		if err != nil {
 			res.Status, res.Error = report.Failed, err.Error()
 			return res

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/fleetpush/fleetpush/internal/checkout"
 	"github.com/santhosh-tekuri/jsonschema/v5"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -149,7 +151,17 @@ func (c *schemaCache) get(p string) (*compiled, bool) {
 }
 
 func readSchema(p string, limit int64) ([]byte, error) {
-	f, err := os.Open(p)
+	// Schemas usually live in the checkout, where a link may lead into .git (actions/checkout
+	// keeps the job's token in .git/config): the file is opened at its real path, and refused
+	// when that passes through a .git folder.
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return nil, err
+	}
+	if checkout.InGit(real) {
+		return nil, fmt.Errorf("%s leads into a .git folder (%s), which is never read: git keeps credentials there; give schemas outside .git, and no link into it", p, real)
+	}
+	f, err := os.Open(real)
 	if err != nil {
 		return nil, err
 	}

@@ -229,8 +229,11 @@ func describeTarget(t *yaml.Node) string {
 }
 
 func (k *kustomization) ref(fs fileSet, field string, n *yaml.Node, kind refKind) {
-	ref := strings.TrimSpace(n.Value)
-	if ref == "" {
+	// Taken as written: kustomize loads " cm.yaml" as a file whose name
+	// starts with a space (YAML already drops the spaces of a plain,
+	// unquoted value), and git and Flux carry such names.
+	ref := n.Value
+	if strings.TrimSpace(ref) == "" {
 		return
 	}
 	remote := func() {

@@ -49,6 +49,28 @@ func Previewed(rs []Result) bool {
 	return false
 }
 
+// resultPreviewChanges bounds the object changes (and notes) of one component's preview in the
+// result output, which shares the outputs' budget; the result file keeps them all.
+const resultPreviewChanges = 200
+
+// shrunk returns p with at most resultPreviewChanges changes and notes, counts kept whole.
+func (p *Preview) shrunk() *Preview {
+	if p == nil {
+		return nil
+	}
+	q := *p
+	q.Overlays = make([]preview.Overlay, len(p.Overlays))
+	left := resultPreviewChanges
+	for i, o := range p.Overlays {
+		o.Changes = o.Changes[:min(len(o.Changes), left)]
+		left -= len(o.Changes)
+		o.Notes = o.Notes[:min(len(o.Notes), resultPreviewChanges)]
+		q.Overlays[i] = o
+	}
+	q.Files = p.Files[:min(len(p.Files), resultPreviewChanges)]
+	return &q
+}
+
 // listed reports whether the component belongs in the preview: it differs, or it has a warning.
 func (p *Preview) listed() bool {
 	return p != nil && (p.Warning != "" || len(p.Unbuilt) > 0 || p.Different())
