@@ -259,3 +259,32 @@ func checkPreviewMarkdown(t testing.TB, md string, diffs []string) {
 		}
 	}
 }
+
+// TestPreviewResultShrinks: in the result output (which shares the outputs' budget) a preview
+// keeps its counts and at most resultPreviewChanges object changes; the original is untouched.
+func TestPreviewResultShrinks(t *testing.T) {
+	t.Parallel()
+	var old, new [][]byte
+	for i := range 1000 {
+		old = append(old, configMap(t, "ns", fmt.Sprintf("cm-%04d", i), map[string]any{"v": "a"}))
+		new = append(new, configMap(t, "ns", fmt.Sprintf("cm-%04d", i), map[string]any{"v": "b"}))
+	}
+	p := &Preview{Published: true, Component: preview.Compare(preview.Side{"a": old, "b": old}, preview.Side{"a": new, "b": new}, nil, nil, previewKey)}
+	got := shrink(Result{Component: "x", Preview: p}).Preview
+	n := 0
+	for _, o := range got.Overlays {
+		n += len(o.Changes)
+		if o.Changed != 1000 {
+			t.Errorf("%s: changed %d, want the count kept", o.Dir, o.Changed)
+		}
+	}
+	if n != resultPreviewChanges {
+		t.Errorf("%d changes kept, want %d", n, resultPreviewChanges)
+	}
+	if len(p.Overlays[0].Changes) != 1000 {
+		t.Error("shrink changed the original")
+	}
+	if out := ResultJSON([]Result{{Component: "x", Preview: p}}, 256<<10); !strings.Contains(out, `"changed":1000`) {
+		t.Errorf("the result output lost the preview's counts: %.300s", out)
+	}
+}
