@@ -65,8 +65,8 @@ func (o Object) key() string {
 type Change struct {
 	Object
 	Action Action `json:"action"`
-	// Diff is the unified diff of the normalised, redacted YAML; "" when the diff was left out
-	// (see Omitted) and for added and removed objects, whose YAML is in Diff as well when it fits.
+	// Diff is the unified diff of the normalised, redacted YAML (for an added or removed object,
+	// all of it as + or - lines); "" when it was left out, and Omitted says why.
 	Diff string `json:"-"`
 	// Omitted says why Diff is empty: the object is too large to diff, or the component's diff
 	// budget is spent.
