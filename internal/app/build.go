@@ -96,12 +96,18 @@ func (b *builder) kustomizer() (*kustomize.Validator, error) {
 // the file and line (in Actions) or path:line lines, notices as log lines. It returns the error
 // findings as text.
 func (b *builder) findings(ctx context.Context, c component.Component, layer *artifact.Layer, logf func(string, ...any)) ([]string, error) {
+	return b.findingsRendered(ctx, c, layer, logf, nil)
+}
+
+// findingsRendered is findings that also hands what each kustomization folder rendered to
+// rendered (when not nil), for the preview.
+func (b *builder) findingsRendered(ctx context.Context, c component.Component, layer *artifact.Layer, logf func(string, ...any), rendered func(string, [][]byte)) ([]string, error) {
 	v, err := b.kustomizer()
 	if err != nil {
 		return nil, err
 	}
 	fs, err := v.Validate(ctx, layer.FS(), kustomize.Options{Prefix: b.prefix(c), SchemaLocations: b.schemaLocations,
-		Budget: b.budget, Component: c.Name})
+		Budget: b.budget, Component: c.Name, Rendered: rendered})
 	if err != nil {
 		return nil, fmt.Errorf("validating %s: %w", displayDir(c.Dir), err)
 	}

@@ -30,6 +30,7 @@ type publishMode struct {
 	explicit    bool   // the components input was given: no change detection
 	validate    bool   // run validation before publishing
 	dryRun      bool
+	preview     *previewer // a dry run's preview; nil when off
 	annotations map[string]string
 	tagOptions  []tagger.Option // the clock
 	signer      sign.Signer     // the run's, once made (nil: signing off, or a dry run)
@@ -121,6 +122,12 @@ func (m *publishMode) run(ctx context.Context) (int, error) {
 		if m.dryRun {
 			release()
 			p.dryRun(&res, &g)
+			if m.preview != nil && m.validate {
+				res.Preview = m.preview.compare(ctx, c, p.layer, p.rendered)
+				if w := res.Preview.Warning; w != "" {
+					m.log.Warning("preview of %s: %s", c.Name, w)
+				}
+			}
 			return res
 		}
 		if err := m.apply(ctx, p, signer, &res, &g, gate, release); err != nil {

@@ -26,6 +26,8 @@ type reporter struct {
 	json   bool // --output json: the results go to stdout
 	jobs   int  // components worked on at once
 	now    func() time.Time
+	// workspace is where the preview's comment file goes (GITHUB_WORKSPACE); "" outside Actions.
+	workspace string
 }
 
 // forEach runs fn for every component, jobs at a time, printing a progress line as each
@@ -79,6 +81,9 @@ func (r *reporter) finish(results []report.Result, title, snippet string) (int, 
 		err = report.WriteJSON(r.stdout, results)
 	} else {
 		err = report.WriteText(r.log.Writer(), results)
+		if e := report.WritePreviewText(r.log.Writer(), results); e != nil && err == nil {
+			err = e
+		}
 	}
 	if e := r.actionsReport(results, title, snippet); e != nil && err == nil {
 		err = e
@@ -128,6 +133,20 @@ func (r *reporter) actionsReport(results []report.Result, title, snippet string)
 		outputs["verify-snippet"] = snippet
 	}
 	var errs []error
+	previewed := report.PreviewMarkdown(results, report.CommentPreviewBudget)
+	if previewed != "" || report.Previewed(results) {
+		if previewed == "" {
+			previewed = report.PreviewNothing
+		}
+		if r.workspace != "" {
+			p, err := writePreviewFile(r.workspace, r.log.Redact(previewed))
+			if err != nil {
+				r.log.Warning("%v", err) // the preview never fails the run
+			} else {
+				outputs["preview"] = p
+			}
+		}
+	}
 	file, err := r.log.ResultFile(results)
 	if err != nil {
 		errs = append(errs, err)
@@ -142,8 +161,16 @@ func (r *reporter) actionsReport(results []report.Result, title, snippet string)
 	if _, err := r.log.SetOutputs(map[string]string{"result": result}, outputOrder); err != nil {
 		errs = append(errs, err)
 	}
-	doc := report.NewSummary(r.log.SummaryBudget())
+	budget := r.log.SummaryBudget()
+	doc := report.NewSummary(budget)
 	report.SummaryMarkdown(doc, title, results, snippet)
+	if previewed != "" {
+		// The preview draws on the run's one summary budget, after the table and findings.
+		room := min(report.SummaryPreviewBudget, budget.Left()-previewReserve)
+		if md := report.PreviewMarkdown(results, room); md != "" {
+			doc.Add("\n" + md)
+		}
+	}
 	if err := r.log.Summary(doc); err != nil {
 		errs = append(errs, err)
 	}
@@ -159,6 +186,9 @@ func matrixOutput(names []string) (string, error) {
 	matrix, _ := gitdiff.Matrix(names)
 	return matrix, nil
 }
+
+// previewReserve is the room of the summary kept for the trailers of its cut sections.
+const previewReserve = 1 << 10
 
 func nonNil(rs []report.Result) []report.Result {
 	if rs == nil {

@@ -69,7 +69,11 @@ type Config struct {
 	All             bool
 	ValidateOn      bool // run validation inside publish
 	SchemaLocations []string
-	AllowEmpty      bool // an artifact with no Kubernetes object is intended
+	AllowEmpty      bool   // an artifact with no Kubernetes object is intended
+	DiffAgainst     string // validate: the tag the preview compares with; DiffNone turns it off
+	// DiffAgainstGiven says diff-against was set: outside a pull-request event, only then does
+	// validate preview (a laptop's validate has no channel to compare with unless asked).
+	DiffAgainstGiven bool
 
 	Sign            string
 	SignatureFormat string // both, bundle or legacy

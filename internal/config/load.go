@@ -101,6 +101,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 	for _, o := range computed {
 		o.compute(c, getenv)
 	}
+	_, c.DiffAgainstGiven = values["diff-against"]
 	c.CosignPassword = getenv("COSIGN_PASSWORD")
 	if c.SHA == "" && c.GitHub.Actions {
 		c.SHA = getenv("GITHUB_SHA")

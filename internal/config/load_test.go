@@ -42,6 +42,7 @@ func defaults() Config {
 		MaxYAMLBytes:     512 << 20,
 		MaxObjects:       10_000,
 		MaxRenderedBytes: 64 << 20,
+		DiffAgainst:      "latest",
 	}
 }
 
@@ -135,6 +136,16 @@ func TestLoadCLI(t *testing.T) {
 			name: "size flag with suffix",
 			args: []string{"publish", "--max-size", "2Ki"},
 			want: func(c *Config) { c.MaxBytes = 2048 },
+		},
+		{
+			name: "diff-against a release channel",
+			args: []string{"validate", "--diff-against", "latest-stable"},
+			want: func(c *Config) { c.Command, c.DiffAgainst, c.DiffAgainstGiven = Validate, "latest-stable", true },
+		},
+		{
+			name: "diff-against none",
+			args: []string{"validate", "--diff-against", "none"},
+			want: func(c *Config) { c.Command, c.DiffAgainst, c.DiffAgainstGiven = Validate, "none", true },
 		},
 		{
 			name: "size flag in bytes",

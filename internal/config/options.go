@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -16,6 +17,9 @@ import (
 // have 4 cores, and a component's time is mostly spent waiting on the registry and Sigstore, so
 // twice the cores keeps them busy without holding many artifacts in memory.
 const DefaultConcurrency = 8
+
+// DiffNone is the diff-against value that turns the pull-request preview off.
+const DiffNone = "none"
 
 // MaxConcurrency bounds concurrency: every worker holds one artifact (up to max-size) in memory,
 // and registries answer a flood from one client with 429s that slow everyone.
@@ -280,6 +284,16 @@ var Options = []Option{
 		Name: "concurrency", Default: strconv.Itoa(DefaultConcurrency),
 		Description: "How many components are worked on at once (1 to " + strconv.Itoa(MaxConcurrency) + "); a registry's 429 Too Many Requests slows every worker. When signing waits on a transparency log, three times as many are in flight, this many at a time at the registry.",
 		field:       integer(func(c *Config) *int { return &c.Concurrency }, 1, MaxConcurrency),
+	},
+	{
+		Name: "diff-against", Default: tags.DefaultLatestTag,
+		Description: "For `validate` on `pull_request` events (on the CLI: when given): the tag whose content each component is compared with (`<repository>/<component>:<tag>`), to preview object by object what the pull request changes in each overlay (step summary, the `preview` output and the `result` JSON). `none` turns the preview off. Differences never fail the run.",
+		field: textField[string]{ptr: func(c *Config) *string { return &c.DiffAgainst }, valid: func(s string) error {
+			if s == DiffNone || tags.ValidTag(s) {
+				return nil
+			}
+			return fmt.Errorf("%q is not a tag: give a tag such as latest or latest-stable, or none", s)
+		}},
 	},
 	{
 		Name: "max-files", Default: strconv.Itoa(artifact.DefaultMaxFiles),

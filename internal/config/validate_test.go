@@ -298,6 +298,11 @@ func TestValidateRejects(t *testing.T) {
 			want:   `channel: "-prod" ` + badTag,
 		},
 		{
+			name:   "diff-against not a tag",
+			modify: func(c *Config) { c.DiffAgainst = "../x" },
+			want:   `diff-against: "../x" is not a tag: give a tag such as latest or latest-stable, or none`,
+		},
+		{
 			name:   "channel with a slash",
 			modify: func(c *Config) { c.Channel = "prod/eu" },
 			want:   `channel: "prod/eu" ` + badTag,

@@ -68,6 +68,7 @@ func (v *Validator) build(a *artifact, k *kustomization) (res buildResult) {
 	matched := map[int]bool{}
 	var out []Finding
 	var rendered int64
+	var objects [][]byte // for Options.Rendered
 	for _, r := range resources {
 		ann := r.GetAnnotations()
 		marked := false
@@ -99,6 +100,12 @@ func (v *Validator) build(a *artifact, k *kustomization) (res buildResult) {
 				Message: a.budget.checkBuild(a.opts.Component, false, 0, rendered, "").Error()})
 		}
 		out = append(out, b.check(raw, file)...)
+		if a.opts.Rendered != nil {
+			objects = append(objects, raw)
+		}
+	}
+	if a.opts.Rendered != nil {
+		a.opts.Rendered(k.dir, objects)
 	}
 	for _, p := range k.patches {
 		if !matched[p.index] {

@@ -59,6 +59,11 @@ type Options struct {
 	Budget *Budget
 	// Component names the component in the errors of a budget.
 	Component string
+	// Rendered, when set, receives what each kustomization folder of the artifact rendered: the
+	// folder ("." for the root) and every object as JSON, in build order. Builds run in
+	// parallel: it must be safe for concurrent calls. Folders that could not be built (already
+	// reported) are not passed.
+	Rendered func(dir string, objects [][]byte)
 
 	// observe, when a test sets it, sees each build's estimate and result
 	// (under the artifact's lock).

@@ -55,6 +55,9 @@ type Result struct {
 	Plan *Plan `json:"plan,omitempty"`
 	// Omitted is, for an entry of status omitted, how many entries it stands for.
 	Omitted int `json:"omitted,omitempty"`
+	// Preview is what the component's pull request changes against what its channel serves
+	// (validate); nil when the preview is off.
+	Preview *Preview `json:"preview,omitempty"`
 }
 
 // Plan is what publish decides for one component from the registry and git before it writes
@@ -301,6 +304,7 @@ func shrink(r Result) Result {
 		}
 		r.Findings = kept
 	}
+	r.Preview = r.Preview.shrunk()
 	return r
 }
 
