@@ -101,6 +101,7 @@ type Config struct {
 	MaxFiles    int   // entries in one artifact
 	MaxBytes    int64 // uncompressed bytes of one artifact
 	MaxFileSize int64 // bytes of one file that validation reads
+	MaxTagPages int   // pages of one tag listing
 
 	GitHub GitHub
 }

@@ -37,6 +37,7 @@ func defaults() Config {
 		MaxFiles:        10000,
 		MaxBytes:        100 << 20,
 		MaxFileSize:     16 << 20,
+		MaxTagPages:     1000,
 	}
 }
 

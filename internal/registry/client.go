@@ -44,6 +44,7 @@ type Client struct {
 	logf        func(string, ...any)
 	clock       retry.Clock
 	concurrency int
+	maxTagPages int
 	mask        func(user, secret string) // told of every credential the docker config gives
 
 	gate     *retry.Gate       // shared by every transport of the client: a 429 slows them all
@@ -90,6 +91,13 @@ func WithConcurrency(n int) Option { return func(c *Client) { c.concurrency = n 
 // masks the credentials given as inputs.
 func WithMask(mask func(user, secret string)) Option { return func(c *Client) { c.mask = mask } }
 
+// WithMaxTagPages bounds the pages of one tag listing (DefaultMaxTagPages when n <= 0).
+func WithMaxTagPages(n int) Option { return func(c *Client) { c.maxTagPages = n } }
+
+// MaxTagPages is the client's bound on the pages of one tag listing, for the clients made from
+// its RemoteOptions (see ReferrerClient.WithMaxTagPages).
+func (c *Client) MaxTagPages() int { return c.maxTagPages }
+
 // defaultConcurrency sizes the connection pool when WithConcurrency is not given.
 const defaultConcurrency = 8
 
@@ -104,6 +112,9 @@ func New(opts ...Option) *Client {
 	}
 	if c.clock == nil {
 		c.clock = retry.RealClock()
+	}
+	if c.maxTagPages <= 0 {
+		c.maxTagPages = DefaultMaxTagPages
 	}
 	c.services = pooled(c.concurrency)
 	if c.base == nil {

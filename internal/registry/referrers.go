@@ -101,6 +101,16 @@ type ReferrerClient struct {
 	// blobs uploads the referrers' blobs when set (see WithBlobWriter); else
 	// go-containerregistry does.
 	blobs BlobWriter
+	// maxTagPages bounds a listing of the repository's tags (see WithMaxTagPages).
+	maxTagPages int
+}
+
+// WithMaxTagPages bounds the pages of the tag listings the client makes (for the referrers tag
+// schema's records), as the run's Client bounds its own (DefaultMaxTagPages when n <= 0). It
+// returns c.
+func (c *ReferrerClient) WithMaxTagPages(n int) *ReferrerClient {
+	c.maxTagPages = n
+	return c
 }
 
 // WithBlobWriter has the client upload blobs through w: the Client's own uploads, in fewer
@@ -351,7 +361,7 @@ func (c *ReferrerClient) Push(ctx context.Context, subject name.Digest, subjectD
 		}
 	}
 	if len(fallback) > 0 {
-		if err := addToFallbackIndex(ctx, subject, fallback, withContext(ctx, c.opts)); err != nil {
+		if err := addToFallbackIndex(ctx, subject, fallback, c.maxTagPages, withContext(ctx, c.opts)); err != nil {
 			return nil, err
 		}
 	}
@@ -436,7 +446,7 @@ func (c *ReferrerClient) FetchBlob(ctx context.Context, repo name.Repository, de
 // the manifest's media type, digest, size, artifactType and annotations (cosign#4641: an index
 // without them hides what its entries are). Entries of an existing index that lack them are
 // repaired from their manifests when those can be read.
-func addToFallbackIndex(ctx context.Context, subject name.Digest, add []v1.Descriptor, opts []remote.Option) error {
+func addToFallbackIndex(ctx context.Context, subject name.Digest, add []v1.Descriptor, maxTagPages int, opts []remote.Option) error {
 	tag := fallbackTag(subject)
 	known := map[string]v1.Descriptor{} // record tag -> descriptor, for records already read
 	for _, d := range add {
@@ -450,7 +460,7 @@ func addToFallbackIndex(ctx context.Context, subject name.Digest, add []v1.Descr
 		var records []string
 		if attempt > 1 {
 			var err error
-			if records, err = listRecords(ctx, subject, opts); err != nil {
+			if records, err = listRecords(ctx, subject, maxTagPages, opts); err != nil {
 				return err
 			}
 		}
@@ -520,8 +530,8 @@ func addToFallbackIndex(ctx context.Context, subject name.Digest, add []v1.Descr
 }
 
 // listRecords lists the record tags (refTag) of subject's referrers.
-func listRecords(ctx context.Context, subject name.Digest, opts []remote.Option) ([]string, error) {
-	tags, err := remote.List(subject.Context(), withContext(ctx, opts)...)
+func listRecords(ctx context.Context, subject name.Digest, maxTagPages int, opts []remote.Option) ([]string, error) {
+	tags, err := listTags(ctx, subject.Context(), maxTagPages, withContext(ctx, opts))
 	if err != nil && !IsNotFound(err) {
 		return nil, fmt.Errorf("listing the tags of %q: %w", subject.Context(), explain(err))
 	}

@@ -74,7 +74,7 @@ func (s *remoteStore) Tag(ctx context.Context, m *Manifest, tag string) error {
 }
 
 func (s *remoteStore) Tags(ctx context.Context) ([]string, error) {
-	tags, err := remote.List(s.repo, s.opts(ctx)...)
+	tags, err := listTags(ctx, s.repo, s.c.maxTagPages, s.opts(ctx))
 	if err != nil {
 		if IsNotFound(err) {
 			// No tag list: the repository does not exist, so it holds no blobs either.
