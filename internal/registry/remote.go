@@ -10,6 +10,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/fleetpush/fleetpush/internal/retry"
 )
 
 type remoteStore struct {
@@ -119,6 +121,10 @@ func isNameUnknown(err error) bool {
 
 // explain adds what to do to the registry errors users meet most.
 func explain(err error) error {
+	var tl *retry.TooLargeError
+	if errors.As(err, &tl) {
+		return fmt.Errorf("%w (no real answer of its kind is that large: a manifest or index is at most %d MiB, the most a distribution registry stores; a blob at most what max-size allows; check that the registry and the reference are the ones meant, and report the answer to the registry's operator)", err, ManifestLimit>>20)
+	}
 	var te *transport.Error
 	if !errors.As(err, &te) {
 		return err
