@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -323,22 +324,23 @@ func (k keychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 	if ghcr && k.creds.GitHubToken != "" {
 		return authn.FromConfig(authn.AuthConfig{Username: k.githubUser(), Password: k.creds.GitHubToken}), nil
 	}
-	a, err := authn.DefaultKeychain.Resolve(r)
-	if err != nil || k.mask == nil || a == authn.Anonymous {
-		return a, err
-	}
-	// Read the docker config's answer now, so that its secrets are masked before any request
-	// (or error quoting one) can carry them.
-	cfg, err := a.Authorization()
+	cfg, ok, err := dockerConfigAuth(r, os.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("reading the docker config's credentials for %s: %w", r.RegistryStr(), err)
 	}
-	for _, s := range []string{cfg.Password, cfg.IdentityToken, cfg.RegistryToken, cfg.Auth} {
-		if s != "" {
-			k.mask(cfg.Username, s)
+	if !ok {
+		return authn.Anonymous, nil
+	}
+	// Mask the docker config's secrets now, before any request (or error quoting one) can carry
+	// them.
+	if k.mask != nil {
+		for _, s := range []string{cfg.Password, cfg.IdentityToken, cfg.RegistryToken, cfg.Auth} {
+			if s != "" {
+				k.mask(cfg.Username, s)
+			}
 		}
 	}
-	return authn.FromConfig(*cfg), nil
+	return authn.FromConfig(cfg), nil
 }
 
 func (k keychain) githubUser() string {
