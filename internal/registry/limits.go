@@ -1,8 +1,11 @@
 package registry
 
 import (
+	"context"
 	"net/http"
+	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/fleetpush/fleetpush/internal/retry"
 )
@@ -48,7 +51,40 @@ func (a *answerCaps) RoundTrip(req *http.Request) (*http.Response, error) {
 	if limit == 0 {
 		limit = a.limitOf(req)
 	}
-	return a.next.RoundTrip(req.WithContext(retry.WithAnswerLimit(req.Context(), limit)))
+	resp, err := a.next.RoundTrip(req.WithContext(retry.WithAnswerLimit(req.Context(), limit)))
+	if err == nil {
+		if rec, ok := req.Context().Value(linkKey{}).(*linkRecorder); ok && strings.Contains(req.URL.Path, "/referrers/") {
+			rec.set(resp.Header.Get("Link"), req.URL)
+		}
+	}
+	return resp, err
+}
+
+// linkRecorder keeps the Link header of a referrers answer that go-containerregistry read (it
+// ignores the header, and with it every page after the first).
+type linkRecorder struct {
+	mu   sync.Mutex
+	link string
+	page *url.URL
+}
+
+type linkKey struct{}
+
+func withLinkRecorder(ctx context.Context) (context.Context, *linkRecorder) {
+	rec := &linkRecorder{}
+	return context.WithValue(ctx, linkKey{}, rec), rec
+}
+
+func (r *linkRecorder) set(link string, page *url.URL) {
+	r.mu.Lock()
+	r.link, r.page = link, page
+	r.mu.Unlock()
+}
+
+func (r *linkRecorder) get() (string, *url.URL) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.link, r.page
 }
 
 // limitOf is the cap of a registry API request, from its path (/v2/<name>/<kind>/<reference>).

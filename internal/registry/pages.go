@@ -3,6 +3,8 @@ package registry
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -84,4 +86,88 @@ func listTags(ctx context.Context, repo name.Repository, maxPages int, opts []re
 		}
 	}
 	return tags, nil
+}
+
+// maxReferrerPages bounds the pages of one referrers listing: a registry that pages its
+// referrers lists dozens a page, and maxReferrers bounds the whole list anyway.
+const maxReferrerPages = 100
+
+// nextLink returns the URL of the next page a Link header names (RFC 8288, as the distribution
+// spec uses it: `<url>; rel="next"`), resolved against the URL of the page that carried it, or
+// "" when there is none. A link to another host or scheme is refused: the next page is asked of
+// the same registry, with the same credentials.
+func nextLink(header string, page *url.URL) (string, error) {
+	for _, part := range splitLinks(header) {
+		part = strings.TrimSpace(part)
+		if !strings.HasPrefix(part, "<") {
+			return "", fmt.Errorf("the Link header %q does not start with <url>", clip(header))
+		}
+		end := strings.IndexByte(part, '>')
+		if end < 0 {
+			return "", fmt.Errorf("the Link header %q has no closing >", clip(header))
+		}
+		target, params := part[1:end], part[end+1:]
+		if !relNext(params) {
+			continue
+		}
+		u, err := url.Parse(target)
+		if err != nil {
+			return "", fmt.Errorf("the Link header's next page %q is not a URL: %w", clip(target), err)
+		}
+		u = page.ResolveReference(u)
+		if u.Scheme != page.Scheme || u.Host != page.Host {
+			return "", fmt.Errorf("the Link header's next page is on %s://%s, not on the registry %s://%s", u.Scheme, u.Host, page.Scheme, page.Host)
+		}
+		return u.String(), nil
+	}
+	return "", nil
+}
+
+// splitLinks splits a Link header at the commas between its links, not those inside <url>.
+func splitLinks(h string) []string {
+	var parts []string
+	depth, start := 0, 0
+	for i := 0; i < len(h); i++ {
+		switch h[i] {
+		case '<':
+			depth++
+		case '>':
+			if depth > 0 {
+				depth--
+			}
+		case ',':
+			if depth == 0 {
+				parts = append(parts, h[start:i])
+				start = i + 1
+			}
+		}
+	}
+	if rest := strings.TrimSpace(h[start:]); rest != "" {
+		parts = append(parts, h[start:])
+	}
+	return parts
+}
+
+// relNext reports whether a link's parameters say rel="next" (or rel=next, among other rels).
+func relNext(params string) bool {
+	for _, p := range strings.Split(params, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(k), "rel") {
+			continue
+		}
+		for _, rel := range strings.Fields(strings.Trim(strings.TrimSpace(v), `"`)) {
+			if strings.EqualFold(rel, "next") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// clip shortens what a server sent for an error message.
+func clip(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "…"
+	}
+	return s
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -197,4 +198,54 @@ func TestTagsPagesWithinLimit(t *testing.T) {
 	if _, err := s.Tags(context.Background()); err == nil || !strings.Contains(err.Error(), "more than 3 pages") {
 		t.Errorf("Tags of 7 tags in pages of 2 with a limit of 3 = %v, want the page limit", err)
 	}
+}
+
+// TestNextLink: the Link header forms registries send, and the ones that must be refused.
+func TestNextLink(t *testing.T) {
+	t.Parallel()
+	page, _ := url.Parse("https://r.example/v2/a/tags/list?n=100")
+	for _, tc := range []struct{ header, want, wantErr string }{
+		{"", "", ""},
+		{`</v2/a/tags/list?last=b&n=100>; rel="next"`, "https://r.example/v2/a/tags/list?last=b&n=100", ""},
+		{`<https://r.example/v2/a/tags/list?last=b>; rel=next`, "https://r.example/v2/a/tags/list?last=b", ""},
+		{`</prev>; rel="prev", </next>; rel="next"`, "https://r.example/next", ""},
+		{`</a,b>; rel="next"`, "https://r.example/a,b", ""},
+		{`</x>; rel="prev"`, "", ""},
+		{`</x>; REL="Next"`, "https://r.example/x", ""},
+		{`<https://other.example/v2/a/tags/list>; rel="next"`, "", "not on the registry"},
+		{`<http://r.example/v2/a/tags/list>; rel="next"`, "", "not on the registry"},
+		{`/v2/a/tags/list; rel="next"`, "", "does not start with <url>"},
+		{`</v2/a/tags/list; rel="next"`, "", "no closing >"},
+	} {
+		got, err := nextLink(tc.header, page)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("nextLink(%q) = %q, %v; want an error saying %q", tc.header, got, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("nextLink(%q) = %q, %v; want %q", tc.header, got, err, tc.want)
+		}
+	}
+}
+
+// FuzzNextLink: whatever the header, nextLink returns a link on the page's own scheme and host,
+// or none, or an error; it never panics.
+func FuzzNextLink(f *testing.F) {
+	f.Add(`</v2/a/tags/list?last=b&n=100>; rel="next"`)
+	f.Add(`</prev>; rel="prev", </next>; rel="next"`)
+	f.Add(`<https://other/x>; rel=next`)
+	f.Add(`<<>>,,;rel=next`)
+	page, _ := url.Parse("https://r.example/v2/a/tags/list")
+	f.Fuzz(func(t *testing.T, header string) {
+		got, err := nextLink(header, page)
+		if err != nil || got == "" {
+			return
+		}
+		u, perr := url.Parse(got)
+		if perr != nil || u.Scheme != "https" || u.Host != "r.example" {
+			t.Fatalf("nextLink(%q) = %q: not on the page's registry", header, got)
+		}
+	})
 }
