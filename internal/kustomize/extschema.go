@@ -14,6 +14,8 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v5"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/fleetpush/fleetpush/internal/inputfile"
 )
 
 // defaultSchemaLayout is appended to a schema location without a template:
@@ -148,14 +150,11 @@ func (c *schemaCache) get(p string) (*compiled, bool) {
 	return s, true
 }
 
+// readSchema reads a schema file through the one bounded reader of files an input names: a
+// FIFO there (or a symlink to one, or to a device) would otherwise hang validation or never end.
 func readSchema(p string, limit int64) ([]byte, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err == nil && int64(len(data)) > limit {
+	data, err := inputfile.Read(inputfile.Kind{Input: "schema-locations", Holds: "a JSON schema", Max: limit}, p)
+	if errors.Is(err, inputfile.ErrTooLarge) {
 		err = fmt.Errorf("more than the %d bytes allowed: raise the max-file-size input", limit)
 	}
 	return data, err
