@@ -8,6 +8,7 @@
 // to be a regular file, and read up to the cap of its Kind; past the cap the read stops with an
 // error that names the input, the cap and what to do.
 //
-// The Kinds in kinds.go list every file of this sort a run reads, with the cap of each and why
-// it is enough: the README's Limits table is written from them.
+// The Kinds in kinds.go list the files of this sort a run reads, with the cap of each and why it
+// is enough (the README's Limits table lists them too); a caller whose cap is an input (a schema
+// file, capped by max-file-size) makes its own Kind.
 package inputfile
