@@ -8,6 +8,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -39,6 +40,8 @@ func pagedReferrers(t *testing.T, shape string) string {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
+		// The in-memory registry lists in map order: a stable order, as a paging registry keeps.
+		sort.Slice(im.Manifests, func(i, j int) bool { return im.Manifests[i].Digest.String() < im.Manifests[j].Digest.String() })
 		page, _ := strconv.Atoi(r.URL.Query().Get("page"))
 		if page < len(im.Manifests)-1 {
 			next := fmt.Sprintf("%s?page=%d", r.URL.Path, page+1)
