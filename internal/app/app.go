@@ -92,6 +92,8 @@ func execute(ctx context.Context, cfg *config.Config, log *report.Log, stdout io
 		}),
 		registry.WithUserAgent("fleetpush"),
 		registry.WithConcurrency(cfg.Concurrency),
+		registry.WithMaxTagPages(cfg.MaxTagPages),
+		registry.WithMaxBlob(cfg.MaxBytes),
 		registry.WithMask(log.MaskCredential),
 		registry.WithLogf(func(f string, a ...any) { log.Printf("registry: "+f, a...) }),
 	}, o.registry...)...)

@@ -105,6 +105,7 @@ type Config struct {
 	MaxFiles    int   // entries in one artifact
 	MaxBytes    int64 // uncompressed bytes of one artifact
 	MaxFileSize int64 // bytes of one file that validation reads
+	MaxTagPages int   // pages of one tag listing
 
 	// Validation budgets (kustomize.Limits): of the whole run, then of one build.
 	MaxYAMLNodes     int   // YAML nodes decoded over the run, aliases copied

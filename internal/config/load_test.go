@@ -43,6 +43,7 @@ func defaults() Config {
 		MaxObjects:       10_000,
 		MaxRenderedBytes: 64 << 20,
 		DiffAgainst:      "latest",
+		MaxTagPages:      1000,
 	}
 }
 

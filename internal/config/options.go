@@ -10,6 +10,7 @@ import (
 	"github.com/fleetpush/fleetpush/internal/artifact"
 	"github.com/fleetpush/fleetpush/internal/component"
 	"github.com/fleetpush/fleetpush/internal/kustomize"
+	"github.com/fleetpush/fleetpush/internal/registry"
 	"github.com/fleetpush/fleetpush/internal/tags"
 )
 
@@ -329,6 +330,11 @@ var Options = []Option{
 		Name: "max-rendered-size", Default: formatSize(kustomize.DefaultMaxRenderedBytes),
 		Description: "Largest output of one kustomize build, as JSON, in bytes or with a `Ki`, `Mi` or `Gi` suffix; checked before the build from an estimate, and on what it renders.",
 		field:       size(func(c *Config) *int64 { return &c.MaxRenderedBytes }),
+	},
+	{
+		Name: "max-tag-pages", Default: strconv.Itoa(registry.DefaultMaxTagPages),
+		Description: "Most pages of one tag listing that are followed (a registry answers up to 1000 tags a page, some only 100): a registry whose list never ends stops here with an error. Raise it for a repository with more tags than that.",
+		field:       integer(func(c *Config) *int { return &c.MaxTagPages }, 1, math.MaxInt32),
 	},
 	{
 		Name: "output", Default: "text", CLIOnly: true,

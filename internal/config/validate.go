@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"golang.org/x/mod/semver"
 
 	"github.com/fleetpush/fleetpush/internal/component"
+	"github.com/fleetpush/fleetpush/internal/inputfile"
 	"github.com/fleetpush/fleetpush/internal/tags"
 )
 
@@ -165,29 +165,17 @@ func validRegexp(s string) error {
 	return nil
 }
 
-// maxTrustedRoot bounds a trusted_root.json file: the public-good instance's is about 7 KB; a
-// private one with years of rotated keys stays far below this.
-const maxTrustedRoot = 1 << 20
-
 // validTrustedRoot accepts a JSON object or the path of a file that holds one.
 func validTrustedRoot(s string) error {
 	data := []byte(s)
 	if !strings.HasPrefix(strings.TrimSpace(s), "{") {
-		// A regular file only: a FIFO or a device would block or never end.
-		fi, err := os.Stat(s)
-		if err != nil || !fi.Mode().IsRegular() {
-			return fmt.Errorf("%q is neither JSON nor a readable file: give the trusted_root.json text or its path", s)
-		}
-		if fi.Size() > maxTrustedRoot {
-			return fmt.Errorf("%q is larger than %d bytes: give a Sigstore trusted_root.json", s, maxTrustedRoot)
-		}
-		f, err := os.Open(s)
-		if err != nil {
-			return fmt.Errorf("%q is neither JSON nor a readable file: give the trusted_root.json text or its path", s)
-		}
-		defer f.Close()
-		if data, err = io.ReadAll(io.LimitReader(f, maxTrustedRoot)); err != nil {
-			return fmt.Errorf("reading %q: %v", s, err)
+		var err error
+		if data, err = inputfile.Read(inputfile.TrustedRoot, s); err != nil {
+			var e *inputfile.Error
+			if errors.As(err, &e) {
+				return errors.New(e.Detail())
+			}
+			return err
 		}
 	}
 	var root map[string]json.RawMessage

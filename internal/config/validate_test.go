@@ -450,14 +450,21 @@ func TestValidateRejects(t *testing.T) {
 			modify: func(c *Config) {
 				c.Sign, c.Repository, c.TrustedRoot = SignKeyless, "ghcr.io/acme/apps", "testdata"
 			},
-			want: `trusted-root: "testdata" is neither JSON nor a readable file: give the trusted_root.json text or its path`,
+			want: `trusted-root: "testdata": it is a directory, not a regular file: give the path of the file that holds a Sigstore trusted_root.json, or the JSON itself`,
 		},
 		{
 			name: "trusted-root file missing",
 			modify: func(c *Config) {
 				c.Sign, c.Repository, c.TrustedRoot = SignKeyless, "ghcr.io/acme/apps", "testdata/nope/trusted_root.json"
 			},
-			want: `trusted-root: "testdata/nope/trusted_root.json" is neither JSON nor a readable file: give the trusted_root.json text or its path`,
+			want: `trusted-root: "testdata/nope/trusted_root.json": no such file: give the path of the file that holds a Sigstore trusted_root.json, or the JSON itself`,
+		},
+		{
+			name: "trusted-root an endless device",
+			modify: func(c *Config) {
+				c.Sign, c.Repository, c.TrustedRoot = SignKeyless, "ghcr.io/acme/apps", "/dev/zero"
+			},
+			want: `trusted-root: "/dev/zero": it is a character device, not a regular file: give the path of the file that holds a Sigstore trusted_root.json, or the JSON itself`,
 		},
 		{
 			// A user annotation once replaced the revision, after which latest never moved again.
