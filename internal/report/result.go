@@ -50,6 +50,8 @@ type Result struct {
 	// Plan is what publish decided before writing anything; nil for the other modes and for a
 	// component that failed before its plan was made.
 	Plan *Plan `json:"plan,omitempty"`
+	// Prune is what prune decided, and did, for the repository; nil for the other modes.
+	Prune *PrunePlan `json:"prune,omitempty"`
 }
 
 // Plan is what publish decides for one component from the registry and git before it writes
