@@ -22,7 +22,7 @@ import (
 // fixedClock is a run's clock stopped at one instant.
 type fixedClock struct{ t time.Time }
 
-func (c fixedClock) Now() time.Time                                   { return c.t }
+func (c fixedClock) Now() time.Time                                 { return c.t }
 func (fixedClock) Sleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
 
 // pruneE2EBuilds is how many main builds the end-to-end test publishes: enough for several
