@@ -27,6 +27,6 @@
 // later.
 //
 // A digest reused by a later commit (publish reuses an unchanged artifact's digest and only adds
-// the new "<branch>-<sha>" tag) ages from the commit that first built it: all its tags share one
-// decision, and the newest of them is kept as long as the digest ranks among the Keep newest.
+// the new "<branch>-<sha>" tag) ages from the commit that first built it: its tags rank by that
+// commit time, side by side.
 package retention
