@@ -282,6 +282,15 @@ func applyPrune(ctx context.Context, p registry.Pruner, pl *prunePlan, logf func
 		logf("deleted %s (%s)", d, strings.Join(dec.Tags, ", "))
 		r.Deleted++
 		r.BytesFreed += freed(pl.manifests[d], pl.keptBlobs, counted)
+		// Pushed again since (a re-run of the same commit): its signatures are that run's now.
+		if again, err := p.Exists(ctx, d); err != nil || again {
+			if err != nil {
+				fail(fmt.Errorf("checking %s before deleting its signatures: %w", d, err))
+			} else {
+				r.Left = append(r.Left, fmt.Sprintf("%s: pushed again right after its deletion; its signatures and referrers stay", d))
+			}
+			continue
+		}
 		det, err := registry.DeleteAttachments(ctx, p, d, fresh, protected)
 		r.Attachments += len(det.Manifests)
 		r.BytesFreed += det.Bytes
