@@ -32,6 +32,8 @@ type pruneMode struct {
 	policy     retention.Policy
 	dryRun     bool
 	clock      Clock
+	// GitHub Packages, for ghcr.io, which deletes through its REST API only.
+	ghToken, ghAPI string
 }
 
 func (m *pruneMode) run(ctx context.Context) (int, error) {
@@ -56,6 +58,14 @@ func (m *pruneMode) run(ctx context.Context) (int, error) {
 		if !ok {
 			res.Status, res.Error = report.Failed, fmt.Sprintf("%s: this registry client cannot delete", repo)
 			return res
+		}
+		if rr.repo.RegistryStr() == "ghcr.io" {
+			gh, err := registry.NewGitHubPackages(rr.repo, m.ghToken, registry.WithGitHubAPI(m.ghAPI), registry.WithGitHubLogf(m.log.Printf))
+			if err != nil {
+				res.Status, res.Error = report.Failed, err.Error()
+				return res
+			}
+			p = registry.WithGitHubPackages(p, gh)
 		}
 		pl, err := planPrune(ctx, p, m.policy, m.clock.Now())
 		if err != nil {
@@ -434,4 +444,13 @@ func sortedHashes[T any](m map[v1.Hash]T) []v1.Hash {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Hex < out[j].Hex })
 	return out
+}
+
+// gitHubAPI is the REST API of the GitHub server the run is on: api.github.com, or a GitHub
+// Enterprise Server's /api/v3.
+func gitHubAPI(serverURL string) string {
+	if serverURL == "" || strings.TrimSuffix(serverURL, "/") == "https://github.com" {
+		return "https://api.github.com"
+	}
+	return strings.TrimSuffix(serverURL, "/") + "/api/v3"
 }
