@@ -111,6 +111,9 @@ type prunePlan struct {
 	orphans   map[v1.Hash][]string
 	claims    map[string]v1.Hash // sweepable claim tag → its record's digest
 	dangling  []string           // tags listed whose manifest is gone
+
+	fresh     []string // the last tag list of the apply, and the deletions since
+	sinceList int
 }
 
 // planPrune reads the repository and decides; it writes nothing.
@@ -359,14 +362,27 @@ func applyPrune(ctx context.Context, p registry.Pruner, pl *prunePlan, logf func
 	}
 }
 
-// recheck reads the tags again right before d is deleted and says why d must stay after all:
-// a tag that was not in the plan, or a moving tag (a channel), points at it now. It returns the
-// fresh tag list, for d's attachment tags.
+// relistPage is the number of tags one listing request returns (go-containerregistry's page
+// size). A repository of many pages is listed again once per that many deletions, not before
+// each: listing 10,000 tags before each of 2,000 deletions would cost more requests than the
+// deletions themselves, and seconds each on a registry that walks its storage to list.
+const relistPage = 1000
+
+// recheck reads the repository again right before d is deleted and says why d must stay after
+// all: a tag that was not in the plan, or a moving tag (a channel), points at it now. The
+// moving tags and every tag not in the plan are read again before each deletion; the tag list
+// itself before each deletion in a repository of one page, else once per page of tags
+// (relistPage). It returns the tag list, for d's attachment tags.
 func recheck(ctx context.Context, p registry.Pruner, pl *prunePlan, d v1.Hash) ([]string, string, error) {
-	fresh, err := p.Tags(ctx)
-	if err != nil {
-		return nil, "", err
+	if pl.fresh == nil || pl.sinceList >= max(1, len(pl.fresh)/relistPage) {
+		fresh, err := p.Tags(ctx)
+		if err != nil {
+			return nil, "", err
+		}
+		pl.fresh, pl.sinceList = fresh, 0
 	}
+	pl.sinceList++
+	fresh := pl.fresh
 	for _, t := range fresh {
 		if registry.IsAttachmentTag(t) {
 			continue

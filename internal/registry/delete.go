@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -216,6 +214,10 @@ func DeleteAttachments(ctx context.Context, p Pruner, subject v1.Hash, tags []st
 			continue
 		}
 		if m == nil {
+			// Listed but unreadable: a registry that kept the tag of a deleted manifest.
+			if err := p.DeleteTag(ctx, t); err != nil && !errors.Is(err, ErrTagDeleteUnsupported) {
+				errs = append(errs, err)
+			}
 			continue
 		}
 		if len(m.Raw) > maxAttachmentManifest {
@@ -226,16 +228,9 @@ func DeleteAttachments(ctx context.Context, p Pruner, subject v1.Hash, tags []st
 			out.Left = append(out.Left, fmt.Sprintf("%s: its manifest names another subject (%s)", t, s))
 			continue
 		}
+		// A registry that keeps the tags of a deleted manifest leaves t listed but unreadable:
+		// the next prune's plan finds it and deletes the tag alone.
 		del(m.Digest, m.Raw)
-		if protected(m.Digest) {
-			continue
-		}
-		// A registry that keeps tags of a deleted manifest: delete the tag itself.
-		if after, err := p.Get(ctx, t); err == nil && after != nil && after.Digest == m.Digest {
-			if err := p.DeleteTag(ctx, t); err != nil {
-				errs = append(errs, err)
-			}
-		}
 	}
 	return out, errors.Join(errs...)
 }
@@ -273,10 +268,3 @@ func blobBytes(raw []byte) int64 {
 	}
 	return n
 }
-
-// DigestRef names d in the repository of ref, for messages.
-func DigestRef(repo name.Repository, d v1.Hash) string {
-	return repo.Digest(d.String()).String()
-}
-
-var _ = strings.HasPrefix
