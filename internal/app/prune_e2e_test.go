@@ -192,6 +192,11 @@ func TestPruneLifecycle(t *testing.T) {
 		}
 	}
 
+	// The verify mode still passes on the channels after the prune.
+	code, _, stderr = run(t, map[string]string{"COSIGN_PASSWORD": keyPassword}, "verify", "--source", repo.Dir, "--repository", f.prefix,
+		"--components", "frontend", "--sign", "key", "--cosign-key", f.keyFile)
+	mustCode(t, code, 0, stderr)
+
 	// A second prune plans nothing.
 	code, rs, stderr = prune()
 	mustCode(t, code, 0, stderr)
