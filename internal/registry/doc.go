@@ -9,6 +9,8 @@
 //
 // A Client spends as few requests as it can: one ping per registry and one token per repository
 // for the whole run, one GET to read a tag, and pushes that skip the existence checks it can
-// infer. Every request goes through internal/retry: a deadline on the whole exchange, retries of
+// infer. For prune, a remote Store is also a Pruner (delete.go): deletes of tags and manifests
+// through the OCI API, what hangs off a digest, and on ghcr.io, which refuses the OCI DELETE,
+// the GitHub Packages REST API (ghpackages.go). Every request goes through internal/retry: a deadline on the whole exchange, retries of
 // what can heal, and a pause of every worker when a registry rate-limits one.
 package registry
