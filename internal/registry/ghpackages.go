@@ -78,7 +78,9 @@ func WithGitHubAPI(u string) GitHubPackagesOption {
 }
 
 // WithGitHubHTTP sets the HTTP client.
-func WithGitHubHTTP(c *http.Client) GitHubPackagesOption { return func(g *GitHubPackages) { g.http = c } }
+func WithGitHubHTTP(c *http.Client) GitHubPackagesOption {
+	return func(g *GitHubPackages) { g.http = c }
+}
 
 // WithGitHubClock sets the clock and the sleep of rate-limit waits (tests never sleep).
 func WithGitHubClock(now func() time.Time, sleep func(context.Context, time.Duration) error) GitHubPackagesOption {

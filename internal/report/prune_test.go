@@ -16,8 +16,8 @@ func prunePlanFixture() []Result {
 				// A tag name a hostile registry made up, trying to inject markdown and a command.
 				{Digest: "sha256:" + strings.Repeat("3", 64), Tags: []string{"x|<img src=x>`"}, AgeHours: -1, Action: "keep", Reason: "kept: tag x|<img>\n::error::owned"},
 			},
-			Orphans:  []PruneOrphan{{Subject: "sha256:" + strings.Repeat("4", 64), Tags: []string{"sha256-" + strings.Repeat("4", 64) + ".sig"}}},
-			Deleted:  1, Kept: 2, Attachments: 4, BytesFreed: 2048,
+			Orphans: []PruneOrphan{{Subject: "sha256:" + strings.Repeat("4", 64), Tags: []string{"sha256-" + strings.Repeat("4", 64) + ".sig"}}},
+			Deleted: 1, Kept: 2, Attachments: 4, BytesFreed: 2048,
 			Failures: []string{"deleting x: 500\n::error::x"},
 		},
 	}}
