@@ -25,9 +25,9 @@ type fixedClock struct{ t time.Time }
 func (c fixedClock) Now() time.Time                                 { return c.t }
 func (fixedClock) Sleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
 
-// pruneE2EBuilds is how many main builds the end-to-end test publishes: enough for several
-// to go past keep, few enough for a loaded 2-core machine.
-const pruneE2EBuilds = 16
+// pruneE2EBuilds is how many main builds the end-to-end test publishes: a busy repository's
+// couple of months, each published by the real publish code.
+const pruneE2EBuilds = 60
 
 // TestPruneLifecycle publishes, with the real publish code and key signatures in both formats,
 // a component's main builds (one reused by a commit that did not change it), two releases, a
