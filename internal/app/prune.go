@@ -182,10 +182,18 @@ func planPrune(ctx context.Context, p registry.Pruner, pol retention.Policy, now
 		}
 	}
 
+	// Where the registry says when each digest was pushed (ghcr.io), that counts for the grace
+	// period too: a re-run of an old commit is young by it.
+	var pushed map[v1.Hash]time.Time
+	if pt, ok := p.(registry.PushTimer); ok {
+		if pushed, err = pt.PushTimes(ctx); err != nil {
+			return nil, err
+		}
+	}
 	var versions []retention.Version
 	for _, d := range order {
 		m := pl.manifests[d]
-		v := retention.Version{Digest: d.String(), Tags: byDigest[d]}
+		v := retention.Version{Digest: d.String(), Tags: byDigest[d], Pushed: pushed[d]}
 		if c, err := time.Parse(time.RFC3339, m.Annotation(artifact.CreatedAnnotation)); err == nil {
 			v.Created = c
 		}

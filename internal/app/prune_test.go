@@ -351,3 +351,26 @@ func TestPruneBesidePublish(t *testing.T) {
 		}
 	}
 }
+
+// pushTimed is a store that says when each digest was pushed, as ghcr.io does.
+type pushTimed struct {
+	*tagtest.Store
+	times map[v1.Hash]time.Time
+}
+
+func (p pushTimed) PushTimes(context.Context) (map[v1.Hash]time.Time, error) { return p.times, nil }
+
+// TestPruneGraceByPushTime: an old commit's build pushed a moment ago (a re-run) is inside the
+// grace period on a registry that says when it was pushed.
+func TestPruneGraceByPushTime(t *testing.T) {
+	t.Parallel()
+	f := newPruneFixture(t, 4)
+	p := pushTimed{f.store, map[v1.Hash]time.Time{f.builds[0].Digest: pruneNow.Add(-time.Minute)}}
+	pl := runPrune(t, p)
+	if pl.report.Deleted != 1 {
+		t.Errorf("deleted %d, want 1 (build 1; build 0 was pushed a minute ago)", pl.report.Deleted)
+	}
+	if ok, _ := f.store.Exists(context.Background(), f.builds[0].Digest); !ok {
+		t.Error("the build pushed a minute ago was deleted")
+	}
+}

@@ -428,3 +428,24 @@ func (p *ghcrPruner) DeleteManifest(ctx context.Context, d v1.Hash) error {
 func (p *ghcrPruner) DeleteTag(_ context.Context, tag string) error {
 	return fmt.Errorf("deleting the tag %q of %s: %w (GitHub deletes package versions only)", tag, p.gh, ErrTagDeleteUnsupported)
 }
+
+// PushTimes says when the registry last changed each digest (GitHub's updated_at of its
+// package version): a version of an old commit pushed a moment ago is young by it, whatever its
+// commit time says.
+func (p *ghcrPruner) PushTimes(ctx context.Context) (map[v1.Hash]time.Time, error) {
+	if _, _, err := p.version(ctx, v1.Hash{}, true); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[v1.Hash]time.Time, len(p.versions))
+	for h, v := range p.versions {
+		out[h] = v.UpdatedAt
+	}
+	return out, nil
+}
+
+// PushTimer is a Pruner that knows when each digest was pushed (ghcr.io does).
+type PushTimer interface {
+	PushTimes(ctx context.Context) (map[v1.Hash]time.Time, error)
+}

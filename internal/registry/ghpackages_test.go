@@ -276,6 +276,13 @@ func TestGitHubPackagesAfter405(t *testing.T) {
 	if oci.deletes != 1 {
 		t.Errorf("OCI deletes tried: %d, want 1 (after a 405 the REST API alone)", oci.deletes)
 	}
+	times, err := p.(PushTimer).PushTimes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d0, _ := v1.NewHash(f.versions[0].Digest); len(times) != 1 || !times[d0].Equal(f.versions[0].UpdatedAt) {
+		t.Errorf("push times %v, want the remaining version's updated_at", times)
+	}
 	if err := p.DeleteTag(ctx, "main-00000000"); !errors.Is(err, ErrTagDeleteUnsupported) {
 		t.Errorf("DeleteTag: %v, want ErrTagDeleteUnsupported", err)
 	}
