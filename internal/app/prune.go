@@ -291,6 +291,7 @@ func applyPrune(ctx context.Context, p registry.Pruner, pl *prunePlan, logf func
 		if why != "" {
 			r.Left = append(r.Left, fmt.Sprintf("%s: %s", d, why))
 			r.Versions[i].Action, r.Versions[i].Reason = "keep", "kept: "+why
+			r.Kept++
 			continue
 		}
 		// The manifest first: on a distribution registry its tags go with it in one request,
@@ -309,6 +310,8 @@ func applyPrune(ctx context.Context, p registry.Pruner, pl *prunePlan, logf func
 				fail(fmt.Errorf("checking %s before deleting its signatures: %w", d, err))
 			} else {
 				r.Left = append(r.Left, fmt.Sprintf("%s: pushed again right after its deletion; its signatures and referrers stay", d))
+				r.Deleted--
+				r.Kept++
 			}
 			continue
 		}
