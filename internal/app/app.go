@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"github.com/fleetpush/fleetpush/internal/gitdiff"
 	"github.com/fleetpush/fleetpush/internal/registry"
 	"github.com/fleetpush/fleetpush/internal/report"
+	"github.com/fleetpush/fleetpush/internal/retention"
 	"github.com/fleetpush/fleetpush/internal/tagger"
 	"github.com/fleetpush/fleetpush/internal/tags"
 )
@@ -122,6 +124,11 @@ func execute(ctx context.Context, cfg *config.Config, log *report.Log, stdout io
 	case config.Promote:
 		p := &promoteMode{log: log, out: out, components: src.components, stores: stores, signers: signers,
 			version: cfg.Version, channel: cfg.Channel, dryRun: cfg.DryRunOn, tagOptions: tagOpts}
+		return p.run(ctx)
+	case config.Prune:
+		p := &pruneMode{log: log, out: out, components: src.components, stores: stores, dryRun: cfg.DryRunOn, clock: o.clock,
+			policy:  retention.Policy{Keep: cfg.Keep, KeepDays: cfg.KeepDays, Grace: cfg.Grace},
+			ghToken: cmp.Or(cfg.Password, cfg.GitHub.Token), ghAPI: gitHubAPI(cfg.GitHub.ServerURL)}
 		return p.run(ctx)
 	case config.Verify:
 		v := &verifyMode{out: out, components: src.components, policy: policy, stores: stores, signers: signers, version: cfg.Version}

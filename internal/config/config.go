@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/fleetpush/fleetpush/internal/registry"
 )
@@ -18,10 +19,11 @@ const (
 	Validate Command = "validate"
 	Promote  Command = "promote"
 	Verify   Command = "verify"
+	Prune    Command = "prune"
 )
 
 // Commands lists the modes in the order the help text shows them.
-var Commands = []Command{Publish, Detect, Validate, Promote, Verify}
+var Commands = []Command{Publish, Detect, Validate, Promote, Verify, Prune}
 
 // Sign modes: the values of the sign input.
 const (
@@ -65,6 +67,10 @@ type Config struct {
 
 	Version string // promote
 	Channel string // promote
+
+	Keep     int           // prune: newest builds kept per branch
+	KeepDays int           // prune: builds younger than this many days are kept
+	Grace    time.Duration // prune: nothing younger is deleted
 
 	All             bool
 	ValidateOn      bool // run validation inside publish

@@ -145,6 +145,10 @@ func (c *Config) resolveDryRun() bool {
 	case "false":
 		return false
 	}
+	if c.Command == Prune {
+		// Destructive: only an explicit dry-run: false deletes.
+		return true
+	}
 	if c.GitHub.Act {
 		return true
 	}

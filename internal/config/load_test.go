@@ -7,6 +7,7 @@ import (
 	"maps"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -27,6 +28,9 @@ func defaults() Config {
 		StableTag:       "latest-stable",
 		SHALength:       8,
 		Channel:         "latest-stable",
+		Keep:            10,
+		KeepDays:        30,
+		Grace:           time.Hour,
 		ValidateOn:      true,
 		Sign:            SignNone,
 		SignatureFormat: FormatBoth,
@@ -607,6 +611,21 @@ func TestLoadErrors(t *testing.T) {
 			name: "bad int",
 			args: []string{"publish", "--sha-length", "eight"},
 			want: []string{`--sha-length: "eight" is not a whole number`},
+		},
+		{
+			name: "bad retention inputs name the input",
+			env: map[string]string{
+				"GITHUB_ACTIONS":  "true",
+				"INPUT_COMMAND":   "prune",
+				"INPUT_KEEP":      "ten",
+				"INPUT_KEEP-DAYS": "1.5",
+				"INPUT_GRACE":     "an hour",
+			},
+			want: []string{
+				`input keep: "ten" is not a whole number`,
+				`input keep-days: "1.5" is not a whole number`,
+				`input grace: "an hour" is not a duration: write it like 1h, 30m or 0`,
+			},
 		},
 		{
 			name: "bad map entry",

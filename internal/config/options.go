@@ -6,11 +6,13 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/fleetpush/fleetpush/internal/artifact"
 	"github.com/fleetpush/fleetpush/internal/component"
 	"github.com/fleetpush/fleetpush/internal/kustomize"
 	"github.com/fleetpush/fleetpush/internal/registry"
+	"github.com/fleetpush/fleetpush/internal/retention"
 	"github.com/fleetpush/fleetpush/internal/tags"
 )
 
@@ -58,7 +60,7 @@ func (o Option) Flag() bool { return !o.subcommand }
 var Options = []Option{
 	{
 		Name: "command", Default: string(Publish), subcommand: true,
-		Description: "What to do: `publish` (detect, build, validate, push, sign, tag), `detect` (only list the changed components as a matrix), `validate` (build and check, push nothing: for pull requests), `promote` (point `channel` at an existing signed `version`, backwards too: a rollback) or `verify` (check the signatures and tags of what is published). On the CLI, the sub-command.",
+		Description: "What to do: `publish` (detect, build, validate, push, sign, tag), `detect` (only list the changed components as a matrix), `validate` (build and check, push nothing: for pull requests), `promote` (point `channel` at an existing signed `version`, backwards too: a rollback) `verify` (check the signatures and tags of what is published) or `prune` (delete old `<branch>-<sha>` versions with their signatures and referrers, never what a channel, a release or a promotion needs; a dry run unless `dry-run: false`). On the CLI, the sub-command.",
 		field:       choice(func(c *Config) *Command { return &c.Command }, "a command", Commands...),
 	},
 	{
@@ -261,8 +263,23 @@ var Options = []Option{
 	},
 	{
 		Name: "dry-run", Default: "auto",
-		Description: "`auto`, `true` or `false`. A dry run detects, builds, validates and reads the registry, then prints what would be pushed, signed and tagged, writing nothing. `auto` is a dry run under `act`.",
+		Description: "`auto`, `true` or `false`. A dry run detects, builds, validates and reads the registry, then prints what would be pushed, signed and tagged, writing nothing. `auto` is a dry run under `act`, and always for `prune`, which deletes only with `dry-run: false`.",
 		field:       choice(func(c *Config) *string { return &c.DryRun }, "a dry-run mode", "auto", "true", "false"),
+	},
+	{
+		Name: "keep", Default: strconv.Itoa(retention.DefaultKeep),
+		Description: "For `prune`: how many of the newest `<branch>-<sha>` versions of each branch to keep (0 or more). Channels, releases and promoted versions are always kept.",
+		field:       integer(func(c *Config) *int { return &c.Keep }, 0, math.MaxInt),
+	},
+	{
+		Name: "keep-days", Default: strconv.Itoa(retention.DefaultKeepDays),
+		Description: "For `prune`: `<branch>-<sha>` versions whose commit is younger than this many days are kept (0 keeps none by age).",
+		field:       integer(func(c *Config) *int { return &c.KeepDays }, 0, math.MaxInt),
+	},
+	{
+		Name: "grace", Default: retention.DefaultGrace.String(),
+		Description: "For `prune`: nothing younger than this duration (like `1h`, `30m` or `0`) is deleted, so a publish running meanwhile is never cut short.",
+		field:       duration(func(c *Config) *time.Duration { return &c.Grace }),
 	},
 	{
 		Name:        "registry-username",

@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -115,7 +116,7 @@ func TestValidateRejects(t *testing.T) {
 		{
 			name:   "unknown command",
 			modify: func(c *Config) { c.Command = "pubish" },
-			want:   `command: "pubish" is not a command: use publish, detect, validate, promote or verify`,
+			want:   `command: "pubish" is not a command: use publish, detect, validate, promote, verify or prune`,
 		},
 		{
 			name:   "unknown output",
@@ -524,6 +525,21 @@ func TestValidateRejects(t *testing.T) {
 			want: `schema-locations: "schemas/example.com/widget_v1.json": "testdata/schemas/example.com/widget_v1.json" is a file: give the folder that holds the schemas, or a template such as schemas/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json`,
 		},
 		{
+			name:   "keep negative",
+			modify: func(c *Config) { c.Command, c.Keep = Prune, -1 },
+			want:   `keep: -1: use 0 or more`,
+		},
+		{
+			name:   "keep-days negative",
+			modify: func(c *Config) { c.Command, c.KeepDays = Prune, -3 },
+			want:   `keep-days: -3: use 0 or more`,
+		},
+		{
+			name:   "grace negative",
+			modify: func(c *Config) { c.Command, c.Grace = Prune, -time.Minute },
+			want:   `grace: -1m0s is negative: use 0 or more, like 1h`,
+		},
+		{
 			name:   "max-files negative",
 			modify: func(c *Config) { c.MaxFiles = -1 },
 			want:   `max-files: -1: use 1 or more`,
@@ -618,5 +634,34 @@ func TestLoadThenValidate(t *testing.T) {
 				t.Errorf("Validate() mismatch (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// prune deletes: its auto dry-run is always a dry run, and only dry-run: false deletes.
+func TestPruneDryRunByDefault(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		env  map[string]string
+		want bool
+	}{
+		{map[string]string{"GITHUB_ACTIONS": "true", "INPUT_COMMAND": "prune"}, true},
+		{map[string]string{"GITHUB_ACTIONS": "true", "CI": "true", "INPUT_COMMAND": "prune", "INPUT_DRY-RUN": "auto"}, true},
+		{map[string]string{"GITHUB_ACTIONS": "true", "INPUT_COMMAND": "prune", "INPUT_DRY-RUN": "true"}, true},
+		{map[string]string{"GITHUB_ACTIONS": "true", "INPUT_COMMAND": "prune", "INPUT_DRY-RUN": "false"}, false},
+	} {
+		c, err := Load(nil, env(tt.env), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.DryRunOn != tt.want {
+			t.Errorf("%v: dry run %v, want %v", tt.env, c.DryRunOn, tt.want)
+		}
+	}
+	c, err := Load([]string{"prune"}, env(nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.DryRunOn || c.Keep != 10 || c.KeepDays != 30 || c.Grace != time.Hour {
+		t.Errorf("prune defaults: dry run %v keep %d keep-days %d grace %s", c.DryRunOn, c.Keep, c.KeepDays, c.Grace)
 	}
 }

@@ -107,7 +107,7 @@ func TestExamplesUseTheAction(t *testing.T) {
 					switch command {
 					case "publish":
 						wantPackages, wantIDToken = "write", "write"
-					case "promote":
+					case "promote", "prune":
 						wantPackages = "write"
 					}
 					if command == "validate" && perm("packages") == "read" {

@@ -58,6 +58,8 @@ type Result struct {
 	// Preview is what the component's pull request changes against what its channel serves
 	// (validate); nil when the preview is off.
 	Preview *Preview `json:"preview,omitempty"`
+	// Prune is what prune decided, and did, for the repository; nil for the other modes.
+	Prune *PrunePlan `json:"prune,omitempty"`
 }
 
 // Plan is what publish decides for one component from the registry and git before it writes

@@ -191,7 +191,9 @@ func (t *Tagger) withdraw(ctx context.Context, tag string) error {
 	t.mu.Unlock()
 	if tomb == nil {
 		var err error
-		if tomb, err = t.pushRecord(ctx, map[string]string{annoKind: kindWithdrawn}); err != nil {
+		// Dated, so that prune can tell when the claims withdrawn into it stopped mattering
+		// (see ClaimSweepable); one tombstone a Tagger, reused for each withdrawal.
+		if tomb, err = t.pushRecord(ctx, map[string]string{annoKind: kindWithdrawn, annoAt: formatTime(t.o.clock.Now())}); err != nil {
 			return err
 		}
 		t.mu.Lock()

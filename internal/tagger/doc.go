@@ -103,7 +103,9 @@
 // of it on a distribution registry, and GHCR has no delete at all): each
 // release run leaves one withdrawn claim tag behind. Their names start with
 // tags.RecordPrefix and can never be taken for a release, a branch build or a
-// channel (see tags.IsRecord).
+// channel (see tags.IsRecord). prune sweeps them, by tag, once they are older
+// than the lease plus the claim wait (ClaimSweepable): the tombstone a run
+// withdraws its claims into is dated for that.
 //
 // # Promotions
 //

@@ -35,7 +35,9 @@ const (
 )
 
 // IsWrite reports whether operations of kind k change the store.
-func (k Kind) IsWrite() bool { return k == PushBlob || k == PushManifest || k == Tag }
+func (k Kind) IsWrite() bool {
+	return k == PushBlob || k == PushManifest || k == Tag || k == DeleteTag || k == DeleteManifest
+}
 
 // Op is one operation, as faults and the scheduler see it.
 type Op struct {
@@ -94,7 +96,7 @@ type pending struct {
 
 // Store is an in-memory registry.Store of one repository. Tags are
 // last-writer-wins registers, as in a registry; manifests and blobs are kept
-// by digest and never deleted. The zero value is not usable: call NewStore.
+// by digest, and only prune's deletes (delete.go) remove them. The zero value is not usable: call NewStore.
 type Store struct {
 	name string
 
@@ -108,6 +110,7 @@ type Store struct {
 	faults    []*Fault
 	pending   []*pending
 	log       []Op
+	lies      map[v1.Hash][]v1.Descriptor // extra referrers answers (see Lie)
 }
 
 // NewStore returns an empty store named name.
