@@ -79,17 +79,33 @@ func (s *cosignSigner) logged(ctx context.Context, e *models.LogEntryAnon, sig [
 	if err := complete(e); err != nil {
 		return err
 	}
+	recorded, err := recordedSignature(e)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(recorded, sig) {
+		return fmt.Errorf("%w: entry %d (logged %s) is not the one uploaded; a log, or a proxy in front of it, that answers with an existing entry cannot record signatures: check rekor-url", ErrForeignEntry, *e.LogIndex, time.Unix(*e.IntegratedTime, 0).UTC().Format(time.RFC3339))
+	}
+	if err := cosign.VerifyTLogEntryOffline(ctx, e, s.check.RekorPubKeys, s.check.TrustedMaterial); err != nil {
+		return fmt.Errorf("the log's entry %d does not verify against the trusted log key (rekor-public-key or trusted-root): %w", *e.LogIndex, err)
+	}
+	return nil
+}
+
+// recordedSignature is the signature a log entry records (of a hashedrekord or a dsse entry),
+// read with sigstore-go's parser of Rekor entries. The entry is the log's answer: hostile.
+func recordedSignature(e *models.LogEntryAnon) ([]byte, error) {
 	body, ok := e.Body.(string)
 	if !ok {
-		return errors.New("the log's answer holds no entry body")
+		return nil, errors.New("the log's answer holds no entry body")
 	}
 	raw, err := base64.StdEncoding.DecodeString(body)
 	if err != nil {
-		return fmt.Errorf("the log's entry body: %w", err)
+		return nil, fmt.Errorf("the log's entry body: %w", err)
 	}
 	logID, err := hex.DecodeString(*e.LogID)
 	if err != nil {
-		return fmt.Errorf("the log's entry ID: %w", err)
+		return nil, fmt.Errorf("the log's entry ID: %w", err)
 	}
 	entry, err := tlog.NewEntry(raw, *e.IntegratedTime, *e.LogIndex, logID, nil, nil)
 	if err == nil {
@@ -97,13 +113,7 @@ func (s *cosignSigner) logged(ctx context.Context, e *models.LogEntryAnon, sig [
 		err = tlog.ValidateEntry(entry)
 	}
 	if err != nil {
-		return fmt.Errorf("reading the log's entry: %w", err)
+		return nil, fmt.Errorf("reading the log's entry: %w", err)
 	}
-	if !bytes.Equal(entry.Signature(), sig) {
-		return fmt.Errorf("%w: entry %d (logged %s) is not the one uploaded; a log, or a proxy in front of it, that answers with an existing entry cannot record signatures: check rekor-url", ErrForeignEntry, *e.LogIndex, time.Unix(*e.IntegratedTime, 0).UTC().Format(time.RFC3339))
-	}
-	if err := cosign.VerifyTLogEntryOffline(ctx, e, s.check.RekorPubKeys, s.check.TrustedMaterial); err != nil {
-		return fmt.Errorf("the log's entry %d does not verify against the trusted log key (rekor-public-key or trusted-root): %w", *e.LogIndex, err)
-	}
-	return nil
+	return entry.Signature(), nil
 }
