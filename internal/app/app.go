@@ -30,6 +30,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return ExitOK
 	}
 	log := report.NewLog(stderr, getenv("GITHUB_ACTIONS") == "true", getenv)
+	// Last: the annotations the budget held back are counted once everything else is written.
+	defer log.Close()
 	if cfg != nil {
 		// Mask before anything else can print: the runner hides them from here on.
 		for _, s := range cfg.Secrets() {
@@ -90,6 +92,8 @@ func execute(ctx context.Context, cfg *config.Config, log *report.Log, stdout io
 		}),
 		registry.WithUserAgent("fleetpush"),
 		registry.WithConcurrency(cfg.Concurrency),
+		registry.WithMaxTagPages(cfg.MaxTagPages),
+		registry.WithMaxBlob(cfg.MaxBytes),
 		registry.WithMask(log.MaskCredential),
 		registry.WithLogf(func(f string, a ...any) { log.Printf("registry: "+f, a...) }),
 	}, o.registry...)...)
@@ -105,11 +109,16 @@ func execute(ctx context.Context, cfg *config.Config, log *report.Log, stdout io
 		p := &publishMode{log: log, out: out, src: src, policy: policy, detect: det, build: build, stores: stores, signers: signers,
 			sha: cfg.SHA, ref: cfg.Ref, explicit: len(cfg.Components) > 0, validate: cfg.ValidateOn, dryRun: cfg.DryRunOn, annotations: cfg.Annotations,
 			tagOptions: tagOpts}
+		if cfg.DryRunOn {
+			out.workspace = cfg.GitHub.Workspace
+			p.preview = newPreviewer(cfg, cfg.GitHub.EventName, stores, build)
+		}
 		return p.run(ctx)
 	case config.Detect:
 		return (&detectMode{out: out, detect: det, single: cfg.Single()}).run(ctx)
 	case config.Validate:
-		return (&validateMode{out: out, build: build, components: src.components}).run(ctx)
+		out.workspace = cfg.GitHub.Workspace
+		return (&validateMode{out: out, build: build, components: src.components, preview: newPreviewer(cfg, cfg.GitHub.EventName, stores, build)}).run(ctx)
 	case config.Promote:
 		p := &promoteMode{log: log, out: out, components: src.components, stores: stores, signers: signers,
 			version: cfg.Version, channel: cfg.Channel, dryRun: cfg.DryRunOn, tagOptions: tagOpts}

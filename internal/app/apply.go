@@ -56,6 +56,11 @@ func (m *publishMode) apply(ctx context.Context, p *plan, signer sign.Signer, re
 
 	out, err := p.tagger.Apply(ctx, p.tags, man)
 	res.Tags, res.Skipped = out.Tags, out.Skipped
+	if out.Digest != "" {
+		// Another run released this content under its own digest meanwhile: that is the release.
+		g.logf("%s:%s already holds this content as %s (released meanwhile): its tags follow it", p.store, p.tags.Input.Plan.Immutable, out.Digest)
+		res.Digest = out.Digest
+	}
 	for _, s := range out.Skipped {
 		g.logf("%s", s)
 	}

@@ -19,7 +19,7 @@ type builder struct {
 	repoPrefix      string // the checkout's folder in the git repository, "" at its root
 	ignore          []string
 	limits          artifact.Limits
-	layoutDir       string // the oci-layout target folder, never packed; "" for a registry
+	layoutDir       string // the oci-layout folder, as given; "" for a registry
 	maxFileSize     int64
 	allowEmpty      bool
 	schemaLocations []string // absolute
@@ -28,6 +28,9 @@ type builder struct {
 	once      sync.Once
 	validator *kustomize.Validator
 	err       error
+	// budget is the run's validation budget, shared by every component's validation, so
+	// many components together cannot spend more than one run may.
+	budget *kustomize.Budget
 }
 
 func newBuilder(cfg *config.Config, src *source, log *report.Log) *builder {
@@ -39,6 +42,8 @@ func newBuilder(cfg *config.Config, src *source, log *report.Log) *builder {
 
 		maxFileSize: cfg.MaxFileSize,
 		allowEmpty:  cfg.AllowEmpty,
+		budget: kustomize.NewBudget(kustomize.Limits{YAMLNodes: int64(cfg.MaxYAMLNodes), YAMLBytes: cfg.MaxYAMLBytes,
+			Objects: int64(cfg.MaxObjects), RenderedBytes: cfg.MaxRenderedBytes}),
 	}
 	b.layoutDir, _ = cfg.Layout() // "" when pushing to a registry: a dist/ of the user's is content
 	if src.git != nil {
@@ -53,15 +58,24 @@ func newBuilder(cfg *config.Config, src *source, log *report.Log) *builder {
 	return b
 }
 
-// build builds a component's artifact with the run's ignore patterns and limits.
-func (b *builder) build(c component.Component) (*artifact.Layer, error) {
-	layer, err := artifact.Build(filepath.Join(b.dir, filepath.FromSlash(c.Dir)),
+// build builds a component's artifact with the run's ignore patterns and limits. The run's own
+// OCI layout output is left out of it, and logf says so: never a user's file without a word.
+func (b *builder) build(c component.Component, logf func(string, ...any)) (*artifact.Layer, error) {
+	opts := []artifact.Option{
 		artifact.WithIgnore(b.ignore...),
 		artifact.WithLimits(b.limits),
 		artifact.WithWorkspace(b.dir),
-		artifact.WithLayoutDir(b.layoutDir))
+		artifact.WithLayoutDir(b.layoutDir),
+	}
+	if b.layoutDir != "" {
+		opts = append(opts, artifact.WithLayoutTarget(layoutTarget(b.layoutDir, c)))
+	}
+	layer, err := artifact.Build(filepath.Join(b.dir, filepath.FromSlash(c.Dir)), opts...)
 	if err != nil { // a limit's error names the input that raises it
 		return nil, fmt.Errorf("building %s: %w", displayDir(c.Dir), err)
+	}
+	for _, p := range layer.LeftOut {
+		logf("left out %q: it is the OCI layout this run writes to (repository oci-layout:%s); to publish a folder by that name, write the layout elsewhere with --repository oci-layout:DIR", p, b.layoutDir)
 	}
 	return layer, nil
 }
@@ -82,11 +96,18 @@ func (b *builder) kustomizer() (*kustomize.Validator, error) {
 // the file and line (in Actions) or path:line lines, notices as log lines. It returns the error
 // findings as text.
 func (b *builder) findings(ctx context.Context, c component.Component, layer *artifact.Layer, logf func(string, ...any)) ([]string, error) {
+	return b.findingsRendered(ctx, c, layer, logf, nil)
+}
+
+// findingsRendered is findings that also hands what each kustomization folder rendered to
+// rendered (when not nil), for the preview.
+func (b *builder) findingsRendered(ctx context.Context, c component.Component, layer *artifact.Layer, logf func(string, ...any), rendered func(string, [][]byte)) ([]string, error) {
 	v, err := b.kustomizer()
 	if err != nil {
 		return nil, err
 	}
-	fs, err := v.Validate(ctx, layer.FS(), kustomize.Options{Prefix: b.prefix(c), SchemaLocations: b.schemaLocations})
+	fs, err := v.Validate(ctx, layer.FS(), kustomize.Options{Prefix: b.prefix(c), SchemaLocations: b.schemaLocations,
+		Budget: b.budget, Component: c.Name, Rendered: rendered})
 	if err != nil {
 		return nil, fmt.Errorf("validating %s: %w", displayDir(c.Dir), err)
 	}

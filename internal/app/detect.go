@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"slices"
 
 	"github.com/fleetpush/fleetpush/internal/gitdiff"
 	"github.com/fleetpush/fleetpush/internal/report"
@@ -109,16 +110,39 @@ func (m *detectMode) run(ctx context.Context) (int, error) {
 		fmt.Fprintln(m.out.stdout, matrix)
 		fmt.Fprintln(m.out.stdout, list)
 	}
+	if !log.Actions() {
+		if _, err := matrixOutput(names); err != nil {
+			// Printed whole all the same: outside Actions it may feed something else.
+			log.Warning("%v", err)
+		}
+	}
 	if log.Actions() {
-		if err := log.SetOutputs(map[string]string{
-			"matrix":      matrix,
+		outputs := map[string]string{
 			"components":  list,
 			"any-changed": fmt.Sprint(len(names) > 0),
-		}, outputOrder); err != nil {
+		}
+		// A matrix GitHub refuses would fail the next job with a less clear word: fail here.
+		matrixErr := error(nil)
+		if m, err := matrixOutput(names); err != nil {
+			matrixErr = err
+		} else {
+			outputs["matrix"] = m
+		}
+		omitted, err := log.SetOutputs(outputs, outputOrder)
+		if err != nil {
 			return ExitFailed, err
 		}
-		if err := log.Summary(fmt.Sprintf("### fleetpush detect\n\n%s\n\nChanged: %s\n", report.MarkdownText(log.Redact(d.Reason)), report.MarkdownCode(list))); err != nil {
+		doc := report.NewSummary(log.SummaryBudget())
+		report.DetectSummary(doc, log.Redact(d.Reason), list)
+		if err := log.Summary(doc); err != nil {
 			return ExitFailed, err
+		}
+		if matrixErr != nil {
+			return ExitFailed, matrixErr
+		}
+		if slices.Contains(omitted, "matrix") {
+			return ExitFailed, fmt.Errorf("the matrix of %d changed components is larger than the outputs budget (%d KiB): publish them from one job instead (a publish step without components publishes every changed component)",
+				len(names), report.OutputsBudget>>10)
 		}
 	}
 	return ExitOK, nil

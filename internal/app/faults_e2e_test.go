@@ -383,10 +383,14 @@ func TestPersistentFaultsAndCrashPoints(t *testing.T) {
 			failed: "frontend", wantErr: "500", wantTries: testRetry.Attempts, noTags: []string{"latest"}},
 		{name: "crash after the manifest push: signature PUT 502", fault: testenv.Fault{Method: "PUT", Path: re(`/cache` + pathSignature), Status: 502},
 			failed: "cache", wantErr: "502", wantTries: testRetry.Attempts, noTags: []string{"latest"}},
-		{name: "crash between two tag moves: latest PUT 503", fault: testenv.Fault{Method: "PUT", Path: re(`/backend/manifests/latest$`), Status: 503},
-			failed: "backend", wantErr: "503", wantTries: testRetry.Attempts, wantTags: []string{"main-"}, noTags: []string{"latest"}},
-		{name: "no write access: tag PUT 403 is not retried", fault: testenv.Fault{Method: "PUT", Path: re(`/cache/manifests/main-`), Status: 403},
-			failed: "cache", wantErr: "no write access", wantTries: 1, noTags: []string{"latest"}},
+		// A build moving latest writes its main-<sha> tag right after latest (see tagger's
+		// moveLatest: that order lets an overlapping older run find this one).
+		{name: "crash between two tag moves: main-<sha> PUT 503", fault: testenv.Fault{Method: "PUT", Path: re(`/backend/manifests/main-`), Status: 503},
+			failed: "backend", wantErr: "503", wantTries: testRetry.Attempts, wantTags: []string{"latest"}, noTags: []string{"main-"}},
+		{name: "crash before the first tag move: latest PUT 503", fault: testenv.Fault{Method: "PUT", Path: re(`/frontend/manifests/latest$`), Status: 503},
+			failed: "frontend", wantErr: "503", wantTries: testRetry.Attempts, noTags: []string{"latest", "main-"}},
+		{name: "no write access: tag PUT 403 is not retried", fault: testenv.Fault{Method: "PUT", Path: re(`/cache/manifests/(latest|main-)`), Status: 403},
+			failed: "cache", wantErr: "no write access", wantTries: 1, noTags: []string{"latest", "main-"}},
 		{name: "release: crash between the version and latest-stable", release: true, fault: testenv.Fault{Method: "PUT", Path: re(`/frontend/manifests/latest-stable$`), Status: 500},
 			failed: "frontend", wantErr: "500", wantTries: testRetry.Attempts, wantTags: []string{"v1.0.0"}, noTags: []string{"latest-stable"}},
 	}

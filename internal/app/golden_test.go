@@ -17,13 +17,14 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
-// normalize removes what differs between runs: temporary paths, durations and the random
-// heredoc delimiters of GITHUB_OUTPUT.
+// normalize removes what differs between runs: temporary paths, durations, the random
+// heredoc delimiters of GITHUB_OUTPUT and the result file's random name.
 func normalize(s string, dirs map[string]string) string {
 	for dir, name := range dirs {
 		s = strings.ReplaceAll(s, dir, name)
 	}
 	s = regexp.MustCompile(`ghadelimiter_[0-9a-f]{32}`).ReplaceAllString(s, "ghadelimiter_X")
+	s = regexp.MustCompile(`fleetpush-result-\d+\.json`).ReplaceAllString(s, "fleetpush-result-N.json")
 	s = regexp.MustCompile(`\b\d+(\.\d+)?(ms|µs|s)\b`).ReplaceAllString(s, "Nms")
 	s = regexp.MustCompile(`"durationMs": ?\d+`).ReplaceAllString(s, `"durationMs":0`)
 	return s
@@ -85,7 +86,7 @@ func TestActionGolden(t *testing.T) {
 			maps.Copy(env, tc.inputs)
 			code, stdout, stderr := run(t, env)
 			mustCode(t, code, tc.code, stderr)
-			dirs := map[string]string{layout: "LAYOUT", repo.Dir: "REPO", after: "AFTER", after[:8]: "AFTER8", before: "BEFORE", before[:8]: "BEFORE8"}
+			dirs := map[string]string{layout: "LAYOUT", repo.Dir: "REPO", env["RUNNER_TEMP"]: "RUNNER_TEMP", after: "AFTER", after[:8]: "AFTER8", before: "BEFORE", before[:8]: "BEFORE8"}
 			out, _ := os.ReadFile(env["GITHUB_OUTPUT"])
 			sum, _ := os.ReadFile(env["GITHUB_STEP_SUMMARY"])
 			golden(t, tc.name+".stdout", normalize(stdout, dirs))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fleetpush/fleetpush/internal/artifact"
 	"github.com/fleetpush/fleetpush/internal/component"
+	"github.com/fleetpush/fleetpush/internal/preview"
 	"github.com/fleetpush/fleetpush/internal/registry"
 	"github.com/fleetpush/fleetpush/internal/report"
 	"github.com/fleetpush/fleetpush/internal/retry"
@@ -27,10 +28,11 @@ type plan struct {
 	c        component.Component
 	store    repository
 	layer    *artifact.Layer
-	img      v1.Image // the artifact as built; pushed when nothing in the registry holds it
-	digest   v1.Hash  // img's digest
-	size     int64    // img's manifest, config and layer
-	findings []string // validation errors, when there are any (the plan then fails)
+	img      v1.Image     // the artifact as built; pushed when nothing in the registry holds it
+	digest   v1.Hash      // img's digest
+	size     int64        // img's manifest, config and layer
+	findings []string     // validation errors, when there are any (the plan then fails)
+	rendered preview.Side // what each kustomization folder rendered, for a dry run's preview
 
 	tagger     *tagger.Tagger
 	tags       tagger.Plan
@@ -40,7 +42,7 @@ type plan struct {
 // plan builds and validates the component and reads the registry; it writes nothing.
 func (m *publishMode) plan(ctx context.Context, c component.Component, tp tags.Plan, an *ancestry, g *group) (*plan, error) {
 	p := &plan{c: c}
-	layer, err := m.build.build(c)
+	layer, err := m.build.build(c, g.logf)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +50,13 @@ func (m *publishMode) plan(ctx context.Context, c component.Component, tp tags.P
 	g.logf("built %d entries, layer %s (%d bytes)", len(layer.Files), layer.Digest, layer.Size)
 
 	if m.validate {
-		errs, err := m.build.findings(ctx, c, layer, g.logf)
+		var col collector
+		var rendered func(string, [][]byte)
+		if m.preview != nil && m.dryRun {
+			rendered = col.add
+		}
+		errs, err := m.build.findingsRendered(ctx, c, layer, g.logf, rendered)
+		p.rendered = col.side
 		if err != nil {
 			return nil, err
 		}

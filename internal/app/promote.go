@@ -36,6 +36,11 @@ func (m *promoteMode) run(ctx context.Context) (int, error) {
 	if tags.IsRelease(m.channel) {
 		return ExitUsage, fmt.Errorf("channel: %q is a release version, which is immutable: promote moves a channel tag such as latest-stable", m.channel)
 	}
+	if err := checkNames(m.stores, m.components, []written{
+		{m.channel, "channel"}, {tags.PromotionTag(m.channel), "channel (its promotion record)"},
+	}); err != nil {
+		return ExitUsage, err
+	}
 	if m.dryRun {
 		m.log.Notice("dry run: no tag is moved; the plan follows")
 	}

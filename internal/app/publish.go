@@ -30,6 +30,7 @@ type publishMode struct {
 	explicit    bool   // the components input was given: no change detection
 	validate    bool   // run validation before publishing
 	dryRun      bool
+	preview     *previewer // a dry run's preview; nil when off
 	annotations map[string]string
 	tagOptions  []tagger.Option // the clock
 	signer      sign.Signer     // the run's, once made (nil: signing off, or a dry run)
@@ -55,6 +56,14 @@ func (m *publishMode) run(ctx context.Context) (int, error) {
 		comps = pick(comps, d.Changed)
 		if len(comps) == 0 {
 			m.log.Notice("no component changed: nothing to publish")
+		}
+	}
+
+	// Every name this run may write, checked before anything is written (a dry run fails the same
+	// way): a registry refuses an over-long name only at push time, after other components.
+	if len(comps) > 0 {
+		if err := checkNames(m.stores, comps, m.writes(tp)); err != nil {
+			return ExitUsage, err
 		}
 	}
 
@@ -113,6 +122,12 @@ func (m *publishMode) run(ctx context.Context) (int, error) {
 		if m.dryRun {
 			release()
 			p.dryRun(&res, &g)
+			if m.preview != nil && m.validate {
+				res.Preview = m.preview.compare(ctx, c, p.layer, p.rendered)
+				if w := res.Preview.Warning; w != "" {
+					m.log.Warning("preview of %s: %s", c.Name, w)
+				}
+			}
 			return res
 		}
 		if err := m.apply(ctx, p, signer, &res, &g, gate, release); err != nil {
@@ -124,6 +139,26 @@ func (m *publishMode) run(ctx context.Context) (int, error) {
 		m.log.Group("Flux OCIRepository verify block for these artifacts", strings.Split(strings.TrimRight(snippet, "\n"), "\n"))
 	}
 	return m.out.finish(results, "fleetpush publish", snippet)
+}
+
+// writes are the tags a publish of tp may write in each component's repository, with the input
+// that names each.
+func (m *publishMode) writes(tp tags.Plan) []written {
+	imm := "the ref (branch name and sha-length)"
+	if tags.IsRelease(tp.Immutable) {
+		imm = "the release tag"
+	}
+	out := []written{{tp.Immutable, imm}}
+	if tp.Latest {
+		out = append(out, written{m.policy.LatestTag, "latest-tag"})
+	}
+	if tp.Stable {
+		out = append(out, written{m.policy.StableTag, "stable-tag"})
+	}
+	if tags.IsRelease(tp.Immutable) {
+		out = append(out, written{tags.ClaimTag(tp.Immutable, strings.Repeat("0", tags.NonceLength)), "the release tag (its claim tag)"})
+	}
+	return append(out, signatureTags()...)
 }
 
 // signingFanout is how many components are in flight per registry worker when signing waits on

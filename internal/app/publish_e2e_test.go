@@ -160,4 +160,28 @@ func TestPublishD2Lifecycle(t *testing.T) {
 	if got := testenv.DigestAt(t, host, "acme/apps/frontend", "latest-stable"); got != v101 {
 		t.Errorf("a failed promote moved latest-stable to %s", got)
 	}
+
+	// 9. promote --channel latest: staging rolled back to v1.0.1. A re-run of the newest main
+	// commit leaves it there (the rollback holds); a newer commit moves it on.
+	code, _, stderr = run(t, env, "promote", "--source", repo.Dir, "--repository", prefix, "--components", "frontend", "--version", "v1.0.1", "--channel", "latest", "--sign", "none")
+	mustCode(t, code, 0, stderr)
+	if got := testenv.DigestAt(t, host, "acme/apps/frontend", "latest"); got != v101 {
+		t.Fatalf("after promote --channel latest, latest = %s, want v1.0.1 %s", got, v101)
+	}
+	repo.Git("checkout", "-q", newest)
+	code, rs, stderr = publish("--ref", "refs/heads/main", "--components", "frontend")
+	mustCode(t, code, 0, stderr)
+	if got := testenv.DigestAt(t, host, "acme/apps/frontend", "latest"); got != v101 {
+		t.Errorf("a re-run of the commit rolled back from moved latest to %s, want it held at v1.0.1 %s", got, v101)
+	}
+	if len(rs["frontend"].Skipped) != 1 || !strings.Contains(rs["frontend"].Skipped[0], "promotion") {
+		t.Errorf("the result does not say the promotion holds latest: %+v", rs["frontend"].Skipped)
+	}
+	repo.Write("components/frontend/base/extra-configmap.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  namespace: frontend\ndata:\n  k: fixed\n")
+	fixed := repo.Commit("frontend: the fix after the rollback")
+	code, rs, stderr = publish("--ref", "refs/heads/main", "--components", "frontend")
+	mustCode(t, code, 0, stderr)
+	if got := testenv.DigestAt(t, host, "acme/apps/frontend", "latest"); got != rs["frontend"].Digest || got == v101 {
+		t.Errorf("a newer commit (%s) after the rollback left latest at %s, want its build %s", fixed[:8], got, rs["frontend"].Digest)
+	}
 }

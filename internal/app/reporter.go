@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -25,6 +26,8 @@ type reporter struct {
 	json   bool // --output json: the results go to stdout
 	jobs   int  // components worked on at once
 	now    func() time.Time
+	// workspace is where the preview's comment file goes (GITHUB_WORKSPACE); "" outside Actions.
+	workspace string
 }
 
 // forEach runs fn for every component, jobs at a time, printing a progress line as each
@@ -78,6 +81,9 @@ func (r *reporter) finish(results []report.Result, title, snippet string) (int, 
 		err = report.WriteJSON(r.stdout, results)
 	} else {
 		err = report.WriteText(r.log.Writer(), results)
+		if e := report.WritePreviewText(r.log.Writer(), results); e != nil && err == nil {
+			err = e
+		}
 	}
 	if e := r.actionsReport(results, title, snippet); e != nil && err == nil {
 		err = e
@@ -88,14 +94,11 @@ func (r *reporter) finish(results []report.Result, title, snippet string) (int, 
 	return ExitOK, err
 }
 
-// actionsReport writes the outputs and the step summary when running in Actions.
+// actionsReport writes the outputs, the result file and the step summary when running in
+// Actions. Each sink keeps to its budget (report's budget.go); the result file holds everything.
 func (r *reporter) actionsReport(results []report.Result, title, snippet string) error {
 	if !r.log.Actions() {
 		return nil
-	}
-	compact, err := json.Marshal(nonNil(results))
-	if err != nil {
-		return err
 	}
 	var names, changed []string
 	digests := map[string]string{}
@@ -112,25 +115,80 @@ func (r *reporter) actionsReport(results []report.Result, title, snippet string)
 			digests[res.Component] = res.Repository + "@" + res.Digest
 		}
 	}
-	matrix, _ := gitdiff.Matrix(changed)
 	_, list := gitdiff.Matrix(names)
 	dj, _ := json.Marshal(digests)
 	outputs := map[string]string{
-		"result":      string(compact),
-		"matrix":      matrix,
 		"components":  list,
 		"any-changed": fmt.Sprint(len(changed) > 0),
 		"pushed":      fmt.Sprint(pushed),
 		"digests":     string(dj),
 	}
+	if matrix, err := matrixOutput(changed); err != nil {
+		// The components are published already: the run goes on without a matrix.
+		r.log.Warning("the matrix output is left out: %v", err)
+	} else {
+		outputs["matrix"] = matrix
+	}
 	if snippet != "" {
 		outputs["verify-snippet"] = snippet
 	}
-	if err := r.log.SetOutputs(outputs, outputOrder); err != nil {
-		return err
+	var errs []error
+	previewed := report.PreviewMarkdown(results, report.CommentPreviewBudget)
+	if previewed != "" || report.Previewed(results) {
+		if previewed == "" {
+			previewed = report.PreviewNothing
+		}
+		if r.workspace != "" {
+			p, err := writePreviewFile(r.workspace, r.log.Redact(previewed))
+			if err != nil {
+				r.log.Warning("%v", err) // the preview never fails the run
+			} else {
+				outputs["preview"] = p
+			}
+		}
 	}
-	return r.log.Summary(report.SummaryMarkdown(title, results, snippet))
+	file, err := r.log.ResultFile(results)
+	if err != nil {
+		errs = append(errs, err)
+	} else {
+		outputs["result-file"] = file
+	}
+	// The small outputs first; the result takes what they leave of the budget.
+	if _, err := r.log.SetOutputs(outputs, outputOrder); err != nil {
+		errs = append(errs, err)
+	}
+	result := report.ResultJSON(results, r.log.OutputRoom("result"))
+	if _, err := r.log.SetOutputs(map[string]string{"result": result}, outputOrder); err != nil {
+		errs = append(errs, err)
+	}
+	budget := r.log.SummaryBudget()
+	doc := report.NewSummary(budget)
+	report.SummaryMarkdown(doc, title, results, snippet)
+	if previewed != "" {
+		// The preview draws on the run's one summary budget, after the table and findings.
+		room := min(report.SummaryPreviewBudget, budget.Left()-previewReserve)
+		if md := report.PreviewMarkdown(results, room); md != "" {
+			doc.Add("\n" + md)
+		}
+	}
+	if err := r.log.Summary(doc); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
+
+// matrixOutput is the matrix output for the named components, or why GitHub would refuse it.
+func matrixOutput(names []string) (string, error) {
+	if len(names) > report.MatrixJobs {
+		return "", fmt.Errorf("%d components changed, more than the %d jobs one GitHub matrix may start: publish them from one job instead (a publish step without components publishes every changed component, concurrency at a time), or split the repository's components between workflows (components-dir)",
+			len(names), report.MatrixJobs)
+	}
+	matrix, _ := gitdiff.Matrix(names)
+	return matrix, nil
+}
+
+// previewReserve is the room of the summary kept for the trailers of its cut sections.
+const previewReserve = 1 << 10
 
 func nonNil(rs []report.Result) []report.Result {
 	if rs == nil {

@@ -55,6 +55,7 @@ func newSigners(cfg *config.Config, client *registry.Client, log *report.Log, ne
 			TokenRequestToken: cfg.GitHub.TokenRequestToken,
 			RemoteOptions:     client.RemoteOptions(),
 			BlobWriter:        client.BlobWriter(),
+			MaxTagPages:       client.MaxTagPages(),
 			Transport:         client.RetryTransport(logf),
 			Logf:              logf,
 		},

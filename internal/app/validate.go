@@ -13,6 +13,7 @@ type validateMode struct {
 	out        *reporter
 	build      *builder
 	components []component.Component
+	preview    *previewer // nil when diff-against is none
 }
 
 func (m *validateMode) run(ctx context.Context) (int, error) {
@@ -20,13 +21,18 @@ func (m *validateMode) run(ctx context.Context) (int, error) {
 		res := report.Result{Component: c.Name}
 		var g group
 		defer func() { m.out.log.Group(groupTitle(c, res), g.lines) }()
-		layer, err := m.build.build(c)
+		layer, err := m.build.build(c, g.logf)
 		if err != nil {
 			res.Status, res.Error = report.Failed, err.Error()
 			return res
 		}
 		res.Digest, res.Size = layer.Digest.String(), layer.Size
-		errs, err := m.build.findings(ctx, c, layer, g.logf)
+		var col collector
+		var rendered func(string, [][]byte)
+		if m.preview != nil {
+			rendered = col.add
+		}
+		errs, err := m.build.findingsRendered(ctx, c, layer, g.logf, rendered)
 		switch {
 		case err != nil:
 			res.Status, res.Error = report.Failed, err.Error()
@@ -35,6 +41,16 @@ func (m *validateMode) run(ctx context.Context) (int, error) {
 			res.Error = fmt.Sprintf("%d problem(s)", len(errs))
 		default:
 			res.Status = report.Valid
+		}
+		if m.preview != nil && err == nil {
+			res.Preview = m.preview.compare(ctx, c, layer, col.side)
+			if w := res.Preview.Warning; w != "" {
+				name := c.Name
+				if name == "" {
+					name = "the artifact"
+				}
+				m.out.log.Warning("preview of %s: %s", name, w)
+			}
 		}
 		return res
 	})

@@ -36,6 +36,7 @@ func TestValidateBrokenComponent(t *testing.T) {
 
 	env := testenv.Actions(t, "acme/apps", repo.Dir, map[string]string{
 		"GITHUB_REF": "refs/pull/7/merge", "GITHUB_EVENT_NAME": "pull_request", "INPUT_COMMAND": "validate",
+		"INPUT_DIFF-AGAINST": "none", // no registry here: the preview has its own tests
 	})
 	code, _, stderr := run(t, env)
 	mustCode(t, code, 1, stderr)

@@ -7,13 +7,15 @@ import (
 
 	"github.com/fleetpush/fleetpush/internal/component"
 	"github.com/fleetpush/fleetpush/internal/report"
+	"github.com/fleetpush/fleetpush/internal/tagger"
 	"github.com/fleetpush/fleetpush/internal/tags"
 )
 
 // verifyMode checks what is published: each tag (the version given, else latest and
 // latest-stable) must resolve to a digest whose signature verifies for the identity Flux is told
 // to expect. latest must be signed by a push to the main branch, releases by a release tag of the
-// component.
+// component, and a channel that promote pointed at a release (its promotion record names that
+// digest) by that release's tag.
 type verifyMode struct {
 	out        *reporter
 	components []component.Component
@@ -62,6 +64,19 @@ func (m *verifyMode) one(ctx context.Context, c component.Component) report.Resu
 		if err != nil {
 			problems = append(problems, err.Error())
 			continue
+		}
+		if m.version == "" {
+			// A channel that promote pointed at a release holds that release, signed by the
+			// release workflow: check it for that identity (a rollback of latest is not a build
+			// of the main branch).
+			rec, err := tagger.New(store, nil).ReadPromotion(ctx, ch.tag)
+			if err != nil {
+				problems = append(problems, err.Error())
+				continue
+			}
+			if rec != nil && rec.Digest == man.Digest.String() {
+				ch.ref = releaseRef(c.Name, rec.Version)
+			}
 		}
 		v, err := m.signers.verifier(ctx, ch.ref, c.Name)
 		if err != nil {

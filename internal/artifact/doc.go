@@ -69,32 +69,64 @@
 // reach into an ignored directory that is, or lies below, a followed
 // symlink: Flux does not follow links at all.)
 //
+// A directory named .git is never packed, whatever the patterns say (not
+// even "!.git/"): git keeps credentials there, and actions/checkout writes
+// the job's token to .git/config.
+//
 // # Symlinks
 //
-// Flux skips symlinks. fleetpush follows a symlink whose target, after
-// resolving every link on the way, lies inside the artifact root: the
-// target's content appears at the link's path (a file as a regular file, a
-// directory as a directory with its whole tree). A link that points outside
-// the root is an error ([ErrSymlinkEscapes]) naming the link, as is a
-// dangling link, a chain of links that does not end, and a directory link
-// that leads back to one of its own ancestors ([ErrSymlinkLoop]). Links that
-// the ignore patterns exclude are not resolved. Sockets, pipes and devices
-// are skipped.
+// Flux skips symlinks. fleetpush follows a symlink whose target lies inside
+// the artifact root, and the target's content appears at the link's path (a
+// file as a regular file, a directory as a directory with its tree). Every
+// link is resolved by checkout.Resolve, the one resolution every reader of
+// the checkout goes through, element by element as the kernel does, and the
+// ignore rules apply to what the link resolves to, not only to its name:
+//
+//   - a link into a .git folder, by any path (relative, absolute, a chain, a
+//     link to a parent folder, other letter case) is an error
+//     ([ErrSymlinkGit]), as is a link named .git;
+//   - a link whose target, or any further link on the way, the ignore rules
+//     leave out is an error ([ErrSymlinkIgnored]) naming the link, its
+//     target and the rule: a link cannot publish what the rules leave out;
+//   - a link that points outside the root ([ErrSymlinkEscapes]), a dangling
+//     link, a chain of more than 40 links, and a directory link that leads
+//     back to one of its own ancestors ([ErrSymlinkLoop]) are errors naming
+//     the link.
+//
+// A directory reached through a link shows what that directory itself would
+// publish: entries the rules leave out at their own path are left out under
+// the link's path too. A link the rules leave out by its own name is not
+// resolved at all. Sockets, pipes and devices are skipped.
 //
 // [WithWorkspace] names the checkout: a folder that is, or passes through, a
 // symlink leading out of it is refused ([ErrOutsideWorkspace]). Every
 // directory and file is then read through an [os.Root] handle opened on the
 // checkout and then on the folder, so a link swapped in while the build runs
 // can neither lead out of the checkout nor out of the folder: the kernel
-// resolves each name below the handle.
+// resolves each name below the handle, and a file opened is checked to be
+// the one that was resolved.
+//
+// # Names
+//
+// Every name Flux packs is packed as it is: spaces anywhere (leading,
+// trailing, only spaces), letters beyond ASCII, control characters, glob
+// characters. Refused ([ErrName]), naming the file, are only the names a
+// Flux artifact cannot carry: a backslash or a "../" in the path (a folder
+// ending in ".."), which source-controller's untar refuses for the whole
+// artifact, and names that are not UTF-8, which have no PAX form.
 //
 // # The layout folder
 //
-// The OCI image layout folder a run writes to ([WithLayoutDir]) is never
-// packed when it lies inside the folder: "publish --path ./" run twice would
-// otherwise carry the first run's output in the second artifact. Without the
-// option, [DefaultLayoutDir] (relative to the working directory) is left out
-// when it holds an OCI layout.
+// The OCI image layout folder a run writes to ([WithLayoutDir]) is recognised
+// by its real path, resolved the kernel's way, however the input spells it
+// ("a/../dist" where a is a symlink, "./dist/", a link to it). Inside the folder
+// being packed it is left out, and [Layer.LeftOut] says so, only when it is
+// fleetpush's: an OCI layout (an "oci-layout" file), an empty folder, or,
+// directly in it, the OCI layouts of components. A user's own folder of the
+// same name is packed. A folder that is, or lies inside, the layout it is
+// written to ([WithLayoutTarget]) is refused ([ErrLayoutInside]): every run
+// would pack the one before. Without the option, [DefaultLayoutDir]
+// (relative to the working directory) is the layout folder.
 //
 // # Limits
 //

@@ -2,6 +2,7 @@ package artifact
 
 import (
 	"bufio"
+	"fmt"
 	"path"
 	"strings"
 )
@@ -19,6 +20,8 @@ type ignorePattern struct {
 	negate   bool     // "!pattern": re-include
 	dirOnly  bool     // "pattern/": the last matched segment must be a directory
 	anchored bool     // the pattern held a "/": matched segment by segment from the root
+	text     string   // the line as written, to name in errors
+	builtin  bool     // one of DefaultIgnore
 }
 
 // matcher decides whether a path is left out of the artifact. Patterns are in
@@ -34,6 +37,20 @@ type matcher struct {
 // skipping blank lines and "#" comments, the way Flux reads --ignore-paths.
 func newMatcher(patterns []string) *matcher {
 	m := &matcher{prunable: true}
+	m.add(patterns, false)
+	return m
+}
+
+// newBuildMatcher is the matcher of a build: Flux's defaults, then the
+// user's patterns.
+func newBuildMatcher(user []string) *matcher {
+	m := &matcher{prunable: true}
+	m.add(DefaultIgnore, true)
+	m.add(user, false)
+	return m
+}
+
+func (m *matcher) add(patterns []string, builtin bool) {
 	for _, block := range patterns {
 		sc := bufio.NewScanner(strings.NewReader(block))
 		for sc.Scan() {
@@ -42,13 +59,13 @@ func newMatcher(patterns []string) *matcher {
 				continue
 			}
 			p := parseIgnorePattern(line)
+			p.text, p.builtin = line, builtin
 			if p.negate {
 				m.prunable = false
 			}
 			m.patterns = append(m.patterns, p)
 		}
 	}
-	return m
 }
 
 func parseIgnorePattern(s string) ignorePattern {
@@ -72,14 +89,34 @@ func parseIgnorePattern(s string) ignorePattern {
 // ignored reports whether the slash-separated relative path rel (never ".")
 // is left out of the artifact.
 func (m *matcher) ignored(rel string, isDir bool) bool {
+	return m.decider(rel, isDir) != nil
+}
+
+// rule describes the pattern that leaves rel out, for an error, or "".
+func (m *matcher) rule(rel string, isDir bool) string {
+	p := m.decider(rel, isDir)
+	switch {
+	case p == nil:
+		return ""
+	case p.builtin:
+		return fmt.Sprintf("%q (a Flux default)", p.text)
+	}
+	return fmt.Sprintf("%q (ignore-paths)", p.text)
+}
+
+// decider returns the pattern that leaves rel out, or nil when rel is kept.
+func (m *matcher) decider(rel string, isDir bool) *ignorePattern {
 	segs := strings.Split(rel, "/")
 	for i := len(m.patterns) - 1; i >= 0; i-- {
 		p := &m.patterns[i]
 		if p.match(segs, isDir) {
-			return !p.negate
+			if p.negate {
+				return nil
+			}
+			return p
 		}
 	}
-	return false
+	return nil
 }
 
 func (p *ignorePattern) match(segs []string, isDir bool) bool {

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/fleetpush/fleetpush/internal/checkout"
 )
 
 // Component is one artifact to publish.
@@ -16,17 +18,16 @@ type Component struct {
 	Dir  string // slash path relative to the source root; "." for the whole checkout
 }
 
-// ErrOutside is wrapped by the error about a folder that a symlink leads out of the checkout.
-var ErrOutside = errors.New("outside the checkout")
-
-// maxLinks bounds the symlinks followed while resolving one path, as Linux does (ELOOP).
-const maxLinks = 40
+var (
+	// ErrOutside is wrapped by the error about a folder that a symlink leads out of the checkout.
+	ErrOutside = checkout.ErrOutside
+	// ErrGit is wrapped by the error about a folder that is, or that a symlink leads, inside a
+	// .git folder.
+	ErrGit = checkout.ErrGit
+)
 
 // fixOutside says what to do about a folder a symlink leads out of the checkout.
 const fixOutside = "an artifact holds only files of the checkout: replace the link with the folder itself, or remove it"
-
-// driveLetter starts a Windows absolute link target.
-var driveLetter = regexp.MustCompile(`^[A-Za-z]:/`)
 
 var dns1123 = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
@@ -65,8 +66,8 @@ func IsKustomization(base string) bool {
 func Discover(fsys fs.FS, dir string) ([]Component, error) {
 	dir = clean(dir)
 	real, err := realPath(fsys, dir)
-	if errors.Is(err, ErrOutside) {
-		return nil, fmt.Errorf("components-dir %q: %w: give a folder inside the checkout; %s", dir, err, fixOutside)
+	if r := refusal(err); r != nil {
+		return nil, fmt.Errorf("components-dir %q: %w", dir, r)
 	}
 	if err == nil {
 		var entries []fs.DirEntry
@@ -143,8 +144,8 @@ func Select(fsys fs.FS, dir string, names []string) ([]Component, error) {
 		seen[n] = true
 		p := path.Join(dir, n)
 		real, err := realPath(fsys, p)
-		if errors.Is(err, ErrOutside) {
-			errs = append(errs, fmt.Errorf("components: %q: folder %q: %w; %s", n, p, err, fixOutside))
+		if r := refusal(err); r != nil {
+			errs = append(errs, fmt.Errorf("components: %q: folder %q: %w", n, p, r))
 			continue
 		}
 		fi, err := fs.Stat(fsys, real)
@@ -169,8 +170,8 @@ func Single(fsys fs.FS, p string) (Component, error) {
 		return Component{}, fmt.Errorf("path: %w", err)
 	}
 	real, err := realPath(fsys, c)
-	if errors.Is(err, ErrOutside) {
-		return Component{}, fmt.Errorf("path: %q: %w: give a folder inside the checkout; %s", p, err, fixOutside)
+	if r := refusal(err); r != nil {
+		return Component{}, fmt.Errorf("path: %q: %w", p, r)
 	}
 	fi, err := fs.Stat(fsys, real)
 	if err != nil || !fi.IsDir() {
@@ -222,6 +223,9 @@ func realFolder(fsys fs.FS, p string, e fs.DirEntry) (string, bool, error) {
 	if errors.Is(err, ErrOutside) {
 		return "", false, fmt.Errorf("%w; %s", err, fixOutside)
 	}
+	if checkout.Refused(err) {
+		return "", false, err
+	}
 	if err != nil {
 		return "", false, nil
 	}
@@ -229,58 +233,30 @@ func realFolder(fsys fs.FS, p string, e fs.DirEntry) (string, bool, error) {
 	return real, err == nil && fi.IsDir(), nil
 }
 
-// realPath returns p (a clean slash path relative to the root of fsys) with every symlink on the
-// way resolved, each ".." applied to what the links led to, as the kernel does. A link whose
-// target is absolute, or climbs above the root, is an error wrapping ErrOutside that names the
-// link: over an fs.FS the root is the whole checkout, and an artifact may hold only files of the
-// checkout. A missing element is the fs error.
+// realPath returns p (a clean slash path relative to the root of fsys) with every symlink on the way
+// resolved by checkout.Resolve, the resolution every reader of the checkout goes through: each ".."
+// applies to what the links led to, as the kernel does. A link whose target is absolute, or climbs
+// above the root, is an error wrapping ErrOutside that names the link: over an fs.FS the root is the
+// whole checkout, and an artifact may hold only files of the checkout. A path through a .git folder
+// wraps ErrGit, a loop checkout.ErrLoop. A missing element is the fs error.
 func realPath(fsys fs.FS, p string) (string, error) {
-	var done []string
-	todo := strings.Split(p, "/")
-	links := 0
-	var link, target string // the last link followed, to name in an error
-	for len(todo) > 0 {
-		elem := todo[0]
-		todo = todo[1:]
-		switch elem {
-		case "", ".":
-			continue
-		case "..":
-			if len(done) == 0 {
-				if link != "" {
-					return "", fmt.Errorf("symlink %q points to %q, %w", link, target, ErrOutside)
-				}
-				return "", fmt.Errorf("%q climbs above the checkout: %w", p, ErrOutside)
-			}
-			done = done[:len(done)-1]
-			continue
-		}
-		cur := path.Join(append(done, elem)...)
-		fi, err := fs.Lstat(fsys, cur)
-		if err != nil {
-			return "", err
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			done = append(done, elem)
-			continue
-		}
-		if links++; links > maxLinks {
-			return "", fmt.Errorf("resolving %q: more than %d symlinks: remove the link loop", p, maxLinks)
-		}
-		link = cur
-		if target, err = fs.ReadLink(fsys, cur); err != nil {
-			return "", err
-		}
-		t := strings.ReplaceAll(target, `\`, "/")
-		if path.IsAbs(t) || driveLetter.MatchString(t) {
-			return "", fmt.Errorf("symlink %q points to the absolute path %q, %w", cur, target, ErrOutside)
-		}
-		todo = append(strings.Split(t, "/"), todo...)
+	r, err := checkout.Resolve(fsys, p, checkout.Options{Name: "the checkout"})
+	if err != nil {
+		return "", err
 	}
-	if len(done) == 0 {
-		return ".", nil
+	return r.Path, nil
+}
+
+// refusal is the error for a folder that checkout.Resolve refuses, with what to do, or nil for
+// any other error (a missing folder, which callers report their own way).
+func refusal(err error) error {
+	switch {
+	case errors.Is(err, ErrOutside):
+		return fmt.Errorf("%w: give a folder inside the checkout; %s", err, fixOutside)
+	case checkout.Refused(err):
+		return err // says what to do
 	}
-	return path.Join(done...), nil
+	return nil
 }
 
 func hasKustomization(fsys fs.FS, dir string) (bool, error) {

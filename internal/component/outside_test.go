@@ -76,7 +76,7 @@ func TestInputsThroughLinksOutOfTheCheckout(t *testing.T) {
 		{"components-dir passes through a link out", func() error { _, err := Discover(fsys, "up/repo/components"); return err },
 			`components-dir "up/repo/components": symlink "up" points to "..", outside the checkout: give a folder inside the checkout; ` + outsideFix},
 		{"components lists a link out", func() error { _, err := Select(fsys, "components", []string{"good", "evil"}); return err },
-			`components: "evil": folder "components/evil": symlink "components/evil" points to "../../outside", outside the checkout; ` + outsideFix},
+			`components: "evil": folder "components/evil": symlink "components/evil" points to "../../outside", outside the checkout: give a folder inside the checkout; ` + outsideFix},
 		{"path is a link out", func() error { _, err := Single(fsys, "components/evil"); return err },
 			`path: "components/evil": symlink "components/evil" points to "../../outside", outside the checkout: give a folder inside the checkout; ` + outsideFix},
 		{"path passes through a link out", func() error { _, err := Single(fsys, "./components/abs/ssl/"); return err },

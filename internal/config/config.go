@@ -69,7 +69,11 @@ type Config struct {
 	All             bool
 	ValidateOn      bool // run validation inside publish
 	SchemaLocations []string
-	AllowEmpty      bool // an artifact with no Kubernetes object is intended
+	AllowEmpty      bool   // an artifact with no Kubernetes object is intended
+	DiffAgainst     string // validate: the tag the preview compares with; DiffNone turns it off
+	// DiffAgainstGiven says diff-against was set: outside a pull-request event, only then does
+	// validate preview (a laptop's validate has no channel to compare with unless asked).
+	DiffAgainstGiven bool
 
 	Sign            string
 	SignatureFormat string // both, bundle or legacy
@@ -101,6 +105,13 @@ type Config struct {
 	MaxFiles    int   // entries in one artifact
 	MaxBytes    int64 // uncompressed bytes of one artifact
 	MaxFileSize int64 // bytes of one file that validation reads
+	MaxTagPages int   // pages of one tag listing
+
+	// Validation budgets (kustomize.Limits): of the whole run, then of one build.
+	MaxYAMLNodes     int   // YAML nodes decoded over the run, aliases copied
+	MaxYAMLBytes     int64 // YAML bytes decoded over the run, aliases copied
+	MaxObjects       int   // objects one kustomize build renders
+	MaxRenderedBytes int64 // bytes (JSON) one kustomize build renders
 
 	GitHub GitHub
 }

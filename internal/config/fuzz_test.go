@@ -29,6 +29,8 @@ func FuzzLoadCLI(f *testing.F) {
 		"publish\x00--fulcio-url\x00ftp://x\x00--certificate-identity-regexp\x00(",
 		"verify\x00--bogus", "detect\x00--repository", "\x00", "-x", "help", "publish\x00stray",
 		"publish\x00--dry-run\x00sometimes\x00--output\x00yaml\x00--source\x00 ",
+		"publish\x00--provenance\x00false\x00--all\x00components\x00--insecure\x00TRUE",
+		"publish\x00--repository\x00--all\x00false\x00--\x00true\x00-validate\x00False",
 	} {
 		f.Add(s)
 	}

@@ -44,6 +44,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 			}
 			fs.Var(&flagValue{name: o.Name, values: values, isBool: o.field.isBool(), accumulate: o.field.isList()}, o.Name, o.Description)
 		}
+		rest, after := joinBoolValues(fs, rest)
 		if err := fs.Parse(rest); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				writeUsage(usage)
@@ -52,6 +53,9 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 			return nil, fmt.Errorf("%w (see `fleetpush %s --help`)", err, cmd)
 		}
 		if fs.NArg() > 0 {
+			if b := after[fs.Arg(0)]; b != "" {
+				return nil, fmt.Errorf("unexpected argument %q after --%s, which takes true or false: write --%s (true) or --%s=false", fs.Arg(0), b, b, b)
+			}
 			return nil, fmt.Errorf("unexpected argument %q: every value is given with a flag, e.g. --components %s", fs.Arg(0), fs.Arg(0))
 		}
 		// A flag given an empty value is a mistake, usually an unset shell variable
@@ -97,6 +101,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 	for _, o := range computed {
 		o.compute(c, getenv)
 	}
+	_, c.DiffAgainstGiven = values["diff-against"]
 	c.CosignPassword = getenv("COSIGN_PASSWORD")
 	if c.SHA == "" && c.GitHub.Actions {
 		c.SHA = getenv("GITHUB_SHA")
@@ -144,6 +149,65 @@ func (c *Config) resolveDryRun() bool {
 		return true
 	}
 	if c.Command == Publish && c.Sign == SignKeyless && c.GitHub.TokenRequestURL == "" && !c.GitHub.CI && !c.GitHub.Actions {
+		return true
+	}
+	return false
+}
+
+// joinBoolValues lets a boolean flag take its value as the next argument, as
+// people type it: `--provenance false` becomes `--provenance=false`. Only a
+// boolean word (true or false, in the spellings a boolean input accepts) is
+// taken: fleetpush's commands take no positional arguments, so such a word
+// can only be meant as the flag's value, while anything else (`--all
+// components`) stays an unexpected argument. after maps such an argument to
+// the boolean flag before it, for the error. Values of other flags are
+// skipped as flag.Parse reads them, and nothing after "--" is touched.
+func joinBoolValues(fs *flag.FlagSet, args []string) (out []string, after map[string]string) {
+	after = map[string]string{}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		out = append(out, a)
+		if a == "--" {
+			return append(out, args[i+1:]...), after
+		}
+		name, ok := flagName(a)
+		if !ok {
+			continue
+		}
+		f := fs.Lookup(name)
+		if f == nil || strings.Contains(a, "=") || i+1 >= len(args) {
+			continue
+		}
+		if b, isBool := f.Value.(interface{ IsBoolFlag() bool }); !isBool || !b.IsBoolFlag() {
+			i++ // the flag's own value: never a flag to look at
+			out = append(out, args[i])
+			continue
+		}
+		if next := args[i+1]; boolWord(next) {
+			out[len(out)-1] = a + "=" + next
+			i++
+		} else if _, isFlag := flagName(next); !isFlag {
+			after[next] = name
+		}
+	}
+	return out, after
+}
+
+// flagName is the name of a flag argument ("-x", "--x", "--x=v"); ok is
+// false for anything else, "-" and "--" included.
+func flagName(a string) (string, bool) {
+	if len(a) < 2 || a[0] != '-' || a == "--" {
+		return "", false
+	}
+	name := strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+	name, _, _ = strings.Cut(name, "=")
+	return name, name != "" && name[0] != '-'
+}
+
+// boolWord reports whether s is a value a boolean flag accepts.
+func boolWord(s string) bool {
+	switch s {
+	case "true", "True", "TRUE", "false", "False", "FALSE":
 		return true
 	}
 	return false

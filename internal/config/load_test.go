@@ -37,6 +37,13 @@ func defaults() Config {
 		MaxFiles:        10000,
 		MaxBytes:        100 << 20,
 		MaxFileSize:     16 << 20,
+
+		MaxYAMLNodes:     10_000_000,
+		MaxYAMLBytes:     512 << 20,
+		MaxObjects:       10_000,
+		MaxRenderedBytes: 64 << 20,
+		DiffAgainst:      "latest",
+		MaxTagPages:      1000,
 	}
 }
 
@@ -130,6 +137,16 @@ func TestLoadCLI(t *testing.T) {
 			name: "size flag with suffix",
 			args: []string{"publish", "--max-size", "2Ki"},
 			want: func(c *Config) { c.MaxBytes = 2048 },
+		},
+		{
+			name: "diff-against a release channel",
+			args: []string{"validate", "--diff-against", "latest-stable"},
+			want: func(c *Config) { c.Command, c.DiffAgainst, c.DiffAgainstGiven = Validate, "latest-stable", true },
+		},
+		{
+			name: "diff-against none",
+			args: []string{"validate", "--diff-against", "none"},
+			want: func(c *Config) { c.Command, c.DiffAgainst, c.DiffAgainstGiven = Validate, "none", true },
 		},
 		{
 			name: "size flag in bytes",
@@ -558,8 +575,26 @@ func TestLoadErrors(t *testing.T) {
 			wantNil: true,
 		},
 		{
-			name:    "bool flag does not take a separate value",
-			args:    []string{"publish", "--all", "false"},
+			name:    "bool flag followed by a word that is not a boolean",
+			args:    []string{"publish", "--all", "components"},
+			want:    []string{`unexpected argument "components" after --all, which takes true or false: write --all (true) or --all=false`},
+			wantNil: true,
+		},
+		{
+			name:    "bool flag followed by 1",
+			args:    []string{"publish", "--provenance", "1"},
+			want:    []string{`unexpected argument "1" after --provenance, which takes true or false: write --provenance (true) or --provenance=false`},
+			wantNil: true,
+		},
+		{
+			name:    "a boolean word after the end of the flags",
+			args:    []string{"publish", "--all", "--", "false"},
+			want:    []string{`unexpected argument "false": every value is given with a flag, e.g. --components false`},
+			wantNil: true,
+		},
+		{
+			name:    "a boolean word where no boolean flag is",
+			args:    []string{"publish", "--repository", "ghcr.io/acme/apps", "false"},
 			want:    []string{`unexpected argument "false": every value is given with a flag, e.g. --components false`},
 			wantNil: true,
 		},
@@ -946,4 +981,58 @@ func messages(err error) []string {
 		return out
 	}
 	return []string{err.Error()}
+}
+
+// TestLoadBoolFlagSpellings: every boolean flag takes its value as people
+// type it: alone (true), with "=", or as the next argument (`--provenance
+// false`), in each spelling a boolean input accepts; a flag's own value that
+// looks like a boolean flag is left to that flag.
+func TestLoadBoolFlagSpellings(t *testing.T) {
+	t.Parallel()
+	var bools []Option
+	for _, o := range Options {
+		if o.Flag() && o.field.isBool() {
+			bools = append(bools, o)
+		}
+	}
+	if len(bools) < 5 {
+		t.Fatalf("found %d boolean flags, want every one of them (all, validate, provenance, tlog-upload, insecure, ...)", len(bools))
+	}
+	get := func(c *Config, o Option) bool { return *o.field.(boolField).ptr(c) }
+	for _, o := range bools {
+		for _, tt := range []struct {
+			name string
+			args []string
+			want bool
+		}{
+			{"alone", []string{"--" + o.Name}, true},
+			{"single dash", []string{"-" + o.Name, "false"}, false},
+			{"= false", []string{"--" + o.Name + "=false"}, false},
+			{"space false", []string{"--" + o.Name, "false"}, false},
+			{"space true", []string{"--" + o.Name, "true"}, true},
+			{"space FALSE", []string{"--" + o.Name, "FALSE"}, false},
+			{"space False then another flag", []string{"--" + o.Name, "False", "--output", "json"}, false},
+			{"space true after another flag", []string{"--output", "json", "--" + o.Name, "true"}, true},
+			{"the last one wins", []string{"--" + o.Name, "false", "--" + o.Name, "true"}, true},
+		} {
+			t.Run(o.Name+"/"+tt.name, func(t *testing.T) {
+				t.Parallel()
+				args := append([]string{"publish"}, tt.args...)
+				c, err := Load(args, env(nil), nil)
+				if err != nil {
+					t.Fatalf("Load(%q) = %v", args, err)
+				}
+				if got := get(c, o); got != tt.want {
+					t.Errorf("Load(%q): %s = %v, want %v", args, o.Name, got, tt.want)
+				}
+			})
+		}
+	}
+	// A flag that takes a value takes the next argument whatever it is, as
+	// flag.Parse does: "--all" is the repository here, and "false" after it is
+	// not a value of --all.
+	args := []string{"publish", "--repository", "--all", "false"}
+	if _, err := Load(args, env(nil), nil); err == nil || !strings.Contains(err.Error(), `unexpected argument "false"`) {
+		t.Errorf("Load(%q) = %v, want false unexpected", args, err)
+	}
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/fleetpush/fleetpush/internal/artifact"
 	"github.com/fleetpush/fleetpush/internal/component"
 	"github.com/fleetpush/fleetpush/internal/kustomize"
+	"github.com/fleetpush/fleetpush/internal/registry"
 	"github.com/fleetpush/fleetpush/internal/tags"
 )
 
@@ -16,6 +18,9 @@ import (
 // have 4 cores, and a component's time is mostly spent waiting on the registry and Sigstore, so
 // twice the cores keeps them busy without holding many artifacts in memory.
 const DefaultConcurrency = 8
+
+// DiffNone is the diff-against value that turns the pull-request preview off.
+const DiffNone = "none"
 
 // MaxConcurrency bounds concurrency: every worker holds one artifact (up to max-size) in memory,
 // and registries answer a flood from one client with 429s that slow everyone.
@@ -282,6 +287,16 @@ var Options = []Option{
 		field:       integer(func(c *Config) *int { return &c.Concurrency }, 1, MaxConcurrency),
 	},
 	{
+		Name: "diff-against", Default: tags.DefaultLatestTag,
+		Description: "For `validate` on `pull_request` events (on the CLI: when given): the tag whose content each component is compared with (`<repository>/<component>:<tag>`), to preview object by object what the pull request changes in each overlay (step summary, the `preview` output and the `result` JSON). `none` turns the preview off. Differences never fail the run.",
+		field: textField[string]{ptr: func(c *Config) *string { return &c.DiffAgainst }, valid: func(s string) error {
+			if s == DiffNone || tags.ValidTag(s) {
+				return nil
+			}
+			return fmt.Errorf("%q is not a tag: give a tag such as latest or latest-stable, or none", s)
+		}},
+	},
+	{
 		Name: "max-files", Default: strconv.Itoa(artifact.DefaultMaxFiles),
 		Description: "Largest number of files in one artifact: a guard against publishing a wrong folder (for example `path: ./` with a vendored tree).",
 		field:       integer(func(c *Config) *int { return &c.MaxFiles }, 1, math.MaxInt),
@@ -295,6 +310,31 @@ var Options = []Option{
 		Name: "max-file-size", Default: formatSize(kustomize.DefaultMaxFileSize),
 		Description: "Largest single file that validation reads (a larger one fails validation), in bytes or with a `Ki`, `Mi` or `Gi` suffix.",
 		field:       size(func(c *Config) *int64 { return &c.MaxFileSize }),
+	},
+	{
+		Name: "max-yaml-nodes", Default: strconv.FormatInt(kustomize.DefaultMaxYAMLNodes, 10),
+		Description: "Largest number of YAML nodes validation decodes over the whole run, all files of all components together, counting the copies that YAML aliases make.",
+		field:       integer(func(c *Config) *int { return &c.MaxYAMLNodes }, 1, math.MaxInt),
+	},
+	{
+		Name: "max-yaml-size", Default: formatSize(kustomize.DefaultMaxYAMLBytes),
+		Description: "Largest amount of YAML validation decodes over the whole run, all files of all components together with what YAML aliases copy, in bytes or with a `Ki`, `Mi` or `Gi` suffix.",
+		field:       size(func(c *Config) *int64 { return &c.MaxYAMLBytes }),
+	},
+	{
+		Name: "max-objects", Default: strconv.FormatInt(kustomize.DefaultMaxObjects, 10),
+		Description: "Largest number of objects one kustomize build may render; checked before the build, from the folders each kustomization includes (an overlay that includes a folder N times renders it N times).",
+		field:       integer(func(c *Config) *int { return &c.MaxObjects }, 1, math.MaxInt),
+	},
+	{
+		Name: "max-rendered-size", Default: formatSize(kustomize.DefaultMaxRenderedBytes),
+		Description: "Largest output of one kustomize build, as JSON, in bytes or with a `Ki`, `Mi` or `Gi` suffix; checked before the build from an estimate, and on what it renders.",
+		field:       size(func(c *Config) *int64 { return &c.MaxRenderedBytes }),
+	},
+	{
+		Name: "max-tag-pages", Default: strconv.Itoa(registry.DefaultMaxTagPages),
+		Description: "Most pages of one tag listing that are followed (a registry answers up to 1000 tags a page, some only 100): a registry whose list never ends stops here with an error. Raise it for a repository with more tags than that.",
+		field:       integer(func(c *Config) *int { return &c.MaxTagPages }, 1, math.MaxInt32),
 	},
 	{
 		Name: "output", Default: "text", CLIOnly: true,

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"golang.org/x/mod/semver"
 
 	"github.com/fleetpush/fleetpush/internal/component"
+	"github.com/fleetpush/fleetpush/internal/inputfile"
 	"github.com/fleetpush/fleetpush/internal/tags"
 )
 
@@ -68,6 +68,10 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	if n := annotationBytes(c.Annotations); n > MaxAnnotationBytes {
+		add("annotations: %d bytes of keys and values, over the %d KiB an artifact's manifest may carry: the manifest is read by every pull and registries refuse large ones only when it is pushed; keep annotations short (link to details instead)", n, MaxAnnotationBytes>>10)
+	}
+
 	// Signing.
 	if c.Sign == SignKey && c.CosignKey == "" {
 		add("cosign-key: required with sign: key: give a PEM private key or a key file")
@@ -93,6 +97,20 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// MaxAnnotationBytes bounds the user annotations of an artifact, keys and values together: far
+// more than any real use, and small next to the 4 MiB a distribution registry stores for a
+// manifest (and fleetpush reads back), so that a push never fails on them after other components
+// were published.
+const MaxAnnotationBytes = 64 << 10
+
+func annotationBytes(a map[string]string) int {
+	n := 0
+	for k, v := range a {
+		n += len(k) + len(v)
+	}
+	return n
 }
 
 // checkSchemaLocations finds the schema locations that cannot work: a remote URL (validation
@@ -147,29 +165,17 @@ func validRegexp(s string) error {
 	return nil
 }
 
-// maxTrustedRoot bounds a trusted_root.json file: the public-good instance's is about 7 KB; a
-// private one with years of rotated keys stays far below this.
-const maxTrustedRoot = 1 << 20
-
 // validTrustedRoot accepts a JSON object or the path of a file that holds one.
 func validTrustedRoot(s string) error {
 	data := []byte(s)
 	if !strings.HasPrefix(strings.TrimSpace(s), "{") {
-		// A regular file only: a FIFO or a device would block or never end.
-		fi, err := os.Stat(s)
-		if err != nil || !fi.Mode().IsRegular() {
-			return fmt.Errorf("%q is neither JSON nor a readable file: give the trusted_root.json text or its path", s)
-		}
-		if fi.Size() > maxTrustedRoot {
-			return fmt.Errorf("%q is larger than %d bytes: give a Sigstore trusted_root.json", s, maxTrustedRoot)
-		}
-		f, err := os.Open(s)
-		if err != nil {
-			return fmt.Errorf("%q is neither JSON nor a readable file: give the trusted_root.json text or its path", s)
-		}
-		defer f.Close()
-		if data, err = io.ReadAll(io.LimitReader(f, maxTrustedRoot)); err != nil {
-			return fmt.Errorf("reading %q: %v", s, err)
+		var err error
+		if data, err = inputfile.Read(inputfile.TrustedRoot, s); err != nil {
+			var e *inputfile.Error
+			if errors.As(err, &e) {
+				return errors.New(e.Detail())
+			}
+			return err
 		}
 	}
 	var root map[string]json.RawMessage

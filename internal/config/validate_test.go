@@ -48,6 +48,9 @@ func TestValidateAccepts(t *testing.T) {
 		{"password alone (a token)", func(c *Config) { c.Password = "pw" }},
 		{"sha-length bounds", func(c *Config) { c.SHALength = 7 }},
 		{"sha-length full", func(c *Config) { c.SHALength = 40 }},
+		{"annotations at their budget", func(c *Config) {
+			c.Annotations = map[string]string{"a": strings.Repeat("x", 40<<10), "b": strings.Repeat("y", 24<<10-2)}
+		}},
 		{"custom tags", func(c *Config) { c.LatestTag, c.StableTag, c.Channel = "edge", "stable", "prod_1.x" }},
 		{"promote", func(c *Config) {
 			c.Command, c.Version, c.Components = Promote, "v1.2.3", []string{"frontend"}
@@ -295,6 +298,11 @@ func TestValidateRejects(t *testing.T) {
 			want:   `channel: "-prod" ` + badTag,
 		},
 		{
+			name:   "diff-against not a tag",
+			modify: func(c *Config) { c.DiffAgainst = "../x" },
+			want:   `diff-against: "../x" is not a tag: give a tag such as latest or latest-stable, or none`,
+		},
+		{
 			name:   "channel with a slash",
 			modify: func(c *Config) { c.Channel = "prod/eu" },
 			want:   `channel: "prod/eu" ` + badTag,
@@ -392,6 +400,16 @@ func TestValidateRejects(t *testing.T) {
 			want:   `concurrency: 65 is out of range: use 1 to 64`,
 		},
 		{
+			name:   "max-yaml-size zero",
+			modify: func(c *Config) { c.MaxYAMLBytes = 0 },
+			want:   `max-yaml-size: 0 bytes: use 1 or more, e.g. 100Mi`,
+		},
+		{
+			name:   "max-objects zero",
+			modify: func(c *Config) { c.MaxObjects = 0 },
+			want:   `max-objects: 0: use 1 or more`,
+		},
+		{
 			name:   "max-file-size zero",
 			modify: func(c *Config) { c.MaxFileSize = 0 },
 			want:   `max-file-size: 0 bytes: use 1 or more, e.g. 100Mi`,
@@ -432,14 +450,21 @@ func TestValidateRejects(t *testing.T) {
 			modify: func(c *Config) {
 				c.Sign, c.Repository, c.TrustedRoot = SignKeyless, "ghcr.io/acme/apps", "testdata"
 			},
-			want: `trusted-root: "testdata" is neither JSON nor a readable file: give the trusted_root.json text or its path`,
+			want: `trusted-root: "testdata": it is a directory, not a regular file: give the path of the file that holds a Sigstore trusted_root.json, or the JSON itself`,
 		},
 		{
 			name: "trusted-root file missing",
 			modify: func(c *Config) {
 				c.Sign, c.Repository, c.TrustedRoot = SignKeyless, "ghcr.io/acme/apps", "testdata/nope/trusted_root.json"
 			},
-			want: `trusted-root: "testdata/nope/trusted_root.json" is neither JSON nor a readable file: give the trusted_root.json text or its path`,
+			want: `trusted-root: "testdata/nope/trusted_root.json": no such file: give the path of the file that holds a Sigstore trusted_root.json, or the JSON itself`,
+		},
+		{
+			name: "trusted-root an endless device",
+			modify: func(c *Config) {
+				c.Sign, c.Repository, c.TrustedRoot = SignKeyless, "ghcr.io/acme/apps", "/dev/zero"
+			},
+			want: `trusted-root: "/dev/zero": it is a character device, not a regular file: give the path of the file that holds a Sigstore trusted_root.json, or the JSON itself`,
 		},
 		{
 			// A user annotation once replaced the revision, after which latest never moved again.
@@ -455,6 +480,14 @@ func TestValidateRejects(t *testing.T) {
 				c.Annotations = map[string]string{"org.opencontainers.image.created": "2020-01-01T00:00:00Z"}
 			},
 			want: `annotations: "org.opencontainers.image.created" is set by fleetpush itself (the commit time, which keeps a re-run's digest identical): remove it`,
+		},
+		{
+			// Found only when the manifest was pushed, after other components were published.
+			name: "annotations over their budget",
+			modify: func(c *Config) {
+				c.Annotations = map[string]string{"a": strings.Repeat("x", 40<<10), "b": strings.Repeat("y", 24<<10)}
+			},
+			want: `annotations: 65538 bytes of keys and values, over the 64 KiB an artifact's manifest may carry: the manifest is read by every pull and registries refuse large ones only when it is pushed; keep annotations short (link to details instead)`,
 		},
 		{
 			name: "annotations override the source",

@@ -4,13 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
-	"os"
-)
 
-// MaxEventSize bounds the event payload a run reads: GitHub caps webhook payloads at 25 MB, and
-// a file larger than that is not an event the runner wrote.
-const MaxEventSize = 25 << 20
+	"github.com/fleetpush/fleetpush/internal/inputfile"
+)
 
 // Event is the part of a GitHub Actions event (GITHUB_EVENT_NAME and the payload at
 // GITHUB_EVENT_PATH) a run uses. A run reads it once, with ReadEvent, and hands it to whoever
@@ -75,21 +71,11 @@ func ReadEvent(name, path string) Event {
 	if path == "" {
 		return Event{Name: name}
 	}
-	f, err := os.Open(path)
+	// Through the one reader of files the environment names: a FIFO or a device there would
+	// otherwise hang the run or never end.
+	b, err := inputfile.Read(inputfile.Event, path)
 	if err != nil {
-		return Event{Name: name, Err: fmt.Errorf("reading the event payload %q: %w", path, err)}
-	}
-	defer f.Close()
-	tooLarge := Event{Name: name, Err: fmt.Errorf("reading the event payload %q: larger than %d MiB, which no GitHub event is", path, MaxEventSize>>20)}
-	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > MaxEventSize {
-		return tooLarge
-	}
-	b, err := io.ReadAll(io.LimitReader(f, MaxEventSize+1))
-	if err != nil {
-		return Event{Name: name, Err: fmt.Errorf("reading the event payload %q: %w", path, err)}
-	}
-	if len(b) > MaxEventSize {
-		return tooLarge // a file that grew, or a pipe
+		return Event{Name: name, Err: err}
 	}
 	return ParseEvent(name, b)
 }

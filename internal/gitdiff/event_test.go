@@ -4,9 +4,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/fleetpush/fleetpush/internal/inputfile"
 )
 
 func TestEventRange(t *testing.T) {
@@ -118,7 +121,11 @@ func TestReadEvent(t *testing.T) {
 	}
 	good := write("good.json", []byte(`{"ref":"refs/heads/main","before":"`+strings.Repeat("1", 40)+`","after":"`+strings.Repeat("2", 40)+`","repository":{"default_branch":"trunk"}}`))
 	huge := write("huge.json", []byte(`{"ref":"`))
-	if err := os.Truncate(huge, MaxEventSize+1); err != nil { // sparse: no 25 MiB written
+	if err := os.Truncate(huge, inputfile.Event.Max+1); err != nil { // sparse: no 25 MiB written
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -126,8 +133,11 @@ func TestReadEvent(t *testing.T) {
 	}{
 		{name: "no path: a local run", path: ""},
 		{name: "good", path: good, wantDefault: "trunk"},
-		{name: "missing file", path: filepath.Join(dir, "nope.json"), wantErr: "reading the event payload"},
+		{name: "missing file", path: filepath.Join(dir, "nope.json"), wantErr: "reading GITHUB_EVENT_PATH"},
 		{name: "larger than any event", path: huge, wantErr: "larger than 25 MiB"},
+		{name: "a FIFO nobody writes", path: fifo, wantErr: "a named pipe (FIFO), not a regular file"},
+		{name: "an endless device", path: "/dev/zero", wantErr: "a character device, not a regular file"},
+		{name: "a directory", path: dir, wantErr: "a directory, not a regular file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -3,6 +3,7 @@ package kustomize
 import (
 	"context"
 	"fmt"
+	"strings"
 	"syscall"
 	"testing"
 	"testing/fstest"
@@ -60,4 +61,38 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// manyObjects is one file of n ConfigMaps that a kustomization lists.
+func manyObjects(n int) fstest.MapFS {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c%d\ndata:\n  key: value-%d\n", i, i)
+	}
+	return fstest.MapFS{"kustomization.yaml": file(kustHeader + "resources: [cms.yaml]\n"), "cms.yaml": file(b.String())}
+}
+
+// BenchmarkValidateObjects validates one file of 1,000 and of 8,000
+// objects: validation is linear in them, so 8,000 cost about 8 times
+// 1,000 (9 times measured; through kustomize's resource map, which checks
+// each object against all before it, it was about 100 times). Compare the
+// cpu-ms/op of the two.
+func BenchmarkValidateObjects(b *testing.B) {
+	v, err := New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{1000, 8000} {
+		fs := manyObjects(n)
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			start := cpuTime()
+			for b.Loop() {
+				got, err := v.Validate(context.Background(), fs, Options{})
+				if err != nil || HasErrors(got) {
+					b.Fatal(err, got)
+				}
+			}
+			b.ReportMetric(float64(cpuTime()-start)/float64(b.N)/1e6, "cpu-ms/op")
+		})
+	}
 }

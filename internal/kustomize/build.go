@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/kustomize/kyaml/openapi"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -27,6 +28,7 @@ type buildResult struct {
 	findings []Finding
 	objects  int // rendered objects
 	ok       bool
+	rendered [][]byte // the objects as JSON, when a test observes builds
 }
 
 // build runs kustomize with k as the root and checks every object.
@@ -45,15 +47,29 @@ func (v *Validator) build(a *artifact, k *kustomization) (res buildResult) {
 		return fail(Finding{File: k.file, Line: k.doc.line, Severity: Error, Message: err.Error()})
 	}
 	defer lockOpenAPI(a.usesOpenAPI(k.dir))()
-	rm, err := krusty.MakeKustomizer(kustomizeOptions()).Run(a.mem.withRoot(k.file, data), path.Join("/", k.dir))
-	if err != nil {
-		return fail(a.kustomizeError(k, err))
+	resources, direct := []*resource.Resource(nil), false
+	if !a.opts.viaKustomize && a.onlyLists(k.dir) {
+		resources, direct = a.renderListing(k.dir)
+	}
+	if !direct {
+		rm, err := krusty.MakeKustomizer(kustomizeOptions()).Run(a.mem.withRoot(k.file, data), path.Join("/", k.dir))
+		if err != nil {
+			return fail(a.kustomizeError(k, err))
+		}
+		resources = rm.Resources()
+	}
+	// What kustomize returned is bounded too: the estimate before the
+	// build cannot see every way a build grows (replacements, for one).
+	if err := a.budget.checkBuild(a.opts.Component, false, int64(len(resources)), 0, ""); err != nil {
+		return fail(Finding{File: k.file, Line: k.doc.line, Severity: Error, Message: err.Error()})
 	}
 	files, resFiles := a.filesOf(k.dir)
 	b := &objectBuild{v: v, a: a, files: files, seen: map[string]string{}}
 	matched := map[int]bool{}
 	var out []Finding
-	for _, r := range rm.Resources() {
+	var rendered int64
+	var objects [][]byte // for Options.Rendered
+	for _, r := range resources {
 		ann := r.GetAnnotations()
 		marked := false
 		for key := range ann {
@@ -76,7 +92,20 @@ func (v *Validator) build(a *artifact, k *kustomization) (res buildResult) {
 			out = append(out, Finding{File: a.opts.Prefix + file, Severity: Error, Message: fmt.Sprintf("rendering %s: %v", r.CurId(), err)})
 			continue
 		}
+		if a.opts.observe != nil {
+			res.rendered = append(res.rendered, raw)
+		}
+		if rendered += int64(len(raw)); rendered > a.budget.limits.RenderedBytes {
+			return fail(Finding{File: k.file, Line: k.doc.line, Severity: Error,
+				Message: a.budget.checkBuild(a.opts.Component, false, 0, rendered, "").Error()})
+		}
 		out = append(out, b.check(raw, file)...)
+		if a.opts.Rendered != nil {
+			objects = append(objects, raw)
+		}
+	}
+	if a.opts.Rendered != nil {
+		a.opts.Rendered(k.dir, objects)
 	}
 	for _, p := range k.patches {
 		if !matched[p.index] {
@@ -148,19 +177,18 @@ func (a *artifact) filesOf(dir string) (files, resources []string) {
 // and a name that a prefix or suffix turned into name. Generated objects
 // are attributed to the kustomization.
 func (a *artifact) originOf(resources []string, kind, name, fallback string) string {
+	for _, f := range resources {
+		if yf := a.yaml[f]; yf != nil && yf.byID[docID(kind, name)] != nil {
+			return f
+		}
+	}
 	best, bestLen := "", -1
 	for _, f := range resources {
 		yf := a.yaml[f]
 		if yf == nil {
 			continue
 		}
-		for _, d := range yf.docs {
-			if d.kind != kind {
-				continue
-			}
-			if d.name == name {
-				return f
-			}
+		for _, d := range yf.byKind[kind] {
 			if d.name != "" && strings.Contains(name, d.name) && len(d.name) > bestLen {
 				best, bestLen = f, len(d.name)
 			}
@@ -252,11 +280,16 @@ func (b *objectBuild) check(raw []byte, file string) []Finding {
 	b.seen[key] = here
 
 	_, sops := obj["sops"]
-	if apiVersion == "v1" && kind == "Secret" && !sops {
+	if apiVersion == "v1" && kind == "Secret" {
 		for _, field := range []string{"data", "stringData"} {
-			if m, ok := obj[field].(map[string]any); ok && plainMap(m) {
+			if m, ok := obj[field].(map[string]any); ok && plainMap(m, sops) {
 				f, line := b.locate(file, kind, name, field, pristine)
-				if !b.a.secrets[f+":"+strconv.Itoa(line)] { // else reported from its file
+				origin := name
+				if d := b.a.pickDoc(file, kind, name); d != nil {
+					origin = d.name
+				}
+				reported := b.a.secrets[f+":"+strconv.Itoa(line)] || b.a.secrets[secretKey(file, origin, field)] || b.a.secrets[secretKey(file, name, field)]
+				if !reported { // else reported from its file
 					out = append(out, Finding{File: b.a.opts.Prefix + f, Line: line, Severity: Error, Message: secretMessage(id, field)})
 				}
 			}
@@ -303,8 +336,12 @@ func (b *objectBuild) locate(file, kind, name, p string, obj map[string]any) (st
 	if p != "" {
 		for _, f := range b.files {
 			if yf := b.a.yaml[f]; yf != nil && f != file {
-				for _, d := range yf.docs {
-					if d.kind == kind && nameMatch(d.name, name) {
+				if d := yf.byID[docID(kind, name)]; d != nil {
+					cands = append(cands, d) // the common case, without a scan
+					continue
+				}
+				for _, d := range yf.byKind[kind] {
+					if nameMatch(d.name, name) {
 						cands = append(cands, d)
 					}
 				}
@@ -336,16 +373,11 @@ func (a *artifact) pickDoc(file, kind, name string) *yamlDoc {
 	if yf == nil {
 		return nil
 	}
+	if d := yf.byID[docID(kind, name)]; d != nil {
+		return d
+	}
 	var best *yamlDoc
-	n := 0
-	for _, d := range yf.docs {
-		if d.kind != kind {
-			continue
-		}
-		n++
-		if d.name == name {
-			return d
-		}
+	for _, d := range yf.byKind[kind] {
 		if d.name != "" && strings.Contains(name, d.name) && (best == nil || len(d.name) > len(best.name)) {
 			best = d
 		}
@@ -353,12 +385,8 @@ func (a *artifact) pickDoc(file, kind, name string) *yamlDoc {
 	if best != nil {
 		return best
 	}
-	if n >= 1 {
-		for _, d := range yf.docs {
-			if d.kind == kind {
-				return d
-			}
-		}
+	if docs := yf.byKind[kind]; len(docs) > 0 {
+		return docs[0]
 	}
 	return nil
 }

@@ -19,11 +19,25 @@
 // decoder that bounds alias expansion, nesting and size, so a YAML bomb
 // is a finding, not an exhausted machine.
 //
+// Memory and time are bounded per run, not per file: a [Budget], made once
+// a run and shared by the components validated at once, is charged with
+// every file's bytes before it is decoded and with the nodes decoding
+// yields, aliases copied. Each build is estimated from the kustomization
+// graph before kustomize runs (a folder listed N times renders N times,
+// nested, and components, generators and patches that select every
+// object add to it), refused past its budget, and what kustomize returns
+// is bounded too. Every such error names the component, the budget and
+// the input that raises it. A kustomization that only lists files and
+// folders is rendered with kustomize's own reader, not through its
+// resource map, which compares every object with all before it: so
+// validation time is linear in the objects.
+//
 // Every rendered object is then checked: apiVersion, kind and metadata.name
 // present; no two objects with the same group, kind, namespace and name; a
 // Secret may not carry plain data (SOPS-encrypted ones pass), whether a
-// build renders it or it sits in a file no kustomization lists; and the object
-// is decoded strictly, offline, into the upstream Go API types of the
+// build renders it or it sits in a file no kustomization lists, decided on
+// what the decoder yields (aliases and merge keys followed, Lists
+// unwrapped); and the object is decoded strictly, offline, into the upstream Go API types of the
 // Kubernetes built-in kinds and of the Flux kinds, so unknown fields and
 // wrong types are reported with their path. Flux post-build substitutions
 // (${VAR}, ${VAR:=default}) are replaced by a placeholder of the field's
@@ -31,8 +45,12 @@
 // annotated kustomize.toolkit.fluxcd.io/substitute: disabled keep them.
 // Other kinds (custom resources) pass with a notice unless a kubeconform
 // style schema location covers them; a location that cannot be read is an
-// error. An artifact without a single Kubernetes object is an error unless
-// [WithAllowEmpty] says it is intended.
+// error. An artifact from which Flux would apply no object is an error
+// unless [WithAllowEmpty] says it is intended: what counts is what the
+// builds render and, in folders without a kustomization, the objects of
+// the .yaml and .yml files that kustomize-controller's generated
+// kustomization lists (not .json); a kustomization that no other uses and
+// that renders nothing is an error too.
 //
 // Problems are returned as [Finding] values, all of them, each naming the
 // file that defined the object (relative to the repository, via

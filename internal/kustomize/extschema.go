@@ -7,13 +7,17 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/fleetpush/fleetpush/internal/checkout"
 	"github.com/santhosh-tekuri/jsonschema/v5"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/fleetpush/fleetpush/internal/inputfile"
 )
 
 // defaultSchemaLayout is appended to a schema location without a template:
@@ -148,14 +152,21 @@ func (c *schemaCache) get(p string) (*compiled, bool) {
 	return s, true
 }
 
+// readSchema reads a schema file through the one bounded reader of files an input names: a
+// FIFO there (or a symlink to one, or to a device) would otherwise hang validation or never end.
 func readSchema(p string, limit int64) ([]byte, error) {
-	f, err := os.Open(p)
+	// Schemas usually live in the checkout, where a link may lead into .git (actions/checkout
+	// keeps the job's token in .git/config): the file is opened at its real path, and refused
+	// when that passes through a .git folder.
+	real, err := filepath.EvalSymlinks(p)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err == nil && int64(len(data)) > limit {
+	if checkout.InGit(real) {
+		return nil, fmt.Errorf("%s leads into a .git folder (%s), which is never read: git keeps credentials there; give schemas outside .git, and no link into it", p, real)
+	}
+	data, err := inputfile.Read(inputfile.Kind{Input: "schema-locations", Holds: "a JSON schema", Max: limit}, real)
+	if errors.Is(err, inputfile.ErrTooLarge) {
 		err = fmt.Errorf("more than the %d bytes allowed: raise the max-file-size input", limit)
 	}
 	return data, err

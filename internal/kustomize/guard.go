@@ -70,23 +70,57 @@ func (e *yamlError) Error() string {
 // The strings of the documents are guarded in turn (see guardStrings).
 // The size of the input is bounded before it gets here: a file by the
 // max-file-size limit as it is read, a string by the file it is in.
-func decodeGuarded(data []byte) ([]*yaml.Node, error) { return decodeAt(data, 1) }
+func decodeGuarded(data []byte) ([]*yaml.Node, error) {
+	docs, _, err := decodeMeasured(data, 1)
+	return docs, err
+}
 
-// decodeAt is decodeGuarded for YAML found level-1 strings deep.
-func decodeAt(data []byte, level int) ([]*yaml.Node, error) {
-	docs, err := (&guard{level: level}).decode(data, 0)
+// decoded is what decodeMeasured learnt of an input beyond its documents.
+type decoded struct {
+	sizes      []expansion // of each document, aliases copied
+	aliasBytes int64       // scalar bytes that copying aliases adds to the text
+	// pieces are the documents of the input as kustomize's reader splits
+	// it, when a syntax error stopped yaml.v3 before the end: the text
+	// after the error is published all the same, and kustomize may read it.
+	pieces []pieceDoc
+}
+
+// pieceDoc is a document of a piece, with the line of the input where the
+// piece starts.
+type pieceDoc struct {
+	node *yaml.Node
+	line int // add line-1 to a line of node to get a line of the input
+}
+
+// decodeMeasured is decodeGuarded that also returns what each document
+// costs once its aliases are copied, as kustomize copies them: the
+// budgets of a run and of a build are charged with these sizes, not with
+// the text's.
+func decodeMeasured(data []byte, level int) ([]*yaml.Node, decoded, error) {
+	g := &guard{level: level}
+	docs, err := g.decode(data, 0)
+	d := decoded{sizes: g.sizes, aliasBytes: g.aliasBytes}
 	var ye *yamlError
 	if err != nil && errors.As(err, &ye) && !ye.Limit {
 		// A budget of its own: the pieces repeat the documents read so far.
 		g := &guard{level: level}
 		for _, piece := range kustomizePieces(data) {
-			if _, perr := g.decode(piece.data, piece.line-1); perr != nil {
-				if errors.As(perr, &ye) && ye.Limit {
-					return nil, perr
-				}
+			pdocs, perr := g.decode(piece.data, piece.line-1)
+			if perr != nil && errors.As(perr, &ye) && ye.Limit {
+				return nil, decoded{}, perr
+			}
+			for _, n := range pdocs {
+				d.pieces = append(d.pieces, pieceDoc{node: n, line: piece.line})
 			}
 		}
+		d.aliasBytes = max(d.aliasBytes, g.aliasBytes)
 	}
+	return docs, d, err
+}
+
+// decodeAt is decodeGuarded for YAML found level-1 strings deep.
+func decodeAt(data []byte, level int) ([]*yaml.Node, error) {
+	docs, _, err := decodeMeasured(data, level)
 	return docs, err
 }
 
@@ -94,7 +128,8 @@ func decodeAt(data []byte, level int) ([]*yaml.Node, error) {
 type guard struct {
 	aliasNodes int64
 	aliasBytes int64
-	level      int // of nesting in strings, 1 for a file
+	level      int         // of nesting in strings, 1 for a file
+	sizes      []expansion // of each document decode returned, aliases copied
 }
 
 func (g *guard) decode(data []byte, lineOffset int) (docs []*yaml.Node, err error) {
@@ -130,6 +165,7 @@ func (g *guard) decode(data []byte, lineOffset int) (docs []*yaml.Node, err erro
 			return docs, e
 		}
 		docs = append(docs, &n)
+		g.sizes = append(g.sizes, sizes[&n])
 	}
 }
 

@@ -28,6 +28,16 @@ type kustomization struct {
 	findings  []Finding
 	broken    bool      // cannot be built: a finding explains why
 	patches   []patchAt // patches with a target, by index in "patches"
+	refs      []kref    // every reference that resolved, in order, repeats kept
+}
+
+// kref is a reference of a kustomization that resolved to a file or a
+// kustomization folder. A reference repeated is kept twice: kustomize
+// renders it twice, and that is how renders multiply.
+type kref struct {
+	field string // "resources", "components", "configMapGenerator files"...
+	path  string // inside the artifact
+	dir   bool   // a folder with a kustomization
 }
 
 type patchAt struct {
@@ -229,8 +239,11 @@ func describeTarget(t *yaml.Node) string {
 }
 
 func (k *kustomization) ref(fs fileSet, field string, n *yaml.Node, kind refKind) {
-	ref := strings.TrimSpace(n.Value)
-	if ref == "" {
+	// Taken as written: kustomize loads " cm.yaml" as a file whose name
+	// starts with a space (YAML already drops the spaces of a plain,
+	// unquoted value), and git and Flux carry such names.
+	ref := n.Value
+	if strings.TrimSpace(ref) == "" {
 		return
 	}
 	remote := func() {
@@ -257,6 +270,7 @@ func (k *kustomization) ref(fs fileSet, field string, n *yaml.Node, kind refKind
 			return
 		}
 		k.files = append(k.files, p)
+		k.refs = append(k.refs, kref{field: field, path: p})
 		if field == "resources" || field == "bases" {
 			k.resources = append(k.resources, p)
 		}
@@ -283,6 +297,7 @@ func (k *kustomization) ref(fs fileSet, field string, n *yaml.Node, kind refKind
 			return
 		}
 		k.deps = append(k.deps, p)
+		k.refs = append(k.refs, kref{field: field, path: p, dir: true})
 		if plugin {
 			k.plugins = append(k.plugins, p)
 		}

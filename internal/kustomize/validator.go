@@ -53,6 +53,24 @@ type Options struct {
 	// custom resources, e.g. "schemas/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json".
 	// Kinds they do not cover pass with a notice.
 	SchemaLocations []string
+	// Budget is the run's budget, shared by every Validate call of the run
+	// (see NewBudget). Without one, the call gets a budget of its own with
+	// the default limits.
+	Budget *Budget
+	// Component names the component in the errors of a budget.
+	Component string
+	// Rendered, when set, receives what each kustomization folder of the artifact rendered: the
+	// folder ("." for the root) and every object as JSON, in build order. Builds run in
+	// parallel: it must be safe for concurrent calls. Folders that could not be built (already
+	// reported) are not passed.
+	Rendered func(dir string, objects [][]byte)
+
+	// observe, when a test sets it, sees each build's estimate and result
+	// (under the artifact's lock).
+	observe func(dir string, estimated cost, res buildResult)
+	// viaKustomize, when a test sets it, builds every kustomization with
+	// kustomize, listings too (see direct.go).
+	viaKustomize bool
 }
 
 // Validator validates artifacts. It is safe for concurrent use and caches
@@ -99,6 +117,11 @@ type artifact struct {
 
 	mu       sync.Mutex // guards findings while builds run
 	findings []Finding
+
+	budget  *Budget
+	stopped bool // the run's budget ran out: nothing more is read or built
+	sizes   map[string]int64
+	largest int64 // the size of the largest document, once known; -1 before
 }
 
 func (a *artifact) isFile(p string) bool { return a.files[p] }
@@ -136,9 +159,18 @@ func (v *Validator) Validate(ctx context.Context, files fs.FS, opts Options) ([]
 		return nil, err
 	}
 	a := &artifact{opts: opts, mem: newMemFS(), files: map[string]bool{}, yaml: map[string]*yamlFile{},
-		bad: map[string]bool{}, kusts: map[string]*kustomization{}, secrets: map[string]bool{}}
+		bad: map[string]bool{}, kusts: map[string]*kustomization{}, secrets: map[string]bool{},
+		budget: opts.Budget, sizes: map[string]int64{}, largest: -1}
+	if a.budget == nil {
+		a.budget = NewBudget(Limits{})
+	}
 	if err := v.load(ctx, files, a); err != nil {
 		return nil, err
+	}
+	if a.stopped {
+		// The rest of the artifact was not read: every other check would
+		// report what is missing, not what is wrong.
+		return sortFindings(a.findings), nil
 	}
 	// Kustomizations, and which of them can be built.
 	multiple := map[string]bool{}
@@ -201,12 +233,14 @@ func (v *Validator) Validate(ctx context.Context, files fs.FS, opts Options) ([]
 	a.checkSecretFiles()
 	a.findPluginCycles()
 	// Builds.
+	est := newEstimator(a)
 	var (
 		wg      sync.WaitGroup
 		sem     = make(chan struct{}, v.concurrency)
 		used    = map[string]bool{}
-		objects = 0
-		unknown = false // a build that could not count its objects
+		objects = int64(0)
+		empty   []*kustomization // kustomizations no other uses, that render nothing
+		unknown = false          // a build that could not count its objects
 	)
 	for _, dir := range sortedDirs(a.kusts) {
 		k := a.kusts[dir]
@@ -219,6 +253,20 @@ func (v *Validator) Validate(ctx context.Context, files fs.FS, opts Options) ([]
 		if !a.buildable(dir) {
 			unknown = true
 			continue
+		}
+		// Before kustomize runs: renders multiply through the folders a
+		// kustomization includes, and kustomize would spend the memory.
+		c := est.estimate(dir)
+		if c.objects > 0 || c.bytes > 0 {
+			detail := "estimated from the kustomizations it includes, before building"
+			if c.largest != "" {
+				detail = fmt.Sprintf("estimated before building; most of them from %s, %s objects", c.largest, count(c.largestCount))
+			}
+			if err := a.budget.checkBuild(a.opts.Component, true, c.objects, c.bytes, detail); err != nil {
+				a.add(Finding{File: k.file, Line: k.doc.line, Severity: Error, Message: err.Error()})
+				unknown = true
+				continue
+			}
 		}
 		if err := ctx.Err(); err != nil {
 			wg.Wait()
@@ -234,9 +282,15 @@ func (v *Validator) Validate(ctx context.Context, files fs.FS, opts Options) ([]
 				res = v.build(a, k)
 			}
 			a.mu.Lock()
+			if a.opts.observe != nil {
+				a.opts.observe(dir, c, res)
+			}
 			a.findings = append(a.findings, res.findings...)
-			objects += res.objects
+			objects = satAdd(objects, int64(res.objects))
 			unknown = unknown || !res.ok
+			if res.ok && res.objects == 0 {
+				empty = append(empty, k)
+			}
 			a.mu.Unlock()
 		}()
 	}
@@ -250,37 +304,75 @@ func (v *Validator) Validate(ctx context.Context, files fs.FS, opts Options) ([]
 				Message: "component is used by no kustomization in the artifact, so it was not built"})
 		}
 	}
-	a.checkEmpty(objects+a.plainObjects(), unknown, v.allowEmpty)
+	total := satAdd(objects, a.plainObjects())
+	a.checkEmpty(total, unknown, v.allowEmpty)
+	if total > 0 {
+		// The artifact renders something, but a Flux Kustomization whose
+		// path is one of these folders would apply nothing.
+		for _, k := range empty {
+			if used[k.dir] {
+				continue
+			}
+			if v.allowEmpty {
+				a.add(Finding{File: k.file, Line: k.doc.line, Severity: Notice,
+					Message: "this kustomization renders no Kubernetes object; accepted, as allow-empty is set"})
+				continue
+			}
+			a.add(Finding{File: k.file, Line: k.doc.line, Severity: Error,
+				Message: "this kustomization renders no Kubernetes object: a Flux Kustomization with this folder as its path would prune everything it deployed; list the resources, or set allow-empty if that is intended"})
+		}
+	}
 	return sortFindings(a.findings), nil
 }
 
-// plainObjects counts the objects of YAML files that no kustomization
-// references: plain manifests, which Flux applies as they are.
-func (a *artifact) plainObjects() int {
-	referenced := map[string]bool{}
-	for _, k := range a.kusts {
-		for _, f := range k.files {
-			referenced[f] = true
-		}
-	}
-	n := 0
+// plainObjects counts the objects that Flux applies from folders without
+// a kustomization: kustomize-controller generates one there (fluxcd/pkg
+// kustomize's generator) that lists every file whose extension is exactly
+// .yaml or .yml, in the folder and below it, down to the folders that have
+// a kustomization of their own (those are built, and counted as builds).
+// A .json file, or a file beside a kustomization that does not list it, is
+// never applied, so it does not count. Objects are counted as kustomize
+// makes them: Lists unwrapped (an empty List is nothing), local-config
+// objects dropped.
+func (a *artifact) plainObjects() int64 {
+	var n int64
 	for p, yf := range a.yaml {
-		if referenced[p] || a.bad[p] || !isYAMLName(p) && !strings.HasSuffix(p, ".json") || isKustomizationName(path.Base(p)) {
+		ext := path.Ext(p)
+		if a.bad[p] || ext != ".yaml" && ext != ".yml" || a.kustomizationIn(path.Dir(p)) != "" {
 			continue
 		}
 		for _, d := range yf.docs {
-			if isObject(d.root()) {
-				n++
-			}
+			n = satAdd(n, appliedObjects(d.root(), 0))
 		}
 	}
 	return n
 }
 
+// appliedObjects counts the objects kustomize makes of document n and
+// applies: Lists unwrapped, kustomize's own configurations and
+// local-config objects left out.
+func appliedObjects(n *yaml.Node, depth int) int64 {
+	n = resolve(n)
+	if n == nil || n.Kind != yaml.MappingNode || depth > maxYAMLDepth {
+		return 0
+	}
+	if items, ok := listItems(n); ok {
+		var total int64
+		for _, it := range items {
+			total = satAdd(total, appliedObjects(it, depth+1))
+		}
+		return total
+	}
+	if !isObject(n) || scalarField(field(field(n, "metadata"), "annotations"), "config.kubernetes.io/local-config") == "true" {
+		return 0
+	}
+	return 1
+}
+
 // isObject reports whether n looks like a Kubernetes object: a mapping
 // with an apiVersion and a kind, not a kustomize configuration.
 func isObject(n *yaml.Node) bool {
-	av, kind := mapValue(n, "apiVersion"), mapValue(n, "kind")
+	av, kind := field(n, "apiVersion"), field(n, "kind")
 	return av != nil && kind != nil && av.Kind == yaml.ScalarNode && kind.Kind == yaml.ScalarNode &&
 		av.Value != "" && kind.Value != "" && !strings.HasPrefix(av.Value, "kustomize.config.k8s.io/")
 }
@@ -289,7 +381,7 @@ func isObject(n *yaml.Node) bool {
 // pruning, would delete everything the component had in the cluster. When
 // other errors already stop the artifact, or some build could not count
 // its objects, it says nothing.
-func (a *artifact) checkEmpty(objects int, unknown, allow bool) {
+func (a *artifact) checkEmpty(objects int64, unknown, allow bool) {
 	if objects > 0 || unknown || HasErrors(a.findings) {
 		return
 	}
@@ -421,13 +513,39 @@ func (v *Validator) load(ctx context.Context, files fs.FS, a *artifact) error {
 			a.bad[p] = true
 			return nil
 		}
+		over := func(err error) error {
+			a.add(Finding{File: p, Severity: Error, Message: err.Error()})
+			a.bad[p], a.stopped = true, true
+			return fs.SkipAll
+		}
+		// The bytes are charged before the file is decoded, so a run over
+		// its budget stops before decoding spends the memory.
+		charged := int64(0)
+		if err == nil {
+			charged = info.Size()
+			if err := a.budget.chargeBytes(a.opts.Component, charged); err != nil {
+				return over(err)
+			}
+		}
 		data, err := readLimited(files, p, v.maxFileSize)
 		if err != nil {
 			a.add(Finding{File: p, Severity: Error, Message: err.Error()})
 			a.bad[p] = true
 			return nil
 		}
+		if err := a.budget.chargeBytes(a.opts.Component, int64(len(data))-charged); err != nil {
+			return over(err)
+		}
+		a.sizes[p] = int64(len(data))
 		yf := parseYAML(p, data)
+		if yf.limitErr() == nil { // else refused, and kustomize never copies its aliases
+			if err := a.budget.chargeNodes(a.opts.Component, yf.nodes); err != nil {
+				return over(err)
+			}
+			if err := a.budget.chargeBytes(a.opts.Component, yf.aliasBytes); err != nil {
+				return over(err)
+			}
+		}
 		a.yaml[p] = yf
 		switch {
 		case yf.limitErr() != nil:

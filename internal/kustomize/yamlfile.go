@@ -16,6 +16,8 @@ type yamlDoc struct {
 	kind string
 	name string
 	line int
+	// size is what the document costs once kustomize copied its aliases.
+	size expansion
 }
 
 // yamlFile is a parsed YAML file.
@@ -24,13 +26,43 @@ type yamlFile struct {
 	docs []*yamlDoc
 	err  error // parse error, with errLine
 	line int
+	// nodes and aliasBytes are what decoding it cost, aliases copied: the
+	// run's budget is charged with them.
+	nodes, aliasBytes int64
+	// byID finds the first document of a kind and name, byKind the
+	// documents of a kind, so finding an object's origin does not scan
+	// every document for every object (which made validation quadratic).
+	byID   map[string]*yamlDoc
+	byKind map[string][]*yamlDoc
+	// pieces are the documents after a syntax error, as kustomize's reader
+	// splits the file (see decoded.pieces).
+	pieces []pieceDoc
+}
+
+// docID is the key of byID.
+func docID(kind, name string) string { return kind + "\x00" + name }
+
+// index fills byID and byKind. A file is indexed once, before builds read
+// it concurrently.
+func (f *yamlFile) index() {
+	f.byID, f.byKind = map[string]*yamlDoc{}, map[string][]*yamlDoc{}
+	for _, d := range f.docs {
+		if d.kind == "" {
+			continue
+		}
+		f.byKind[d.kind] = append(f.byKind[d.kind], d)
+		if _, dup := f.byID[docID(d.kind, d.name)]; !dup {
+			f.byID[docID(d.kind, d.name)] = d
+		}
+	}
 }
 
 // parseYAML parses every document of data through the guard, keeping
 // line numbers. A refusal is recorded in the file, with its line.
 func parseYAML(path string, data []byte) *yamlFile {
 	f := &yamlFile{path: path}
-	nodes, err := decodeGuarded(data)
+	nodes, dec, err := decodeMeasured(data, 1)
+	f.aliasBytes, f.pieces = dec.aliasBytes, dec.pieces
 	if err != nil {
 		f.err = err
 		var ye *yamlError
@@ -38,22 +70,22 @@ func parseYAML(path string, data []byte) *yamlFile {
 			f.line = ye.Line
 		}
 	}
-	for _, n := range nodes {
+	for i, n := range nodes {
 		d := &yamlDoc{file: path, node: n, line: n.Line}
+		if i < len(dec.sizes) {
+			d.size = dec.sizes[i]
+			f.nodes = min(saturated, f.nodes+d.size.nodes)
+		}
 		if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
 			root := n.Content[0]
 			d.line = root.Line
-			if k := mapValue(root, "kind"); k != nil && k.Kind == yaml.ScalarNode {
-				d.kind = k.Value
-			}
-			if md := mapValue(root, "metadata"); md != nil {
-				if nm := mapValue(md, "name"); nm != nil && nm.Kind == yaml.ScalarNode {
-					d.name = nm.Value
-				}
-			}
+			// As the decoder yields them: through aliases and merge keys.
+			d.kind = scalarField(root, "kind")
+			d.name = scalarField(field(root, "metadata"), "name")
 		}
 		f.docs = append(f.docs, d)
 	}
+	f.index()
 	return f
 }
 

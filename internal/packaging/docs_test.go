@@ -35,3 +35,17 @@ func TestDocsLinks(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMEPreviewExample: the README's rendered comment is the preview's golden file (its
+// first component), so the example cannot drift from what fleetpush writes.
+func TestREADMEPreviewExample(t *testing.T) {
+	t.Parallel()
+	golden := string(readRepoFile(t, "internal/report/testdata/preview.md"))
+	i := strings.Index(golden, "#### metrics")
+	if i < 0 {
+		t.Fatal("the golden preview no longer has the metrics component the README example stops at")
+	}
+	if readme := string(readRepoFile(t, "README.md")); !strings.Contains(readme, strings.TrimRight(golden[:i], "\n")+"\n") {
+		t.Error("README's preview example differs from internal/report/testdata/preview.md (up to #### metrics): copy it again")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -44,9 +45,12 @@ type Client struct {
 	logf        func(string, ...any)
 	clock       retry.Clock
 	concurrency int
+	maxTagPages int
+	maxBlob     int64
 	mask        func(user, secret string) // told of every credential the docker config gives
 
 	gate     *retry.Gate       // shared by every transport of the client: a 429 slows them all
+	budget   *retry.Budget     // the bytes of answers every transport of the client holds at once
 	services *http.Transport   // the base of RetryTransport: verified TLS, pooled like the registry's
 	rt       http.RoundTripper // user agent → retry → count → base: every attempt is counted
 	pinged   http.RoundTripper // rt with each registry's ping answered once (see pingCache)
@@ -90,6 +94,24 @@ func WithConcurrency(n int) Option { return func(c *Client) { c.concurrency = n 
 // masks the credentials given as inputs.
 func WithMask(mask func(user, secret string)) Option { return func(c *Client) { c.mask = mask } }
 
+// WithMaxTagPages bounds the pages of one tag listing (DefaultMaxTagPages when n <= 0).
+func WithMaxTagPages(n int) Option { return func(c *Client) { c.maxTagPages = n } }
+
+// WithMaxBlob says how large an artifact may be uncompressed (max-size): a blob read from the
+// registry is capped at what such an artifact weighs compressed (DefaultMaxBlob when n <= 0).
+func WithMaxBlob(n int64) Option { return func(c *Client) { c.maxBlob = n } }
+
+// WithBudget sets the bytes of answers the client's transports hold in memory at once
+// (retry.DefaultBudget when n <= 0).
+func WithBudget(n int64) Option { return func(c *Client) { c.budget = retry.NewBudget(n) } }
+
+// Budget is the client's budget of answers in memory, for the report and tests.
+func (c *Client) Budget() *retry.Budget { return c.budget }
+
+// MaxTagPages is the client's bound on the pages of one tag listing, for the clients made from
+// its RemoteOptions (see ReferrerClient.WithMaxTagPages).
+func (c *Client) MaxTagPages() int { return c.maxTagPages }
+
 // defaultConcurrency sizes the connection pool when WithConcurrency is not given.
 const defaultConcurrency = 8
 
@@ -105,6 +127,15 @@ func New(opts ...Option) *Client {
 	if c.clock == nil {
 		c.clock = retry.RealClock()
 	}
+	if c.maxTagPages <= 0 {
+		c.maxTagPages = DefaultMaxTagPages
+	}
+	if c.maxBlob <= 0 {
+		c.maxBlob = DefaultMaxBlob
+	}
+	if c.budget == nil {
+		c.budget = retry.NewBudget(0)
+	}
 	c.services = pooled(c.concurrency)
 	if c.base == nil {
 		t := pooled(c.concurrency)
@@ -114,8 +145,8 @@ func New(opts ...Option) *Client {
 		c.base = t
 	}
 	c.gate = retry.NewGate(c.clock)
-	c.rt = &userAgent{ua: c.ua, next: retry.NewTransport(&countingTransport{base: c.base, stats: &c.stats}, c.retry,
-		retry.WithLogf(c.logf), retry.WithClock(c.clock), retry.WithGate(c.gate))}
+	c.rt = &userAgent{ua: c.ua, next: &answerCaps{maxBlob: c.maxBlob, next: retry.NewTransport(&countingTransport{base: c.base, stats: &c.stats}, c.retry,
+		retry.WithLogf(c.logf), retry.WithClock(c.clock), retry.WithGate(c.gate), retry.WithBudget(c.budget))}}
 	c.pinged = &pingCache{next: c.rt, got: map[string]*ping{}}
 	c.auth = wrapped(router{c})
 	c.http = &http.Client{Transport: c.auth, CheckRedirect: checkRedirect}
@@ -200,9 +231,10 @@ func (c *Client) RemoteOptions() []remote.Option {
 // RetryTransport retries with this client's policy over a transport of its own, logging to logf:
 // for the other services of a run (the OIDC token service, Fulcio, Rekor), which share neither
 // the registry's credentials, its counters nor the verification --insecure turns off. It shares
-// the client's rate-limit gate and clock.
+// the client's rate-limit gate, clock and memory budget, and caps every answer at 4 MiB.
 func (c *Client) RetryTransport(logf func(string, ...any)) http.RoundTripper {
-	return retry.NewTransport(c.services, c.retry, retry.WithLogf(logf), retry.WithClock(c.clock), retry.WithGate(c.gate))
+	return &answerCaps{fixed: serviceAnswerLimit, next: retry.NewTransport(c.services, c.retry,
+		retry.WithLogf(logf), retry.WithClock(c.clock), retry.WithGate(c.gate), retry.WithBudget(c.budget))}
 }
 
 // reuse returns the options of a call on repo. Authentication is shared per repository by the
@@ -292,22 +324,23 @@ func (k keychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 	if ghcr && k.creds.GitHubToken != "" {
 		return authn.FromConfig(authn.AuthConfig{Username: k.githubUser(), Password: k.creds.GitHubToken}), nil
 	}
-	a, err := authn.DefaultKeychain.Resolve(r)
-	if err != nil || k.mask == nil || a == authn.Anonymous {
-		return a, err
-	}
-	// Read the docker config's answer now, so that its secrets are masked before any request
-	// (or error quoting one) can carry them.
-	cfg, err := a.Authorization()
+	cfg, ok, err := dockerConfigAuth(r, os.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("reading the docker config's credentials for %s: %w", r.RegistryStr(), err)
 	}
-	for _, s := range []string{cfg.Password, cfg.IdentityToken, cfg.RegistryToken, cfg.Auth} {
-		if s != "" {
-			k.mask(cfg.Username, s)
+	if !ok {
+		return authn.Anonymous, nil
+	}
+	// Mask the docker config's secrets now, before any request (or error quoting one) can carry
+	// them.
+	if k.mask != nil {
+		for _, s := range []string{cfg.Password, cfg.IdentityToken, cfg.RegistryToken, cfg.Auth} {
+			if s != "" {
+				k.mask(cfg.Username, s)
+			}
 		}
 	}
-	return authn.FromConfig(*cfg), nil
+	return authn.FromConfig(cfg), nil
 }
 
 func (k keychain) githubUser() string {

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -45,6 +46,9 @@ func (s *layoutStore) create() error {
 	if s.exists {
 		return nil
 	}
+	if err := notOthers(s.dir); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		return fmt.Errorf("creating OCI layout %q: %w", s.dir, err)
 	}
@@ -53,6 +57,24 @@ func (s *layoutStore) create() error {
 		return fmt.Errorf("creating OCI layout %q: %w", s.dir, err)
 	}
 	s.p, s.exists = p, true
+	return nil
+}
+
+// notOthers refuses to make a layout in a folder that holds files of someone else's: they would
+// be mixed with the layout, and a build that leaves the layout folder out would leave them out
+// too. A folder with only what a layout write leaves (an interrupted one) is fine.
+func notOthers(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil // missing: created below; anything else fails there
+	}
+	for _, e := range entries {
+		switch n := e.Name(); {
+		case n == "oci-layout", n == "index.json", n == "blobs", strings.HasPrefix(n, ".index-"):
+		default:
+			return fmt.Errorf("creating OCI layout %q: the folder holds other files (%q), which the layout would be mixed with: give an empty or new folder with --repository oci-layout:DIR", dir, n)
+		}
+	}
 	return nil
 }
 

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -101,6 +103,16 @@ type ReferrerClient struct {
 	// blobs uploads the referrers' blobs when set (see WithBlobWriter); else
 	// go-containerregistry does.
 	blobs BlobWriter
+	// maxTagPages bounds a listing of the repository's tags (see WithMaxTagPages).
+	maxTagPages int
+}
+
+// WithMaxTagPages bounds the pages of the tag listings the client makes (for the referrers tag
+// schema's records), as the run's Client bounds its own (DefaultMaxTagPages when n <= 0). It
+// returns c.
+func (c *ReferrerClient) WithMaxTagPages(n int) *ReferrerClient {
+	c.maxTagPages = n
+	return c
 }
 
 // WithBlobWriter has the client upload blobs through w: the Client's own uploads, in fewer
@@ -168,7 +180,8 @@ func FetchBlob(ctx context.Context, repo name.Repository, desc v1.Descriptor, li
 // maxReferrers are returned; a longer list is an error rather than a silent cut, since a
 // verifier must not miss one.
 func (c *ReferrerClient) List(ctx context.Context, subject name.Digest) (Referrers, error) {
-	o := withContext(ctx, c.opts)
+	lctx, rec := withLinkRecorder(ctx)
+	o := withContext(lctx, c.opts)
 	// The API is asked every time, whatever a push learnt: a verifier must not miss referrers
 	// a registry indexed itself on the strength of a hint.
 	idx, err := remote.Referrers(subject, o...)
@@ -178,11 +191,18 @@ func (c *ReferrerClient) List(ctx context.Context, subject name.Digest) (Referre
 		if err != nil {
 			return Referrers{}, fmt.Errorf("reading the referrers of %q: %w", subject, err)
 		}
-		if len(im.Manifests) > maxReferrers {
-			return Referrers{}, fmt.Errorf("reading the referrers of %q: the registry lists %d, more than the %d this tool reads", subject, len(im.Manifests), maxReferrers)
+		manifests := im.Manifests
+		if link, page := rec.get(); link != "" {
+			// The registry pages its list; go-containerregistry read the first page only.
+			if manifests, err = c.referrerPages(ctx, subject, manifests, link, page); err != nil {
+				return Referrers{}, err
+			}
+		}
+		if len(manifests) > maxReferrers {
+			return Referrers{}, fmt.Errorf("reading the referrers of %q: the registry lists %d, more than the %d this tool reads", subject, len(manifests), maxReferrers)
 		}
 		rememberAPI(subject.RegistryStr(), true)
-		return Referrers{Manifests: im.Manifests, API: true}, nil
+		return Referrers{Manifests: manifests, API: true}, nil
 	case !noReferrersAPI(err):
 		return Referrers{}, fmt.Errorf("reading the referrers of %q: %w", subject, explain(err))
 	}
@@ -192,6 +212,59 @@ func (c *ReferrerClient) List(ctx context.Context, subject name.Digest) (Referre
 		return Referrers{}, err
 	}
 	return Referrers{Manifests: im.Manifests}, nil
+}
+
+// referrerPages follows the pages of a referrers list after the first (first, whose answer
+// carried link), under a pageGuard, through the client's own registry transport (credentials,
+// retries, the manifest cap and the answer budget).
+func (c *ReferrerClient) referrerPages(ctx context.Context, subject name.Digest, first []v1.Descriptor, link string, page *url.URL) ([]v1.Descriptor, error) {
+	what := "the referrers of " + subject.String()
+	bw, ok := c.blobs.(blobWriter)
+	if !ok || page == nil {
+		return nil, fmt.Errorf("reading %s: the registry splits the list into pages, which this client cannot follow: a signature on a later page would be missed", what)
+	}
+	g := newPageGuard(what, maxReferrerPages)
+	all := first
+	next, err := nextLink(link, page)
+	for {
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", what, err)
+		}
+		digests := make([]string, len(all))
+		for i, d := range all {
+			digests[i] = d.Digest.String()
+		}
+		if len(all) > maxReferrers {
+			return all, nil // refused by the caller, with the count
+		}
+		_, more, gerr := g.add(digests, next)
+		if gerr != nil {
+			return nil, gerr
+		}
+		if !more {
+			return dedupe(all), nil
+		}
+		req, rerr := http.NewRequestWithContext(ctx, http.MethodGet, next, nil)
+		if rerr != nil {
+			return nil, fmt.Errorf("reading %s: %w", what, rerr)
+		}
+		req.Header.Set("Accept", string(types.OCIImageIndex))
+		resp, rerr := bw.c.http.Do(req)
+		if rerr != nil {
+			return nil, fmt.Errorf("reading %s: %w", what, explain(rerr))
+		}
+		var im v1.IndexManifest
+		derr := json.NewDecoder(resp.Body).Decode(&im)
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode != http.StatusOK:
+			return nil, fmt.Errorf("reading %s: page %d: the registry answered %s", what, g.pages+1, resp.Status)
+		case derr != nil:
+			return nil, fmt.Errorf("reading %s: page %d is not an OCI index: %w", what, g.pages+1, explain(derr))
+		}
+		all = append(all, im.Manifests...)
+		next, err = nextLink(resp.Header.Get("Link"), resp.Request.URL)
+	}
 }
 
 // Push uploads each referrer as an image manifest whose subject is the manifest
@@ -351,7 +424,7 @@ func (c *ReferrerClient) Push(ctx context.Context, subject name.Digest, subjectD
 		}
 	}
 	if len(fallback) > 0 {
-		if err := addToFallbackIndex(ctx, subject, fallback, withContext(ctx, c.opts)); err != nil {
+		if err := addToFallbackIndex(ctx, subject, fallback, c.maxTagPages, withContext(ctx, c.opts)); err != nil {
 			return nil, err
 		}
 	}
@@ -436,7 +509,7 @@ func (c *ReferrerClient) FetchBlob(ctx context.Context, repo name.Repository, de
 // the manifest's media type, digest, size, artifactType and annotations (cosign#4641: an index
 // without them hides what its entries are). Entries of an existing index that lack them are
 // repaired from their manifests when those can be read.
-func addToFallbackIndex(ctx context.Context, subject name.Digest, add []v1.Descriptor, opts []remote.Option) error {
+func addToFallbackIndex(ctx context.Context, subject name.Digest, add []v1.Descriptor, maxTagPages int, opts []remote.Option) error {
 	tag := fallbackTag(subject)
 	known := map[string]v1.Descriptor{} // record tag -> descriptor, for records already read
 	for _, d := range add {
@@ -450,7 +523,7 @@ func addToFallbackIndex(ctx context.Context, subject name.Digest, add []v1.Descr
 		var records []string
 		if attempt > 1 {
 			var err error
-			if records, err = listRecords(ctx, subject, opts); err != nil {
+			if records, err = listRecords(ctx, subject, maxTagPages, opts); err != nil {
 				return err
 			}
 		}
@@ -520,8 +593,8 @@ func addToFallbackIndex(ctx context.Context, subject name.Digest, add []v1.Descr
 }
 
 // listRecords lists the record tags (refTag) of subject's referrers.
-func listRecords(ctx context.Context, subject name.Digest, opts []remote.Option) ([]string, error) {
-	tags, err := remote.List(subject.Context(), withContext(ctx, opts)...)
+func listRecords(ctx context.Context, subject name.Digest, maxTagPages int, opts []remote.Option) ([]string, error) {
+	tags, err := listTags(ctx, subject.Context(), maxTagPages, withContext(ctx, opts))
 	if err != nil && !IsNotFound(err) {
 		return nil, fmt.Errorf("listing the tags of %q: %w", subject.Context(), explain(err))
 	}

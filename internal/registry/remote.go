@@ -10,6 +10,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/fleetpush/fleetpush/internal/retry"
 )
 
 type remoteStore struct {
@@ -74,7 +76,7 @@ func (s *remoteStore) Tag(ctx context.Context, m *Manifest, tag string) error {
 }
 
 func (s *remoteStore) Tags(ctx context.Context) ([]string, error) {
-	tags, err := remote.List(s.repo, s.opts(ctx)...)
+	tags, err := listTags(ctx, s.repo, s.c.maxTagPages, s.opts(ctx))
 	if err != nil {
 		if IsNotFound(err) {
 			// No tag list: the repository does not exist, so it holds no blobs either.
@@ -119,6 +121,10 @@ func isNameUnknown(err error) bool {
 
 // explain adds what to do to the registry errors users meet most.
 func explain(err error) error {
+	var tl *retry.TooLargeError
+	if errors.As(err, &tl) {
+		return fmt.Errorf("%w (no real answer of its kind is that large: a manifest or index is at most %d MiB, the most a distribution registry stores; a blob at most what max-size allows; check that the registry and the reference are the ones meant, and report the answer to the registry's operator)", err, ManifestLimit>>20)
+	}
 	var te *transport.Error
 	if !errors.As(err, &te) {
 		return err

@@ -66,7 +66,7 @@ func TestSetOutputs(t *testing.T) {
 	env := map[string]string{"GITHUB_OUTPUT": out}
 	l := NewLog(&bytes.Buffer{}, true, func(k string) string { return env[k] })
 	value := "line one\nghadelimiter_\nEOF\nline four"
-	if err := l.SetOutputs(map[string]string{"result": value, "skipped": "x"}, []string{"result"}); err != nil {
+	if _, err := l.SetOutputs(map[string]string{"result": value, "skipped": "x"}, []string{"result"}); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(out)
@@ -84,10 +84,12 @@ func TestSetOutputs(t *testing.T) {
 
 	// Outside Actions (no GITHUB_OUTPUT, no GITHUB_STEP_SUMMARY): nothing happens, nothing fails.
 	plain := NewLog(&bytes.Buffer{}, false, func(string) string { return "" })
-	if err := plain.SetOutputs(map[string]string{"a": "b"}, []string{"a"}); err != nil {
+	if _, err := plain.SetOutputs(map[string]string{"a": "b"}, []string{"a"}); err != nil {
 		t.Errorf("SetOutputs without GITHUB_OUTPUT = %v", err)
 	}
-	if err := plain.Summary("x"); err != nil {
+	doc := NewSummary(plain.SummaryBudget())
+	doc.Add("x")
+	if err := plain.Summary(doc); err != nil {
 		t.Errorf("Summary without GITHUB_STEP_SUMMARY = %v", err)
 	}
 }

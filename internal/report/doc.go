@@ -10,4 +10,12 @@
 // the runner expects, JSON on stdout hides "##[", and the step summary renders content as text or
 // code only, never as markdown or HTML. Secrets are masked for the runner (::add-mask::) and
 // redacted here, with the encoded forms they take in a server's reply (MaskCredential).
+//
+// Every sink also has a budget of the whole run (budget.go), enforced here rather than by
+// callers: the step summary (SummaryBudget, shared by every section a run writes, so a
+// pull-request preview draws on the same one through NewSummary and Log.Summary), the outputs
+// (OutputsBudget; ResultJSON shrinks the result to what is left), the annotations of each kind,
+// a log line and a group. A Cut takes whole units and keeps room for its trailer, so a cut never
+// falls inside an escape, a rune, a table row or a code fence, and always says how much it left
+// out; the result file (ResultFile) and stdout keep everything.
 package report

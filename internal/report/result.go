@@ -24,6 +24,9 @@ const (
 	Failed    Status = "failed"
 	Verified  Status = "verified" // verify: every tag resolves to a signed digest
 	Promoted  Status = "promoted"
+	// Omitted stands, in the result output only, for the entries its budget left out: Omitted
+	// says how many. The result file and stdout always hold every entry.
+	Omitted Status = "omitted"
 )
 
 // Result is what happened to one component.
@@ -50,6 +53,11 @@ type Result struct {
 	// Plan is what publish decided before writing anything; nil for the other modes and for a
 	// component that failed before its plan was made.
 	Plan *Plan `json:"plan,omitempty"`
+	// Omitted is, for an entry of status omitted, how many entries it stands for.
+	Omitted int `json:"omitted,omitempty"`
+	// Preview is what the component's pull request changes against what its channel serves
+	// (validate); nil when the preview is off.
+	Preview *Preview `json:"preview,omitempty"`
 }
 
 // Plan is what publish decides for one component from the registry and git before it writes
@@ -220,4 +228,89 @@ func size(n int64) string {
 	default:
 		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 	}
+}
+
+// Bounds of one entry of the result output once it has to shrink (ResultJSON).
+const (
+	resultText     = 2 << 10 // an error, a finding or a skipped tag's reason
+	resultFindings = 8 << 10 // one component's findings together
+)
+
+// ResultJSON is the result output: the results as one compact JSON array of at most room bytes.
+// When the whole array does not fit, each entry shrinks (long texts are cut at a rune with a
+// note, findings past a few KiB are counted in a last finding), then entries are left out whole
+// from the end, and one last entry of status omitted says how many. It is always valid JSON, and
+// an entry is never cut in the middle. "" when room cannot even hold that.
+func ResultJSON(rs []Result, room int) string {
+	rs = nonNilResults(rs)
+	if whole, err := json.Marshal(rs); err == nil && len(whole) <= room {
+		return string(whole)
+	}
+	shown := 0
+	sizing := true // the trailer's room is measured in its longest form, with the comma
+	arr := NewBudget(room).Section(0, func(n int) string {
+		if n == 0 {
+			return "]"
+		}
+		more, _ := json.Marshal(Result{Status: Omitted, Omitted: n,
+			Error: plural(n, "more component", "more components") + " not shown: the complete result is in the file the result-file output names"})
+		if shown == 0 && !sizing {
+			return string(more) + "]"
+		}
+		return "," + string(more) + "]"
+	})
+	sizing = false
+	arr.Add("[")
+	for _, r := range rs {
+		b, err := json.Marshal(shrink(r))
+		if err != nil {
+			arr.Omit(1)
+			continue
+		}
+		sep := ","
+		if shown == 0 {
+			sep = ""
+		}
+		if arr.Add(sep + string(b)) {
+			shown++
+		}
+	}
+	return arr.Close()
+}
+
+// shrink returns r with its texts cut to resultText and its findings to resultFindings.
+func shrink(r Result) Result {
+	cut := func(s string) string { return clip(s, resultText, func(s string) string { return s }) }
+	r.Error = cut(r.Error)
+	if len(r.Skipped) > 0 {
+		skipped := make([]string, len(r.Skipped))
+		for i, s := range r.Skipped {
+			skipped[i] = cut(s)
+		}
+		r.Skipped = skipped
+	}
+	if len(r.Findings) > 0 {
+		var kept []string
+		total := 0
+		for i, f := range r.Findings {
+			f = cut(f)
+			if total+len(f) > resultFindings {
+				kept = append(kept, fmt.Sprintf("… %s not shown: the complete list is in the file the result-file output names",
+					plural(len(r.Findings)-i, "more finding", "more findings")))
+				break
+			}
+			kept = append(kept, f)
+			total += len(f)
+		}
+		r.Findings = kept
+	}
+	r.Preview = r.Preview.shrunk()
+	return r
+}
+
+func nonNilResults(rs []Result) []Result {
+	if rs == nil {
+		return []Result{}
+	}
+	return rs
 }

@@ -34,7 +34,7 @@ const hostileSnippet = "verify:\n  provider: cosign\n  # ```\n  subject: ^https:
 
 func TestSummaryGolden(t *testing.T) {
 	t.Parallel()
-	got := SummaryMarkdown("fleetpush # publish <i>", hostileResults(), hostileSnippet)
+	got := summary("fleetpush # publish <i>", hostileResults(), hostileSnippet, SummaryBudget)
 	golden(t, "summary-hostile.md", got)
 }
 
@@ -44,8 +44,15 @@ func TestSummaryGolden(t *testing.T) {
 func TestSummaryRendersNoContent(t *testing.T) {
 	t.Parallel()
 	rs := hostileResults()
-	md := SummaryMarkdown("fleetpush publish", rs, hostileSnippet)
-	checkMarkdown(t, md, 3, []string{rs[1].Error, strings.Join(rs[1].Findings, "\n"), hostileSnippet})
+	md := summary("fleetpush publish", rs, hostileSnippet, SummaryBudget)
+	checkMarkdown(t, md, 3, []string{hostileSnippet, rs[1].Error, strings.Join(rs[1].Findings, "\n")})
+}
+
+// summary renders the step summary within a budget of n bytes.
+func summary(title string, rs []Result, snippet string, n int) string {
+	doc := NewSummary(NewBudget(n))
+	SummaryMarkdown(doc, title, rs, snippet)
+	return doc.Close()
 }
 
 func golden(t *testing.T, name, got string) {
@@ -219,15 +226,15 @@ func FuzzSummaryMarkdown(f *testing.F) {
 			{Component: component, Status: Failed, Error: errText, Findings: []string{finding}, Tags: []string{tag, tag}, Digest: digest, Signed: tag},
 			{Component: tag, Status: Pushed},
 		}
-		md := SummaryMarkdown(component, rs, snippet)
+		md := summary(component, rs, snippet, SummaryBudget)
 		var blocks []string
+		if snippet != "" {
+			blocks = append(blocks, snippet)
+		}
 		if strings.ContainsAny(errText, "\r\n") {
 			blocks = append(blocks, errText)
 		}
 		blocks = append(blocks, finding)
-		if snippet != "" {
-			blocks = append(blocks, snippet)
-		}
 		checkMarkdown(t, md, 2, blocks)
 	})
 }

@@ -147,6 +147,7 @@ type answerBody struct {
 	ctx    context.Context
 	w      *watchdog
 	cancel context.CancelCauseFunc
+	free   func() // gives the answer's room in the budget back; nil: none taken
 	once   sync.Once
 }
 
@@ -171,5 +172,8 @@ func (b *answerBody) end() {
 	b.once.Do(func() {
 		b.w.finish()
 		b.cancel(nil)
+		if b.free != nil {
+			b.free()
+		}
 	})
 }

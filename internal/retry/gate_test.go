@@ -193,32 +193,54 @@ func TestGateStopsSendingToAStalledHost(t *testing.T) {
 }
 
 // TestStalledHostFailsFast: requests to a registry that stopped answering stop costing a
-// deadline each once it has stalled StallLimit tries in a row; an error says what to do.
+// deadline each once it has stalled StallLimit tries in a row; an error says what to do. The
+// deadlines run on a fake clock, moved only once the server holds each try, so a loaded machine
+// cannot reorder them.
 func TestStalledHostFailsFast(t *testing.T) {
 	t.Parallel()
 	var tries atomic.Int64
 	srv := httptest.NewServer(trickle(&tries, 100))
 	defer srv.Close()
-	rt := NewTransport(nil, Policy{Attempts: 1, AttemptTimeout: 100 * time.Millisecond})
+	clock := retrytest.NewClock(epoch)
+	const window = 100 * time.Millisecond
+	rt := NewTransport(nil, Policy{Attempts: 1, AttemptTimeout: window}, WithClock(clock))
+	// send starts a request and waits until the server holds it.
+	send := func(path string, want int64) chan error {
+		done := make(chan error, 1)
+		go func() {
+			resp, err := rt.RoundTrip(httptest.NewRequest(http.MethodGet, srv.URL+path, nil))
+			if err == nil {
+				resp.Body.Close()
+			}
+			done <- err
+		}()
+		for tries.Load() < want {
+			select {
+			case err := <-done:
+				t.Fatalf("%s ended before the server held it: %v", path, err)
+			default:
+				time.Sleep(time.Millisecond)
+			}
+		}
+		return done
+	}
 	for i := range StallLimit {
-		if _, err := rt.RoundTrip(httptest.NewRequest(http.MethodGet, srv.URL+"/v2/x/manifests/latest", nil)); err == nil {
-			t.Fatalf("try %d of a stalled host succeeded", i)
+		done := send("/v2/x/manifests/latest", int64(i+1))
+		clock.Advance(window + time.Millisecond)
+		var de *DeadlineError
+		if err := <-done; !errors.As(err, &de) {
+			t.Fatalf("try %d of a stalled host = %v, want a DeadlineError", i, err)
 		}
 	}
-	// A probe is on its way in the background while this request asks.
-	probing := make(chan error, 1)
-	go func() {
-		_, err := rt.RoundTrip(httptest.NewRequest(http.MethodGet, srv.URL+"/v2/y/manifests/latest", nil))
-		probing <- err
-	}()
-	for tries.Load() < StallLimit+1 {
-		time.Sleep(time.Millisecond)
-	}
+	// A probe is on its way (held by the server, its deadline not yet reached) while this
+	// request asks.
+	probing := send("/v2/y/manifests/latest", StallLimit+1)
 	_, err := rt.RoundTrip(httptest.NewRequest(http.MethodGet, srv.URL+"/v2/z/manifests/latest", nil))
 	var se *StalledError
 	if !errors.As(err, &se) {
 		t.Fatalf("request while the host stalls = %v, want a StalledError", err)
 	}
+	clock.Advance(window + time.Millisecond)
 	if err := <-probing; err == nil {
 		t.Error("the probe of a stalled host succeeded")
 	}

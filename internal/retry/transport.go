@@ -15,11 +15,12 @@ import (
 // policy's bounds, and a host that asks for a pause is paused for every request through the
 // same Gate.
 type Transport struct {
-	base  http.RoundTripper
-	p     Policy
-	logf  func(string, ...any)
-	clock Clock
-	gate  *Gate
+	base   http.RoundTripper
+	p      Policy
+	logf   func(string, ...any)
+	clock  Clock
+	gate   *Gate
+	budget *Budget
 }
 
 // Option configures a Transport.
@@ -49,6 +50,16 @@ func WithGate(g *Gate) Option {
 	return func(t *Transport) {
 		if g != nil {
 			t.gate = g
+		}
+	}
+}
+
+// WithBudget shares b with other transports: the answers they hold in memory at once stay
+// within it.
+func WithBudget(b *Budget) Option {
+	return func(t *Transport) {
+		if b != nil {
+			t.budget = b
 		}
 	}
 }
@@ -255,25 +266,63 @@ func (t *Transport) try(req *http.Request, what string) (*http.Response, error) 
 		cancel(nil)
 		return resp, nil
 	}
-	if resp.ContentLength > t.p.ReadLimit {
-		resp.Body = &answerBody{r: countingReader{resp.Body, wd}, c: resp.Body, ctx: ctx, w: wd, cancel: cancel}
-		return resp, nil
+	limit, capped := AnswerLimit(req.Context())
+	if capped && resp.ContentLength > limit {
+		resp.Body.Close()
+		return fail(&TooLargeError{What: what, Limit: limit, Size: resp.ContentLength})
 	}
-	buf, err := io.ReadAll(io.LimitReader(countingReader{resp.Body, wd}, t.p.ReadLimit+1))
+	// Room in the run's budget for what this answer holds in memory: its length, or for one of
+	// unknown length what may be read of it. Waiting for room counts against the try's deadline:
+	// a budget held by answers that never end is a stall like any other.
+	held, err := t.budget.acquire(ctx, t.weight(resp.ContentLength, limit, capped))
 	if err != nil {
 		resp.Body.Close()
+		return fail(err)
+	}
+	free := func() { t.budget.release(held) }
+	var body io.Reader = countingReader{resp.Body, wd}
+	if capped {
+		body = &capReader{r: body, left: limit, limit: limit, what: what}
+	}
+	if resp.ContentLength > t.p.ReadLimit {
+		resp.Body = &answerBody{r: body, c: resp.Body, ctx: ctx, w: wd, cancel: cancel, free: free}
+		return resp, nil
+	}
+	buf, err := io.ReadAll(io.LimitReader(body, t.p.ReadLimit+1))
+	if err != nil {
+		resp.Body.Close()
+		free()
 		return fail(fmt.Errorf("reading the answer: %w", err))
 	}
 	if int64(len(buf)) > t.p.ReadLimit {
 		// An answer of unknown length past the limit: hand on what was read and the rest.
-		resp.Body = &answerBody{r: io.MultiReader(bytes.NewReader(buf), countingReader{resp.Body, wd}), c: resp.Body, ctx: ctx, w: wd, cancel: cancel}
+		resp.Body = &answerBody{r: io.MultiReader(bytes.NewReader(buf), body), c: resp.Body, ctx: ctx, w: wd, cancel: cancel, free: free}
 		return resp, nil
 	}
 	resp.Body.Close()
 	wd.finish()
 	cancel(nil)
-	resp.Body = io.NopCloser(bytes.NewReader(buf))
+	// Keep only what the answer holds.
+	if n := int64(len(buf)); n < held {
+		t.budget.release(held - n)
+		held = n
+	}
+	resp.Body = &heldBody{r: bytes.NewReader(buf), free: func() { t.budget.release(held) }}
 	return resp, nil
+}
+
+// weight is what an answer may hold in memory: its length when known (capped by ReadLimit, as
+// a longer one is streamed and held by its reader, up to its cap); of unknown length, what the
+// transport reads whole (ReadLimit) or the request's cap when the reader takes more.
+func (t *Transport) weight(length, limit int64, capped bool) int64 {
+	w := t.p.ReadLimit
+	if capped && limit > w {
+		w = limit
+	}
+	if length >= 0 && length < w {
+		w = length
+	}
+	return w
 }
 
 // Describe names a request in the log: method, host and path, never the query (upload URLs carry

@@ -582,7 +582,8 @@ func TestTrustedRootInput(t *testing.T) {
 		{name: "JSON", edit: func(o *sign.Options) { o.TrustedRoot = string(trJSON) }},
 		{name: "file", edit: func(o *sign.Options) { o.TrustedRoot = file }},
 		{name: "not JSON", edit: func(o *sign.Options) { o.TrustedRoot = `{"mediaType": 1}` }, want: "not a Sigstore trusted_root.json"},
-		{name: "missing file", edit: func(o *sign.Options) { o.TrustedRoot = file + ".gone" }, want: "neither JSON nor a readable file"},
+		{name: "missing file", edit: func(o *sign.Options) { o.TrustedRoot = file + ".gone" }, want: "no such file: give the path of the file that holds a Sigstore trusted_root.json, or the JSON itself"},
+		{name: "a device", edit: func(o *sign.Options) { o.TrustedRoot = "/dev/zero" }, want: `reading trusted-root "/dev/zero": it is a character device, not a regular file`},
 		{name: "with fulcio-root", edit: func(o *sign.Options) { o.TrustedRoot, o.FulcioRoot = file, caPEM }, want: "not both"},
 		{name: "no log", edit: func(o *sign.Options) { o.TrustedRoot = string(trustedRootJSON(t, caPEM, keyPEM, false)) }, want: "no transparency log"},
 	}

@@ -116,6 +116,7 @@ func newCosignSigner(o Options) (*cosignSigner, error) {
 	if o.BlobWriter != nil {
 		s.referrers.WithBlobWriter(o.BlobWriter)
 	}
+	s.referrers.WithMaxTagPages(o.MaxTagPages)
 	if o.TLogUpload {
 		rekorURL := orDefault(o.RekorURL, PublicRekorURL)
 		rc, err := newRekorClient(rekorURL, s.httpClient())

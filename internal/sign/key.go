@@ -1,6 +1,7 @@
 package sign
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -9,23 +10,60 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
+
+	"github.com/fleetpush/fleetpush/internal/inputfile"
 )
 
-// readPEMOrFile returns s itself when it holds PEM, else the contents of the file s names.
-func readPEMOrFile(s string) ([]byte, error) {
+// readPEMOrFile returns s itself when it holds PEM, else the contents of the file s names, read
+// as the one reader of input files reads them (regular files only, up to k's cap).
+func readPEMOrFile(k inputfile.Kind, s string) ([]byte, error) {
 	if strings.Contains(s, "-----BEGIN ") {
 		return []byte(s), nil
 	}
-	b, err := os.ReadFile(s)
-	if err != nil {
-		return nil, fmt.Errorf("neither PEM nor a readable file: %w", err)
+	return inputfile.Read(k, s)
+}
+
+// The PEM types users hand in as cosign-key, besides cosign's own.
+const (
+	pemPublicKey         = "PUBLIC KEY"
+	pemRSAPublicKey      = "RSA PUBLIC KEY"
+	pemCertificate       = "CERTIFICATE"
+	pemEncryptedPKCS8    = "ENCRYPTED PRIVATE KEY"
+	pemOpenSSHPrivateKey = "OPENSSH PRIVATE KEY"
+)
+
+// importHint is how a plain private key becomes a cosign key.
+const importHint = "cosign signs with an encrypted cosign key: run `cosign import-key-pair --key <file>.pem` (it asks for a password and writes import-cosign.key), then give that file as cosign-key and its password as COSIGN_PASSWORD; or make a new pair with `cosign generate-key-pair`"
+
+// keyBlock returns the first PEM block of what cosign-key holds, or an error that says what the
+// input holds instead of a cosign key, and what to give.
+func keyBlock(raw []byte) (*pem.Block, error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, errors.New("cosign-key is empty: give a cosign private key (cosign.key, from `cosign generate-key-pair`) to sign, or its public key (cosign.pub) to verify; PEM text or a file path")
 	}
-	return b, nil
+	block, _ := pem.Decode(raw)
+	if block == nil {
+		return nil, errors.New("cosign-key holds no PEM block (no -----BEGIN ...----- line): give a cosign private key (cosign.key, from `cosign generate-key-pair`) or its public key (cosign.pub), as PEM text or a file path; when it is set from a secret, check that its line breaks survived")
+	}
+	switch block.Type {
+	case cosign.SigstorePrivateKeyPemType, cosign.CosignPrivateKeyPemType, pemPublicKey:
+		return block, nil
+	case cosign.PrivateKeyPemType, cosign.ECPrivateKeyPemType, cosign.RSAPrivateKeyPemType:
+		return nil, fmt.Errorf("cosign-key is an unencrypted PEM private key (%s), not a cosign key: %s", block.Type, importHint)
+	case pemEncryptedPKCS8:
+		return nil, fmt.Errorf("cosign-key is a password-protected PKCS#8 key (%s) as OpenSSL writes it, not a cosign key: decrypt it (`openssl pkcs8 -in key.pem -out plain.pem`), then %s", block.Type, importHint[strings.Index(importHint, "run "):])
+	case pemOpenSSHPrivateKey:
+		return nil, errors.New("cosign-key is an OpenSSH private key, which cosign does not read: make a pair with `cosign generate-key-pair`, or convert the key to PEM (`ssh-keygen -p -m PKCS8 -f <file>`) and import it with `cosign import-key-pair --key <file>`")
+	case pemCertificate:
+		return nil, errors.New("cosign-key holds a certificate, not a key: give the cosign private key (cosign.key) to sign, or a public key (cosign.pub) to verify; the public key of a certificate is `openssl x509 -in cert.pem -pubkey -noout`")
+	case pemRSAPublicKey:
+		return nil, errors.New("cosign-key is a PKCS#1 RSA public key (RSA PUBLIC KEY), which cosign does not read: convert it with `openssl rsa -RSAPublicKey_in -in key.pem -pubout` (a PUBLIC KEY block)")
+	}
+	return nil, fmt.Errorf("cosign-key holds a PEM block of type %q, not a cosign key: give a cosign private key (cosign.key, from `cosign generate-key-pair`) or its public key (cosign.pub)", block.Type)
 }
 
 // loadKey loads a cosign key: a private key (as written by `cosign generate-key-pair`) that
@@ -34,14 +72,18 @@ func loadKey(key, password string) (*credential, error) {
 	if key == "" {
 		return nil, errors.New("sign mode key needs cosign-key (a cosign private key to sign, or its public key to verify; PEM or file)")
 	}
-	raw, err := readPEMOrFile(key)
+	raw, err := readPEMOrFile(inputfile.CosignKey, key)
 	if err != nil {
-		return nil, fmt.Errorf("reading cosign-key: %w", err)
+		return nil, err
 	}
-	if block, _ := pem.Decode(raw); block != nil && block.Type == "PUBLIC KEY" {
+	block, err := keyBlock(raw)
+	if err != nil {
+		return nil, err
+	}
+	if block.Type == pemPublicKey {
 		pub, err := cryptoutils.UnmarshalPEMToPublicKey(raw)
 		if err != nil {
-			return nil, fmt.Errorf("loading the public key in cosign-key: %w", err)
+			return nil, fmt.Errorf("loading the public key in cosign-key: %w (give the cosign.pub that `cosign generate-key-pair` wrote)", err)
 		}
 		if err := fluxVerifiable(pub); err != nil {
 			return nil, err
@@ -54,7 +96,10 @@ func loadKey(key, password string) (*credential, error) {
 	}
 	sv, err := cosign.LoadPrivateKey(raw, []byte(password), nil)
 	if err != nil {
-		return nil, fmt.Errorf("loading cosign-key: %w (is COSIGN_PASSWORD right?)", err)
+		if password == "" {
+			return nil, fmt.Errorf("loading cosign-key: %w (the key is encrypted and COSIGN_PASSWORD is empty: set it to the key's password)", err)
+		}
+		return nil, fmt.Errorf("loading cosign-key: %w (the key is a cosign key, but it does not open with COSIGN_PASSWORD: is COSIGN_PASSWORD right?)", err)
 	}
 	pub, err := sv.PublicKey()
 	if err != nil {

@@ -198,6 +198,9 @@ type Options struct {
 	// own uploads: fewer requests than go-containerregistry's). It must reach the registry the
 	// way RemoteOptions do.
 	BlobWriter registry.BlobWriter
+	// MaxTagPages bounds the pages of a tag listing in the registry (the referrers tag schema's
+	// records), as the run's registry client bounds its own; 0: registry.DefaultMaxTagPages.
+	MaxTagPages int
 	// Transport carries every request to the token service, Fulcio and Rekor (nil:
 	// http.DefaultTransport, one try per request). Give it a retrying RoundTripper: it is the
 	// only retry layer of these requests (the Rekor client's own retries are left out so the two

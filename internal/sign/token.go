@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -50,9 +49,9 @@ func requestIDToken(ctx context.Context, client *http.Client, requestURL, reques
 		return "", fmt.Errorf("requesting an OIDC token from %s: %w", u.Host, requestError(err))
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	body, err := readAnswer(resp.Body, "the OIDC token response")
 	if err != nil {
-		return "", fmt.Errorf("reading the OIDC token response: %w", transient(err))
+		return "", err
 	}
 	// The body is never quoted: it is the token, or an answer to a request that carried the
 	// request token.

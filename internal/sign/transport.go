@@ -96,9 +96,9 @@ func signingCert(ctx context.Context, client *http.Client, fulcio *url.URL, cr f
 		return nil, requestError(err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	body, err := readAnswer(resp.Body, "Fulcio's answer")
 	if err != nil {
-		return nil, transient(fmt.Errorf("reading the answer: %w", err))
+		return nil, err
 	}
 	if resp.StatusCode != http.StatusCreated {
 		// Fulcio says why it refused (an unknown issuer, a claim missing): worth quoting, but
@@ -144,6 +144,26 @@ func (e *transientError) Error() string { return e.err.Error() }
 func (e *transientError) Unwrap() error { return e.err }
 
 func transient(err error) error { return &transientError{err} }
+
+// answerLimit bounds the answers this package reads itself (an OIDC token, a Fulcio certificate
+// chain): kilobytes, where a megabyte is already far too much.
+const answerLimit = 1 << 20
+
+// readAnswer reads an answer of up to answerLimit bytes; a longer one is an error, not cut short
+// and then misread. A read that broke off can heal (transient); one too large cannot.
+func readAnswer(r io.Reader, what string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, answerLimit+1))
+	var tl *retry.TooLargeError
+	switch {
+	case errors.As(err, &tl):
+		return nil, fmt.Errorf("reading %s: %w", what, err)
+	case err != nil:
+		return nil, transient(fmt.Errorf("reading %s: %w", what, err))
+	case len(b) > answerLimit:
+		return nil, fmt.Errorf("reading %s: more than %d bytes, which no real one is: check the service's URL", what, answerLimit)
+	}
+	return b, nil
+}
 
 func isTransient(err error) bool {
 	var te *transientError

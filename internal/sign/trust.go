@@ -8,8 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -17,11 +15,9 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/tuf"
-)
 
-// trustedRootLimit bounds a trusted_root.json read from a file; the public-good one is a few
-// dozen kilobytes.
-const trustedRootLimit = 4 << 20
+	"github.com/fleetpush/fleetpush/internal/inputfile"
+)
 
 // trustRoot fills the trust material of check (the legacy signatures) and returns the same
 // material for Sigstore bundles: from trusted-root; else the private Sigstore of fulcio-root
@@ -58,9 +54,9 @@ func trustRoot(o Options, check *cosign.CheckOpts) (material root.TrustedMateria
 		return nil, false, errors.New("a private Sigstore needs both fulcio-root and rekor-public-key (or trusted-root)")
 	}
 
-	rootPEM, err := readPEMOrFile(o.FulcioRoot)
+	rootPEM, err := readPEMOrFile(inputfile.FulcioRoot, o.FulcioRoot)
 	if err != nil {
-		return nil, false, fmt.Errorf("reading fulcio-root: %w", err)
+		return nil, false, err
 	}
 	certs, err := cryptoutils.UnmarshalCertificatesFromPEM(rootPEM)
 	if err != nil || len(certs) == 0 {
@@ -86,9 +82,9 @@ func trustRoot(o Options, check *cosign.CheckOpts) (material root.TrustedMateria
 
 	rekorLogs := map[string]*root.TransparencyLog{}
 	if o.RekorPublicKey != "" {
-		pem, err := readPEMOrFile(o.RekorPublicKey)
+		pem, err := readPEMOrFile(inputfile.RekorPublicKey, o.RekorPublicKey)
 		if err != nil {
-			return nil, false, fmt.Errorf("reading rekor-public-key: %w", err)
+			return nil, false, err
 		}
 		keys := cosign.NewTrustedTransparencyLogPubKeys()
 		if err := keys.AddTransparencyLogPubKey(pem, tuf.Active); err != nil {
@@ -106,9 +102,9 @@ func trustRoot(o Options, check *cosign.CheckOpts) (material root.TrustedMateria
 	if o.CTLogPublicKey == "" {
 		check.IgnoreSCT = true
 	} else {
-		pem, err := readPEMOrFile(o.CTLogPublicKey)
+		pem, err := readPEMOrFile(inputfile.CTLogPublicKey, o.CTLogPublicKey)
 		if err != nil {
-			return nil, false, fmt.Errorf("reading the CT log public key: %w", err)
+			return nil, false, err
 		}
 		keys := cosign.NewTrustedTransparencyLogPubKeys()
 		if err := keys.AddTransparencyLogPubKey(pem, tuf.Active); err != nil {
@@ -155,16 +151,9 @@ func addLog(logs map[string]*root.TransparencyLog, baseURL string, pem []byte) e
 func loadTrustedRoot(s string) (*root.TrustedRoot, error) {
 	raw := []byte(s)
 	if !strings.HasPrefix(strings.TrimSpace(s), "{") {
-		f, err := os.Open(s)
-		if err != nil {
-			return nil, fmt.Errorf("reading trusted-root: neither JSON nor a readable file: %w", err)
-		}
-		defer f.Close()
-		if raw, err = io.ReadAll(io.LimitReader(f, trustedRootLimit+1)); err != nil {
-			return nil, fmt.Errorf("reading trusted-root: %w", err)
-		}
-		if len(raw) > trustedRootLimit {
-			return nil, fmt.Errorf("reading trusted-root: larger than %d bytes, which no trusted_root.json is", trustedRootLimit)
+		var err error
+		if raw, err = inputfile.Read(inputfile.TrustedRoot, s); err != nil {
+			return nil, err
 		}
 	}
 	tr, err := root.NewTrustedRootFromJSON(raw)

@@ -19,6 +19,10 @@ type Outcome struct {
 	Skipped []string
 	// Moves are every tag's action as taken, with its reason.
 	Moves []Move
+	// Digest is set when the tags point at another digest than the one
+	// given to Apply: a release version found holding the same content
+	// under another digest, which the moving tags then follow.
+	Digest string
 }
 
 func (o *Outcome) record(mv Move) {
@@ -57,21 +61,55 @@ func (t *Tagger) Apply(ctx context.Context, p Plan, m *registry.Manifest) (Outco
 	}
 	var mv Move
 	var err error
+	// A branch build that moves latest writes its immutable tag right after
+	// its first write of latest, not before (see moveLatest): the check of
+	// the tag comes first, the write waits.
+	deferred := !tags.IsRelease(in.Plan.Immutable) && in.Plan.Latest
 	if tags.IsRelease(in.Plan.Immutable) {
 		mv, err = t.writeRelease(ctx, in, m)
 	} else {
-		mv, err = t.writeBuild(ctx, in, m)
+		mv, err = t.writeBuild(ctx, in, m, !deferred)
 	}
 	if err != nil {
 		return out, err
 	}
-	out.record(mv)
-	if in.Plan.Latest {
-		mv, err := t.moveLatest(ctx, p, m)
+	if deferred {
+		imm, immDone := mv, mv.Action != ActionWrite
+		writeImm := func() error {
+			if immDone {
+				return nil
+			}
+			if err := t.store.Tag(ctx, m, imm.Tag); err != nil {
+				return err
+			}
+			immDone = true
+			return nil
+		}
+		lm, err := t.moveLatest(ctx, p, m, writeImm)
+		if err == nil {
+			err = writeImm() // latest did not move: the build's own tag still goes on
+		}
+		if immDone {
+			out.record(imm)
+		}
 		if err != nil {
 			return out, err
 		}
-		out.record(mv)
+		out.record(lm)
+		return out, nil
+	}
+	out.record(mv)
+	if mv.Action == ActionPresent && mv.From != m.Digest.String() && tags.IsRelease(in.Plan.Immutable) {
+		// The version landed meanwhile with this content under another
+		// digest (another run, or a killed one whose write landed after
+		// all): the release is that digest, and the stable tag follows it
+		// as for any existing version, once it carries the signatures this
+		// run requires.
+		if held, err := t.releaseHeld(ctx, in, mv.From); err != nil {
+			return out, err
+		} else if held != nil {
+			m, out.Digest = held, held.Digest.String()
+		}
 	}
 	if in.Plan.Stable {
 		mv, err := t.moveStable(ctx, in, m)
@@ -81,6 +119,20 @@ func (t *Tagger) Apply(ctx context.Context, p Plan, m *registry.Manifest) (Outco
 		out.record(mv)
 	}
 	return out, nil
+}
+
+// releaseHeld returns the manifest the release version holds when it is the
+// digest from (the same content as this run's, under another digest) and it
+// may be handed the moving tags; nil to keep this run's digest.
+func (t *Tagger) releaseHeld(ctx context.Context, in Input, from string) (*registry.Manifest, error) {
+	held, err := t.store.Get(ctx, in.Plan.Immutable)
+	if err != nil || held == nil || held.Digest.String() != from || !sameContent(held, in.Layer) {
+		return nil, err
+	}
+	if ok, err := t.handOverOK(ctx, in.Plan.Immutable, held); err != nil || !ok {
+		return nil, err
+	}
+	return held, nil
 }
 
 // inPlace reports whether the plan found every tag already pointing at m.
@@ -100,7 +152,10 @@ func (p Plan) inPlace(m *registry.Manifest) bool {
 // whose content is the same in every run, so concurrent runs write the same
 // digest (the build is deterministic) and need no claim; the fresh read only
 // catches content that changed without a commit since the plan.
-func (t *Tagger) writeBuild(ctx context.Context, in Input, m *registry.Manifest) (Move, error) {
+//
+// With write false it only checks: the move is "write" when the tag is
+// absent, and the caller writes it.
+func (t *Tagger) writeBuild(ctx context.Context, in Input, m *registry.Manifest, write bool) (Move, error) {
 	tag := in.Plan.Immutable
 	cur, err := t.store.Get(ctx, tag)
 	if err != nil {
@@ -117,10 +172,13 @@ func (t *Tagger) writeBuild(ctx context.Context, in Input, m *registry.Manifest)
 			return Move{}, t.conflict(in, cur)
 		}
 	}
+	mv.Action = ActionWrite
+	if !write {
+		return mv, nil
+	}
 	if err := t.store.Tag(ctx, m, tag); err != nil {
 		return Move{}, err
 	}
-	mv.Action = ActionWrite
 	return mv, nil
 }
 
@@ -150,16 +208,36 @@ func (t *Tagger) ensureTag(ctx context.Context, m *registry.Manifest, tag string
 // tag write, so a newer run may move latest between this run's read and its
 // write, check it, finish, and then lose to this run's write. Whenever latest
 // holds m after this run wrote it, this run therefore also reads the builds
-// of the branch tagged since its plan (a newer run writes its immutable tag
-// before it moves latest) and hands latest to the newest of them if that is
-// newer than its own. The plan lists the tags when it may move latest; one
-// that found latest in place did not, and the list is taken here, before
-// this run's first write of latest.
-func (t *Tagger) moveLatest(ctx context.Context, p Plan, m *registry.Manifest) (Move, error) {
+// of the branch tagged since its plan and hands latest to the newest of them
+// if that is newer than its own.
+//
+// That a newer run N overwritten so is among the builds tagged since the
+// plan rests on an order: a run writes its immutable tag right after its
+// first write of latest (afterWrite), and checks latest only after that. For
+// this run O to overwrite N's move, O's read of latest came before N's first
+// write, so O's list of "before" (taken earlier still) cannot hold N's
+// immutable tag, which follows that write; and O's write came after N's
+// last check, which follows N's immutable tag, so the list O takes after its
+// write holds it. (Writing the immutable tag first, as this package once
+// did, left a window: N's tag could be in O's "before" list while N's move
+// of latest came after O's read, and O then never looked at N.) A hand-over
+// is a write too, checked the same way; and a run that finds latest moved on
+// to a build newer than its own after it wrote still looks for a newer one
+// tagged since its plan (with three runs, a middle one may have overwritten
+// O's overwrite of N without ever seeing N). The plan
+// lists the tags when it may move latest; one that found latest in place
+// did not, and the list is taken here, before this run's first write of
+// latest.
+func (t *Tagger) moveLatest(ctx context.Context, p Plan, m *registry.Manifest, afterWrite func() error) (Move, error) {
 	in := p.Input
 	tag := in.Policy.LatestTag
 	wrote := false // only a write of this run can have overwritten a newer run's move
 	mv := Move{Tag: tag}
+	rec := p.latestRec
+	// mine is what this run last pointed latest at: m, or a newer build it
+	// handed latest to. A hand-over is a write like any other: it too may
+	// overwrite a still newer run's move, and is checked the same way.
+	mine, mineHead := m, in.Head
 	for i := range moveAttempts {
 		cur, err := t.store.Get(ctx, tag)
 		if err != nil {
@@ -168,66 +246,129 @@ func (t *Tagger) moveLatest(ctx context.Context, p Plan, m *registry.Manifest) (
 		if i == 0 && cur != nil {
 			mv.From = cur.Digest.String()
 		}
-		if cur != nil && cur.Digest == m.Digest {
-			if !wrote {
+		if !wrote {
+			if cur != nil && cur.Digest == m.Digest {
 				mv.Action = ActionPresent
 				return mv, nil
 			}
-			newer, err := t.newerBuild(ctx, p)
-			if err != nil {
+			if !p.listed {
+				// The plan found latest here and did not list: list now, before
+				// this run's write of latest, for newerBuild, and read the
+				// promotion record of latest if it names one.
+				if err := t.list(ctx, &p); err != nil {
+					return Move{}, err
+				}
+				if rec, err = t.promotionIn(ctx, p.before, tag); err != nil {
+					return Move{}, err
+				}
+			}
+			if d := t.decideLatest(ctx, in, cur, m.Digest, rec); d.Action == ActionLeave || d.Action == ActionHold {
+				d.From = mv.From
+				return d, nil
+			}
+			if err := t.write(ctx, m, tag, afterWrite); err != nil {
 				return Move{}, err
 			}
-			if newer == nil {
+			wrote = true
+			continue
+		}
+
+		// This run wrote latest (or handed it on): it may have overwritten a
+		// newer run's move, which that run may never see. base is what
+		// latest holds now if that is not older than what this run wrote;
+		// a newer build tagged since the plan than base gets latest.
+		base, baseHead := mine, mineHead
+		var left Move // latest holds another build, newer than this run's
+		if cur == nil || cur.Digest != mine.Digest {
+			d := t.decideLatest(ctx, in, cur, m.Digest, rec)
+			if d.Action == ActionMove {
+				// An older build's run overwrote this run's move: again.
+				if err := t.write(ctx, m, tag, afterWrite); err != nil {
+					return Move{}, err
+				}
+				mine, mineHead = m, in.Head
+				continue
+			}
+			if d.Action == ActionHold {
+				d.From = mv.From
+				return d, nil
+			}
+			d.From = mv.From
+			left, base, baseHead = d, cur, headOf(cur)
+		}
+		newer, after, err := t.newerBuild(ctx, p, base, baseHead)
+		if err != nil {
+			return Move{}, err
+		}
+		// A promotion of latest that this run's write may have undone: a
+		// promote writes its record before it moves latest, so the list
+		// taken after this run's write names it.
+		if rec, err = t.promotionIn(ctx, after, tag); err != nil {
+			return Move{}, err
+		}
+		if left.Action == "" && rec.HoldsCommit(mineHead, t.ancestor(ctx)) {
+			d := Move{Tag: tag, Action: ActionHold, From: mv.From, Reason: rec.commitHoldReason(tag, mineHead.SHA)}
+			d.Skipped = fmt.Sprintf("%s handed back to %s: %s", tag, rec.Version, d.Reason)
+			return d, t.handBack(ctx, tag, mine, rec)
+		}
+		if newer != nil && rec.HoldsCommit(headOf(newer), t.ancestor(ctx)) {
+			newer = nil // a promotion holds it too
+		}
+		if newer == nil {
+			switch {
+			case left.Action != "":
+				return left, nil
+			case mine == m:
 				mv.Action = ActionMove
 				return mv, nil
 			}
-			t.o.logf("%s: a newer commit (%s) was published while this run moved it: pointing it at %s", tag, shortSHA(headOf(newer).SHA), newer.Digest)
-			if err := t.store.Tag(ctx, newer, tag); err != nil {
-				return Move{}, err
-			}
-			continue
-		}
-		if d := t.decideLatest(ctx, in, cur, m.Digest); d.Action == ActionLeave {
-			d.From = mv.From
+			d := Move{Tag: tag, Action: ActionLeave, From: mv.From,
+				Reason: fmt.Sprintf("a newer commit (%s) was published while this run moved it", shortSHA(mineHead.SHA))}
+			d.Skipped = fmt.Sprintf("%s handed to %s: %s", tag, mine.Digest, d.Reason)
 			return d, nil
 		}
-		if !wrote && !p.listed {
-			// The plan found latest here and did not list: list now, before
-			// this run's write of latest, for newerBuild.
-			if err := t.list(ctx, &p); err != nil {
-				return Move{}, err
-			}
-		}
-		if err := t.store.Tag(ctx, m, tag); err != nil {
+		t.o.logf("%s: a newer commit (%s) was published while this run moved it: pointing it at %s", tag, shortSHA(headOf(newer).SHA), newer.Digest)
+		if err := t.store.Tag(ctx, newer, tag); err != nil {
 			return Move{}, err
 		}
-		wrote = true
+		mine, mineHead = newer, headOf(newer)
 	}
 	return Move{}, fmt.Errorf("moving %s: it kept changing under this run (%d attempts); re-run to converge", tag, moveAttempts)
 }
 
+// write points tag at m, then calls afterWrite (the build's own tag goes on
+// right after its first move of latest).
+func (t *Tagger) write(ctx context.Context, m *registry.Manifest, tag string, afterWrite func() error) error {
+	if err := t.store.Tag(ctx, m, tag); err != nil {
+		return err
+	}
+	return afterWrite()
+}
+
 // newerBuild returns the newest build of this branch tagged since the plan
-// was made (tags not listed then) when it is newer than this run's commit,
-// else nil. Only those few manifests are read.
-func (t *Tagger) newerBuild(ctx context.Context, p Plan) (*registry.Manifest, error) {
+// was made (tags not listed then) when it is newer than mine, the build this
+// run last pointed latest at (its own, or one it handed latest to) at commit
+// mineHead, else nil; and every tag of the repository as listed now. Only
+// those few manifests are read.
+func (t *Tagger) newerBuild(ctx context.Context, p Plan, mine *registry.Manifest, mineHead tags.Head) (*registry.Manifest, []string, error) {
 	in := p.Input
 	pol := in.Policy
 	after, err := t.store.Tags(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	seen := make(map[string]bool, len(p.before))
 	for _, tg := range p.before {
 		seen[tg] = true
 	}
 	var best *registry.Manifest
-	bestHead := in.Head
+	bestHead := mineHead
 	for _, tg := range after {
 		if seen[tg] || tg == in.Plan.Immutable || !isBuildOf(pol, in.Branch, tg) {
 			continue
 		}
 		cand, err := t.store.Get(ctx, tg)
-		if err != nil || cand == nil {
+		if err != nil || cand == nil || cand.Digest == mine.Digest {
 			continue // gone or unreadable: not a build to hand latest to
 		}
 		name, sha, err := tags.ParseRevision(annotations(cand)[artifact.RevisionAnnotation])
@@ -240,14 +381,14 @@ func (t *Tagger) newerBuild(ctx context.Context, p Plan) (*registry.Manifest, er
 		if h := headOf(cand); tags.MoveLatest(bestHead, h, t.ancestor(ctx)) {
 			ok, err := t.handOverOK(ctx, pol.LatestTag, cand)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if ok {
 				best, bestHead = cand, h
 			}
 		}
 	}
-	return best, nil
+	return best, after, nil
 }
 
 // moveStable moves the stable tag to m when this release is the highest
@@ -367,9 +508,9 @@ func (t *Tagger) repairStable(ctx context.Context, tag string, m *registry.Manif
 	return true, fmt.Errorf("moving %s: releases kept landing under this run (%d attempts); re-run to converge", tag, moveAttempts)
 }
 
-// handBack points the stable tag, which this run moved to m, back at the
-// release a promotion that landed meanwhile chose, unless someone else moved
-// the tag since.
+// handBack points a moving tag (the stable tag or latest), which this run
+// moved to m, back at the release a promotion that landed meanwhile chose,
+// unless someone else moved the tag since.
 func (t *Tagger) handBack(ctx context.Context, tag string, m *registry.Manifest, rec *Promotion) error {
 	cur, err := t.store.Get(ctx, tag)
 	if err != nil {

@@ -252,11 +252,19 @@ func (t *Tagger) readClaim(ctx context.Context, tag, version string) (claim, boo
 	return c, true, nil
 }
 
-// awaitGone waits until claim c is no longer live, or the deadline passes.
+// awaitGone waits until claim c is no longer live, or the version tag is
+// there, or the deadline passes. The version tag is read at every poll: the
+// writer of c may have been killed after its version write landed (or with
+// the write in flight, landing late), leaving its claim live until the lease
+// ends; the version is then decided as any existing version is, at once,
+// rather than after the claim wait.
 func (t *Tagger) awaitGone(ctx context.Context, version string, c claim, deadline time.Time) error {
 	for {
 		if err := t.sleep(ctx); err != nil {
 			return err
+		}
+		if cur, err := t.store.Get(ctx, version); err != nil || cur != nil {
+			return err // present: the caller reads it again and settles
 		}
 		_, live, err := t.readClaim(ctx, c.tag, version)
 		if err != nil {

@@ -28,7 +28,11 @@
 // since its plan was made and hands latest to the newest of them when that is
 // newer than its own. The tags "before" are listed only by a run that may
 // write latest: by the plan when latest is not already on the artifact, else
-// (latest moved away meanwhile) by Apply just before its write.
+// (latest moved away meanwhile) by Apply just before its write. A branch
+// build that moves latest writes its immutable tag right after its first
+// write of latest and checks latest after that: so a newer build whose move
+// another run overwrote is always among the builds that run finds tagged
+// since its plan (see moveLatest).
 //
 // latest-stable moves to a stable release that is at least every stable
 // release in the repository (tags.MoveStable), except the releases a
@@ -63,7 +67,9 @@
 //     content → the immutable-version error. Then it withdraws its claim. A
 //     conflicting claim older than this writer's (claim time, then nonce)
 //     has priority: this writer withdraws its claim, waits until that claim
-//     is withdrawn or stale and starts again at 1. A conflicting claim younger
+//     is withdrawn or stale, or the version tag appears (a writer killed
+//     after its version write landed leaves its claim live until the lease
+//     ends), and starts again at 1. A conflicting claim younger
 //     than this one must yield: this writer keeps its claim and lists again.
 //
 // Safety (two writers A and B of different content are never both in the
@@ -116,4 +122,17 @@
 // way.
 // A run that moved the stable tag reads the record again afterwards, so a
 // promotion that landed meanwhile is handed the channel back.
+//
+// Every channel's promotion is respected, latest-tag's too: the record also
+// holds the commits the promotion rolled back over (the one promoted, the one
+// the channel pointed at, and those an earlier promotion held), and a main
+// push moves latest past it only for a commit strictly newer than all of them
+// (tags.PastPromotion): a rollback holds until a newer commit is pushed, as a
+// Flux user rolling back staging expects; a re-run of the build rolled back
+// from, or of any older one, leaves latest where the promotion put it. The
+// record of latest is read only when the tag list (which a run that may move
+// latest takes anyway) names it, and again from the list taken after this
+// run's write, so a promotion that landed meanwhile is handed latest back.
+// A channel that publish never moves (a custom promote channel) needs no
+// rule: only promote moves it.
 package tagger

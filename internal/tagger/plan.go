@@ -44,7 +44,7 @@ const (
 	ActionPresent Action = "present" // the tag already points at this artifact
 	ActionMove    Action = "move"    // a moving tag moves to this artifact
 	ActionLeave   Action = "leave"   // a moving tag stays: a newer commit or a higher release holds it
-	ActionHold    Action = "hold"    // the stable tag stays: a promotion rolled this release back
+	ActionHold    Action = "hold"    // a moving tag stays: a promotion rolled this release or commit back
 )
 
 // Move is one tag's action and, for a tag that does not move to this
@@ -87,8 +87,9 @@ type Plan struct {
 	ExistingTag string `json:"existingTag,omitempty"`
 	// Tagged reports that the immutable tag already points at Existing.
 	Tagged bool `json:"tagged,omitempty"`
-	// Moves are the tags in the order Apply sets them: the immutable tag,
-	// then latest or the stable tag when the ref moves one.
+	// Moves are the tags the run sets: the immutable tag, then latest or
+	// the stable tag when the ref moves one. (Apply writes a branch build's
+	// immutable tag right after its first write of latest.)
 	Moves []Move `json:"moves"`
 	// Notes are what a dry run could not read, and planned around.
 	Notes []string `json:"notes,omitempty"`
@@ -98,6 +99,9 @@ type Plan struct {
 	before []string
 	// listed reports that before was read.
 	listed bool
+	// latestRec is the promotion record of latest as the plan read it; nil
+	// if none (or latest does not move).
+	latestRec *Promotion
 }
 
 // Tags are the tags the plan points at this artifact: the immutable one and
@@ -180,21 +184,26 @@ func (t *Tagger) Plan(ctx context.Context, in Input) (Plan, error) {
 	}
 
 	if in.Plan.Latest {
-		mv := t.decideLatest(ctx, in, latest, target)
-		p.Moves = append(p.Moves, mv)
 		// The tags before this run writes anything, listed only when Apply
 		// may write latest (a warm run, latest already here, lists nothing):
 		// Apply reads the builds that appear after this point, to find a
-		// newer run whose move of latest it may have overwritten. It is
-		// listed here, before signing, since a build tagged between this
-		// list and Apply's write of latest counts as seen (see moveLatest).
-		if mv.Action != ActionPresent {
+		// newer run whose move of latest it may have overwritten. The list
+		// also says whether latest has a promotion record: only then is it
+		// read (a main push of a repository never promoted on latest pays
+		// no request for it).
+		if latest == nil || latest.Digest != target {
 			if err := t.list(ctx, &p); err != nil {
 				if err := unread("tags", err); err != nil {
 					return p, err
 				}
 			}
+			if p.latestRec, err = t.promotionIn(ctx, p.before, pol.LatestTag); err != nil {
+				if err := unread(tags.PromotionTag(pol.LatestTag), err); err != nil {
+					return p, err
+				}
+			}
 		}
+		p.Moves = append(p.Moves, t.decideLatest(ctx, in, latest, target, p.latestRec))
 	}
 	if in.Plan.Stable {
 		mv, err := t.planStable(ctx, in, &p, target)
@@ -209,25 +218,35 @@ func (t *Tagger) Plan(ctx context.Context, in Input) (Plan, error) {
 	return p, nil
 }
 
-// decideLatest is the move of latest, now at cur, for this run's commit.
-func (t *Tagger) decideLatest(ctx context.Context, in Input, cur *registry.Manifest, target v1.Hash) Move {
+// decideLatest is the move of latest, now at cur, for this run's commit,
+// given the promotion record of latest (nil if none). latest never moves
+// backwards (tags.MoveLatest), and never past a promotion to a commit that is
+// not newer than every commit the promotion rolled back over
+// (tags.PastPromotion): a rollback of latest holds until a newer commit is
+// published.
+func (t *Tagger) decideLatest(ctx context.Context, in Input, cur *registry.Manifest, target v1.Hash, rec *Promotion) Move {
 	tag := in.Policy.LatestTag
-	if cur == nil {
-		return Move{Tag: tag, Action: ActionMove}
+	mv := Move{Tag: tag}
+	if cur != nil {
+		mv.From = cur.Digest.String()
+		if cur.Digest == target {
+			mv.Action = ActionPresent
+			return mv
+		}
+		h := headOf(cur)
+		if h.IsZero() {
+			h.SHA = "unknown" // a manifest without annotations is not ours to keep
+		}
+		if !tags.MoveLatest(h, in.Head, t.ancestor(ctx)) {
+			mv.Action = ActionLeave
+			mv.Reason = fmt.Sprintf("it holds a newer commit (%s) than this run's (%s)", shortSHA(h.SHA), shortSHA(in.Head.SHA))
+			mv.Skipped = fmt.Sprintf("%s left at %s: %s", tag, cur.Digest, mv.Reason)
+			return mv
+		}
 	}
-	mv := Move{Tag: tag, From: cur.Digest.String()}
-	if cur.Digest == target {
-		mv.Action = ActionPresent
-		return mv
-	}
-	h := headOf(cur)
-	if h.IsZero() {
-		h.SHA = "unknown" // a manifest without annotations is not ours to keep
-	}
-	if !tags.MoveLatest(h, in.Head, t.ancestor(ctx)) {
-		mv.Action = ActionLeave
-		mv.Reason = fmt.Sprintf("it holds a newer commit (%s) than this run's (%s)", shortSHA(h.SHA), shortSHA(in.Head.SHA))
-		mv.Skipped = fmt.Sprintf("%s left at %s: %s", tag, cur.Digest, mv.Reason)
+	if rec.HoldsCommit(in.Head, t.ancestor(ctx)) {
+		mv.Action, mv.Reason = ActionHold, rec.commitHoldReason(tag, in.Head.SHA)
+		mv.Skipped = fmt.Sprintf("%s not moved: %s", tag, mv.Reason)
 		return mv
 	}
 	mv.Action = ActionMove

@@ -24,6 +24,12 @@ type Promotion struct {
 	// was promoted: the releases the promotion rolled back over. Publish never
 	// moves the channel to one of them again.
 	Over []string `json:"over,omitempty"`
+	// Held are the commits the promotion holds the channel over when it is
+	// the latest tag (tags.MergeHeld): the commit promoted, the one the
+	// channel pointed at before, and those an earlier promotion held.
+	// Publish moves the channel past the promotion only for a build of a
+	// strictly newer commit (tags.PastPromotion).
+	Held []tags.Head `json:"held,omitempty"`
 }
 
 // Holds reports whether the promotion keeps the channel from moving to
@@ -42,6 +48,20 @@ func (p *Promotion) Below(version string) bool {
 	return p != nil && tags.IsRelease(version) && semver.Compare(version, p.Version) < 0
 }
 
+// HoldsCommit reports whether the promotion keeps the channel from moving to
+// a build of commit h: h is not strictly newer than every commit it holds
+// (see tags.PastPromotion). A nil Promotion holds nothing.
+func (p *Promotion) HoldsCommit(h tags.Head, ancestor func(a, b string) (bool, bool)) bool {
+	return p != nil && !tags.PastPromotion(p.Held, p.At, h, ancestor)
+}
+
+// commitHoldReason says why a build of commit sha leaves the channel tag
+// where the promotion put it.
+func (p *Promotion) commitHoldReason(tag, sha string) string {
+	on := p.At.UTC().Format(time.DateOnly)
+	return fmt.Sprintf("a promotion on %s pointed %s at %s, and commit %s is not newer than the commits it rolled back over; push a newer commit to move it, or promote another release", on, tag, p.Version, shortSHA(sha))
+}
+
 func (p *Promotion) holdReason(tag, version string) string {
 	on := p.At.UTC().Format(time.DateOnly)
 	if slices.Contains(p.Over, version) {
@@ -58,7 +78,40 @@ func (p *Promotion) annotations() map[string]string {
 		annoDigest:  p.Digest,
 		annoAt:      formatTime(p.At),
 		annoOver:    strings.Join(p.Over, ","),
+		annoHeld:    formatHeld(p.Held),
 	}
+}
+
+// formatHeld writes held commits as "<sha>@<RFC 3339 time>" entries separated
+// by commas.
+func formatHeld(held []tags.Head) string {
+	parts := make([]string, 0, len(held))
+	for _, h := range held {
+		parts = append(parts, h.SHA+"@"+h.Created.UTC().Format(time.RFC3339))
+	}
+	return strings.Join(parts, ",")
+}
+
+// parseHeld reads what formatHeld wrote. The value comes from the registry:
+// an entry that is not a full commit id and a time is no entry, and at most
+// tags.MaxHeld are kept.
+func parseHeld(s string) []tags.Head {
+	var out []tags.Head
+	for i, e := range splitList(s) {
+		if i >= 4*tags.MaxHeld {
+			break // a forged record may hold any number; a real one holds MaxHeld
+		}
+		sha, at, ok := strings.Cut(e, "@")
+		if !ok || len(sha) != 40 || strings.Trim(sha, "0123456789abcdef") != "" {
+			continue
+		}
+		c, err := time.Parse(time.RFC3339, at)
+		if err != nil {
+			continue
+		}
+		out = append(out, tags.Head{SHA: sha, Created: c})
+	}
+	return tags.MergeHeld(out...)
 }
 
 // same reports whether p and q record the same promotion, at any time.
@@ -66,7 +119,7 @@ func (p *Promotion) same(q *Promotion) bool {
 	if p == nil || q == nil {
 		return p == q
 	}
-	return p != nil && q != nil && p.Channel == q.Channel && p.Version == q.Version && p.Digest == q.Digest && slices.Equal(p.Over, q.Over)
+	return p.Channel == q.Channel && p.Version == q.Version && p.Digest == q.Digest && slices.Equal(p.Over, q.Over) && slices.EqualFunc(p.Held, q.Held, func(a, b tags.Head) bool { return a.SHA == b.SHA && a.Created.Equal(b.Created) })
 }
 
 // PromotePlan is what Promote will do: the record it writes and the move of
@@ -111,8 +164,16 @@ func (t *Tagger) PlanPromote(ctx context.Context, channel, version string, m *re
 	if err != nil {
 		return PromotePlan{}, err
 	}
+	// The commits the promotion holds the channel over, should it be the
+	// latest tag: what is promoted, what the channel held (a rollback from
+	// it), and what an earlier promotion held (a second rollback holds the
+	// first one's commits too).
+	held := []tags.Head{headOf(m), headOf(cur)}
+	if prev != nil {
+		held = append(held, prev.Held...)
+	}
 	p := PromotePlan{
-		Record:   Promotion{Channel: channel, Version: version, Digest: m.Digest.String(), At: t.o.clock.Now().UTC(), Over: over},
+		Record:   Promotion{Channel: channel, Version: version, Digest: m.Digest.String(), At: t.o.clock.Now().UTC(), Over: over, Held: tags.MergeHeld(held...)},
 		Move:     Move{Tag: channel, Action: ActionMove},
 		Previous: prev,
 		target:   m,
@@ -175,6 +236,17 @@ func (t *Tagger) Promote(ctx context.Context, p PromotePlan) (Outcome, error) {
 	return out, nil
 }
 
+// promotionIn reads the promotion record of channel if listed, the tags of
+// the repository, name it; nil otherwise. A promote writes its record before
+// it moves the channel, so a list taken after a move of the channel names
+// the record of every promotion that moved it before.
+func (t *Tagger) promotionIn(ctx context.Context, listed []string, channel string) (*Promotion, error) {
+	if !slices.Contains(listed, tags.PromotionTag(channel)) {
+		return nil, nil
+	}
+	return t.ReadPromotion(ctx, channel)
+}
+
 // ReadPromotion returns the promotion record of channel, or nil when there is
 // none (never promoted, or promoted by a fleetpush that kept no record). A
 // record that is not well formed is no record.
@@ -195,5 +267,6 @@ func (t *Tagger) ReadPromotion(ctx context.Context, channel string) (*Promotion,
 			p.Over = append(p.Over, v)
 		}
 	}
+	p.Held = parseHeld(a[annoHeld])
 	return p, nil
 }

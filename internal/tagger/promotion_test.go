@@ -3,6 +3,7 @@ package tagger_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -147,7 +148,9 @@ func TestPromotionRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &tagger.Promotion{Channel: "latest-stable", Version: "v1.2.4", Digest: m.Digest.String(), At: epoch, Over: []string{"v1.3.0", "v1.3.1"}}
+	// Held: the commit latest-stable pointed at (v1.3.1's) and the one promoted.
+	want := &tagger.Promotion{Channel: "latest-stable", Version: "v1.2.4", Digest: m.Digest.String(), At: epoch, Over: []string{"v1.3.0", "v1.3.1"},
+		Held: []tags.Head{{SHA: r131.sha, Created: r131.created}, {SHA: r124.sha, Created: r124.created}}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("record (-want +got):\n%s", diff)
 	}
@@ -202,6 +205,19 @@ func TestHostileRecords(t *testing.T) {
 	}
 	if !cmp.Equal(p.Over, []string{"v1.3.0"}) {
 		t.Errorf("Over = %q, want only the stable release above v1.2.4", p.Over)
+	}
+	// Held commits are bytes from the registry too: only full commit ids
+	// with a time count, at most tags.MaxHeld of them.
+	held := "junk,ABC@2025-01-01T00:00:00Z," + r124.sha + "@not-a-time"
+	for i := range 10 {
+		held += "," + sha(fmt.Sprint(i)) + "@2025-01-01T00:00:0" + fmt.Sprint(i) + "Z"
+	}
+	forge(tags.PromotionTag("latest"), map[string]string{
+		"com.github.fleetpush.record": "promotion", "com.github.fleetpush.channel": "latest",
+		"com.github.fleetpush.version": "v1.2.4", "com.github.fleetpush.held": held,
+	})
+	if p, err := tagger.New(st, nil).ReadPromotion(ctx, "latest"); err != nil || len(p.Held) != tags.MaxHeld || p.Held[0].SHA != sha("9") {
+		t.Errorf("ReadPromotion(latest) = %+v, %v; want the %d newest well-formed commits", p, err, tags.MaxHeld)
 	}
 	// A claim dated a year ahead of a release with other content.
 	forge(tags.ClaimTag("v2.0.0", "00000000000000aa"), map[string]string{

@@ -34,6 +34,7 @@ const (
 	annoAt      = "com.github.fleetpush.at"
 	annoChannel = "com.github.fleetpush.channel"
 	annoOver    = "com.github.fleetpush.over"
+	annoHeld    = "com.github.fleetpush.held"
 
 	kindClaim     = "claim"
 	kindWithdrawn = "withdrawn"

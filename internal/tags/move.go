@@ -1,6 +1,8 @@
 package tags
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	"golang.org/x/mod/semver"
@@ -94,4 +96,68 @@ func HighestStable(tags []string) string {
 		}
 	}
 	return best
+}
+
+// MaxHeld bounds the commits a promotion record keeps (see MergeHeld): the
+// record is one manifest's annotations, read from the registry by every run
+// that may move the channel.
+const MaxHeld = 4
+
+// MergeHeld returns the commits a promotion holds the latest channel over:
+// heads without the zero ones, one per commit (the newest commit time kept),
+// newest commit time first, at most MaxHeld of them (the oldest dropped,
+// since a build newer than the ones kept is newer than those in the
+// ordinary case).
+func MergeHeld(heads ...Head) []Head {
+	var out []Head
+	for _, h := range heads {
+		if h.SHA == "" {
+			continue // a commit fleetpush cannot name cannot be compared with
+		}
+		h.Created = h.Created.UTC().Truncate(time.Second)
+		if i := slices.IndexFunc(out, func(o Head) bool { return o.SHA == h.SHA }); i >= 0 {
+			if h.Created.After(out[i].Created) {
+				out[i].Created = h.Created
+			}
+			continue
+		}
+		out = append(out, h)
+	}
+	slices.SortStableFunc(out, func(a, b Head) int {
+		if c := b.Created.Compare(a.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.SHA, b.SHA)
+	})
+	if len(out) > MaxHeld {
+		out = out[:MaxHeld]
+	}
+	return out
+}
+
+// PastPromotion reports whether a build of commit ours may move the latest
+// channel although a promotion set it on purpose: only if ours is strictly
+// newer than every commit the promotion holds (held, see MergeHeld: the
+// commit promoted and the newest commit the channel held before) by the rules
+// of MoveLatest, and not one of them. A rollback of latest thus holds until a
+// newer commit is published: a re-run of the commit rolled back from, or of
+// any older one, leaves the channel where the promotion put it, and the next
+// push moves it on as usual.
+//
+// A promotion that could name no commit (held is empty: the manifests it
+// saw carried no revision annotation) holds every commit older than the
+// promotion itself, at: the best a commit time can say.
+func PastPromotion(held []Head, at time.Time, ours Head, ancestor func(a, b string) (bool, bool)) bool {
+	if len(held) == 0 {
+		held = []Head{{Created: at}}
+	}
+	for _, h := range held {
+		if h.SHA != "" && h.SHA == ours.SHA {
+			return false
+		}
+		if !h.IsZero() && !MoveLatest(h, ours, ancestor) {
+			return false
+		}
+	}
+	return true
 }

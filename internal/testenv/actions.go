@@ -23,6 +23,8 @@ func Actions(t testing.TB, repository, workspace string, extra map[string]string
 		"GITHUB_WORKFLOW_REF": repository + "/.github/workflows/push-artifact.yaml@refs/heads/main",
 		"GITHUB_RUN_ID":       "4242", "GITHUB_RUN_ATTEMPT": "1",
 		"GITHUB_OUTPUT": filepath.Join(dir, "output"), "GITHUB_STEP_SUMMARY": filepath.Join(dir, "summary"),
+		// The job's temporary folder, where the result file goes.
+		"RUNNER_TEMP": dir,
 	}
 	maps.Copy(env, extra)
 	return env

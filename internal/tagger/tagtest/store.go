@@ -73,11 +73,13 @@ type Fault struct {
 	Err   error
 	// Kill makes the fault a crash point: the matching operation fails with
 	// ErrKilled and so does every later one, as when the job is killed just
-	// before it, until CrashAfter(0) or Clear.
+	// before it, until CrashAfter(0) or Clear. With Landing, the job is
+	// killed with the write in flight, and the write lands anyway.
 	Kill bool
 	// With Landing, a failing write takes effect anyway, after Lands more
-	// operations of anyone (0: at once): a request whose answer was lost
-	// while the registry still applied it, possibly late.
+	// operations of anyone (0: at once; a Clear does not stop it): a request
+	// whose answer was lost while the registry still applied it, possibly
+	// late.
 	Lands   int
 	Landing bool // the failing write lands (else it is lost)
 	seen    int
@@ -228,16 +230,16 @@ func (s *Store) begin(op Op, apply func()) error {
 			continue
 		}
 		f.Hits++
-		if f.Kill {
-			s.dead = true
-			return ErrKilled
-		}
 		if op.Kind.IsWrite() && f.Landing && apply != nil {
 			if f.Lands == 0 {
 				apply()
 			} else {
 				s.pending = append(s.pending, &pending{after: f.Lands, apply: apply})
 			}
+		}
+		if f.Kill {
+			s.dead = true
+			return ErrKilled
 		}
 		if f.Err != nil {
 			return f.Err

@@ -1,0 +1,237 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/fleetpush/fleetpush/internal/artifact"
+	"github.com/fleetpush/fleetpush/internal/component"
+	"github.com/fleetpush/fleetpush/internal/config"
+	"github.com/fleetpush/fleetpush/internal/kustomize"
+	"github.com/fleetpush/fleetpush/internal/preview"
+	"github.com/fleetpush/fleetpush/internal/registry"
+	"github.com/fleetpush/fleetpush/internal/report"
+)
+
+// previewFile is the comment file of the preview output, in the workspace: a docker action
+// shares only the workspace (and a few runner folders under other names) with later steps, so
+// a path relative to it means the same file on both sides.
+const previewFile = ".fleetpush-preview.md"
+
+// previewer compares a component's build with the artifact its channel tag serves now.
+type previewer struct {
+	tag    string // the diff-against tag
+	stores *stores
+	build  *builder
+	limits artifact.Limits
+}
+
+// newPreviewer returns nil when the preview is off: diff-against is none, or the run is neither
+// on a pull request nor asked for a preview (a laptop's validate, a push's).
+func newPreviewer(cfg *config.Config, event string, st *stores, b *builder) *previewer {
+	pullRequest := event == "pull_request" || event == "pull_request_target"
+	if cfg.DiffAgainst == "" || cfg.DiffAgainst == config.DiffNone || !pullRequest && (cfg.GitHub.Actions || !cfg.DiffAgainstGiven) {
+		return nil
+	}
+	return &previewer{tag: cfg.DiffAgainst, stores: st, build: b, limits: b.limits}
+}
+
+// collector gathers what the builds of one artifact render, folder by folder.
+type collector struct {
+	mu   sync.Mutex
+	side preview.Side
+}
+
+func (c *collector) add(dir string, objs [][]byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.side == nil {
+		c.side = preview.Side{}
+	}
+	c.side[dir] = objs
+}
+
+// compare reads what the channel serves and compares it with the pull request's build (its layer
+// and what validation rendered). The registry failing to answer is a warning in the preview, never
+// an error of the run: validation alone decides the exit code.
+func (p *previewer) compare(ctx context.Context, c component.Component, layer *artifact.Layer, rendered preview.Side) *report.Preview {
+	ref := p.stores.target(c) + ":" + p.tag
+	if p.stores.isLayout {
+		ref = p.stores.target(c) + " (tag " + p.tag + ")"
+	}
+	out := &report.Preview{Against: ref}
+	old, err := p.published(ctx, c)
+	if err != nil {
+		out.Warning = fmt.Sprintf("reading %s: %v; validation ran as usual", ref, err)
+		return out
+	}
+	var oldSide preview.Side
+	var oldFiles map[string][]byte
+	if old != nil {
+		out.Published = true
+		if oldSide, err = p.render(ctx, c, old); err != nil {
+			out.Warning = fmt.Sprintf("rendering %s: %v", ref, err)
+			return out
+		}
+		oldFiles = filesOf(old)
+	}
+	newFiles := filesOf(layer)
+	// A folder of the pull request that did not build (validation reported why) would otherwise
+	// look as if it removed every object: it is left out of the comparison and named instead.
+	for dir := range oldSide {
+		if _, built := rendered[dir]; !built && hasKustomization(newFiles, dir) {
+			delete(oldSide, dir)
+			out.Unbuilt = append(out.Unbuilt, dir)
+		}
+	}
+	slices.Sort(out.Unbuilt)
+	out.Component = preview.Compare(oldSide, rendered, oldFiles, newFiles)
+	return out
+}
+
+// hasKustomization reports whether folder dir of the artifact holds a kustomization file.
+func hasKustomization(files map[string][]byte, dir string) bool {
+	for _, n := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
+		if _, ok := files[path.Join(dir, n)]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+func filesOf(l *artifact.Layer) map[string][]byte {
+	m := make(map[string][]byte, len(l.Files))
+	for _, f := range l.Files {
+		if !f.Dir {
+			m[f.Path] = f.Data
+		}
+	}
+	return m
+}
+
+// render renders every kustomization folder of a published artifact as validate does. Its
+// findings are not this pull request's: they are dropped. The published artifact is as hostile
+// as the pull request, so its decoding draws on the run's budget too.
+func (p *previewer) render(ctx context.Context, c component.Component, l *artifact.Layer) (preview.Side, error) {
+	v, err := p.build.kustomizer()
+	if err != nil {
+		return nil, err
+	}
+	var col collector
+	if _, err := v.Validate(ctx, l.FS(), kustomize.Options{Prefix: p.build.prefix(c), Budget: p.build.budget, Component: c.Name, Rendered: col.add}); err != nil {
+		return nil, err
+	}
+	return col.side, nil
+}
+
+// published reads the artifact at the channel tag into memory: nil when nothing is published
+// there yet (a new component, or a channel never set). The layer is bounded by max-size as it
+// is read and decoded with the rules of a build.
+func (p *previewer) published(ctx context.Context, c component.Component) (*artifact.Layer, error) {
+	ref := p.stores.target(c)
+	st, err := p.stores.open(ref)
+	if err != nil {
+		return nil, err
+	}
+	m, err := st.Get(ctx, p.tag)
+	if err != nil || m == nil {
+		return nil, err
+	}
+	if m.Parsed == nil || len(m.Parsed.Layers) != 1 || string(m.Parsed.Config.MediaType) != artifact.ConfigMediaType {
+		return nil, fmt.Errorf("the tag holds no Flux artifact (a manifest with config %s and one content layer)", artifact.ConfigMediaType)
+	}
+	desc := m.Parsed.Layers[0]
+	if string(desc.MediaType) != artifact.ContentMediaType {
+		return nil, fmt.Errorf("the layer's media type is %q, not %s", desc.MediaType, artifact.ContentMediaType)
+	}
+	// gzip cannot make a tar of max-size bytes much larger; a blob past this is not ours.
+	limit := p.limits.MaxBytes + int64(p.limits.MaxFiles)*1024 + 1<<20
+	if p.limits.MaxBytes <= 0 {
+		limit = artifact.DefaultMaxBytes + artifact.DefaultMaxFiles*1024 + 1<<20
+	}
+	var blob []byte
+	if p.stores.isLayout {
+		blob, err = layoutBlob(filepath.Join(p.stores.layout, c.Name), desc, limit)
+	} else {
+		repo, rerr := p.stores.client.Repository(ref)
+		if rerr != nil {
+			return nil, rerr
+		}
+		blob, err = registry.FetchBlob(ctx, repo, desc, limit, p.stores.client.RemoteOptions()...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	l, err := artifact.Read(blob, p.limits)
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// layoutBlob reads a blob of an OCI layout folder, no larger than limit, checking its digest.
+func layoutBlob(dir string, desc v1.Descriptor, limit int64) ([]byte, error) {
+	if desc.Digest.Algorithm != "sha256" || len(desc.Digest.Hex) != 64 || strings.ContainsAny(desc.Digest.Hex, "./\\") {
+		return nil, fmt.Errorf("unsupported layer digest %q", desc.Digest)
+	}
+	if desc.Size > limit || desc.Size < 0 {
+		return nil, fmt.Errorf("the layer is %d bytes, more than the %d expected", desc.Size, limit)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	f, err := root.Open(filepath.Join("blobs", "sha256", desc.Digest.Hex))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, desc.Size+1))
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(b)
+	if int64(len(b)) != desc.Size || hex.EncodeToString(sum[:]) != desc.Digest.Hex {
+		return nil, errors.New("the layer's content does not match its digest")
+	}
+	return b, nil
+}
+
+// writePreviewFile writes the comment file into the workspace and returns its path relative to
+// the workspace. The pull request controls the checkout: a file or link already at the name is
+// removed (never followed), and the new file is created exclusively.
+func writePreviewFile(workspace, markdown string) (string, error) {
+	root, err := os.OpenRoot(workspace)
+	if err != nil {
+		return "", fmt.Errorf("writing the preview file: %w", err)
+	}
+	defer root.Close()
+	if err := root.Remove(previewFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("writing the preview file %s: %w", previewFile, err)
+	}
+	f, err := root.OpenFile(previewFile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return "", fmt.Errorf("writing the preview file %s: %w", previewFile, err)
+	}
+	if _, err := io.WriteString(f, markdown); err != nil {
+		f.Close()
+		return "", fmt.Errorf("writing the preview file %s: %w", previewFile, err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("writing the preview file %s: %w", previewFile, err)
+	}
+	return previewFile, nil
+}
