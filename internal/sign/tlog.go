@@ -14,6 +14,8 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/tlog"
 	"github.com/sigstore/sigstore/pkg/tuf"
+
+	"github.com/fleetpush/fleetpush/internal/inputfile"
 )
 
 // A transparency log's answer to an upload is checked before anything that carries it is
@@ -44,7 +46,7 @@ func rekorTrust(o Options, check *cosign.CheckOpts) (root.TrustedMaterial, error
 		check.TrustedMaterial = tr
 		return tr, nil
 	case o.RekorPublicKey != "":
-		pem, err := readPEMOrFile(o.RekorPublicKey)
+		pem, err := readPEMOrFile(inputfile.RekorPublicKey, o.RekorPublicKey)
 		if err != nil {
 			return nil, fmt.Errorf("reading rekor-public-key: %w", err)
 		}
