@@ -89,7 +89,7 @@ func (s *cosignSigner) makeBundle(ctx context.Context, cred *credential, ref nam
 		opts.CertificateProvider = heldCertificate(cred.certDER)
 	}
 	if s.rekor != nil {
-		opts.TransparencyLogs = []sgsign.Transparency{rekorLog{s.rekor}}
+		opts.TransparencyLogs = []sgsign.Transparency{rekorLog{s.rekor, s}}
 	}
 	pb, err := sgsign.Bundle(&sgsign.DSSEData{Data: statement, PayloadType: inTotoPayloadType}, kp, opts)
 	if err != nil {
@@ -103,7 +103,7 @@ func (s *cosignSigner) makeBundle(ctx context.Context, cred *credential, ref nam
 	if err := b.UnmarshalJSON(raw); err != nil {
 		return nil, 0, fmt.Errorf("reading back the bundle: %w", err)
 	}
-	if _, err := s.verifyBundle(&b, ref); err != nil {
+	if _, err := s.verifyBundle(ctx, &b, ref); err != nil {
 		return nil, 0, fmt.Errorf("the bundle just signed does not verify: %w", err)
 	}
 	idx := int64(-1)
@@ -165,7 +165,7 @@ func (s *cosignSigner) inspectBundles(ctx context.Context, ref name.Digest) (bun
 			return bundleScan{}, err
 		}
 		scan.parsed++
-		found, err := s.verifyBundle(b, ref)
+		found, err := s.verifyBundle(ctx, b, ref)
 		if err != nil {
 			if scan.failure == nil {
 				scan.failure = err
@@ -212,16 +212,19 @@ func (s *cosignSigner) fetchBundle(ctx context.Context, repo name.Repository, d 
 	return &b, nil
 }
 
-// verifyBundle verifies b as a signature over ref by the expected signer, as Flux does: the
-// artifact digest in the statement's subject, the certificate's chain to the trust root and
-// its identity (keyless) or the public key (key mode), and the transparency log entry when the
-// log is required.
-func (s *cosignSigner) verifyBundle(b *sgbundle.Bundle, ref name.Digest) (foundBundle, error) {
+// verifyBundle verifies b as a signature over ref by the expected signer, with cosign's own
+// bundle verification (what `cosign verify` runs for a bundle, and Flux 2.8 with it): the
+// artifact digest in the statement's subject, the certificate's chain to the trust root and its
+// identity (keyless) or the public key (key mode), and, when the log is on, the transparency
+// log entry: that it records this signature by this key or certificate, its inclusion proof
+// against the log's checkpoint and its signed entry timestamp from a log of the trust root, and
+// (keyless) its time within the certificate's validity.
+func (s *cosignSigner) verifyBundle(ctx context.Context, b *sgbundle.Bundle, ref name.Digest) (foundBundle, error) {
 	digest, err := hex.DecodeString(strings.TrimPrefix(ref.DigestStr(), "sha256:"))
 	if err != nil || !strings.HasPrefix(ref.DigestStr(), "sha256:") {
 		return foundBundle{}, fmt.Errorf("unsupported digest %q", ref.DigestStr())
 	}
-	res, err := s.bundleVerifier.Verify(b, verify.NewPolicy(verify.WithArtifactDigest("sha256", digest), s.bundlePolicy...))
+	res, err := cosign.VerifyNewBundle(ctx, s.bundleCheck, verify.WithArtifactDigest("sha256", digest), b)
 	if err != nil {
 		return foundBundle{}, explainBundle(err)
 	}
@@ -249,41 +252,23 @@ func explainBundle(err error) error {
 	return err
 }
 
-// bundleVerification sets up the verifier of bundles, matching the legacy check: keyless
-// against the trust root with the expected identity; key mode against the public key alone, as
-// Flux verifies with a key (no log, no timestamps).
+// bundleVerification sets up the verification of bundles, matching the legacy check: keyless
+// against the trust root with the expected identity; key mode against the public key, and the
+// logs of material when the log is on (as `cosign verify --key` does; Flux verifies with a key
+// alone). The options are cosign's CheckOpts, which cosign turns into sigstore-go's verifier
+// and policy the way its CLI does.
 func (s *cosignSigner) bundleVerification(material root.TrustedMaterial, ignoreSCT bool, pub crypto.PublicKey) error {
-	var opts []verify.VerifierOption
-	switch {
-	case pub != nil:
+	co := &cosign.CheckOpts{TrustedMaterial: material, IgnoreSCT: ignoreSCT, IgnoreTlog: !s.o.TLogUpload}
+	if pub != nil {
 		v, err := signature.LoadVerifier(pub, crypto.SHA256)
 		if err != nil {
 			return err
 		}
-		key := root.NewExpiringKey(v, time.Time{}, time.Time{})
-		material = root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) { return key, nil })
-		opts = append(opts, verify.WithNoObserverTimestamps())
-		s.bundlePolicy = []verify.PolicyOption{verify.WithKey()}
-	default:
-		if s.o.TLogUpload {
-			opts = append(opts, verify.WithTransparencyLog(1), verify.WithIntegratedTimestamps(1))
-		} else {
-			opts = append(opts, verify.WithCurrentTime())
-		}
-		if !ignoreSCT {
-			opts = append(opts, verify.WithSignedCertificateTimestamps(1))
-		}
-		id, err := verify.NewShortCertificateIdentity("", s.o.Expected.Issuer, "", s.o.Expected.Subject)
-		if err != nil {
-			return fmt.Errorf("expected identity: %w", err)
-		}
-		s.bundlePolicy = []verify.PolicyOption{verify.WithCertificateIdentity(id)}
+		co.SigVerifier = v
+	} else {
+		co.Identities = []cosign.Identity{{IssuerRegExp: s.o.Expected.Issuer, SubjectRegExp: s.o.Expected.Subject}}
 	}
-	v, err := verify.NewVerifier(material, opts...)
-	if err != nil {
-		return err
-	}
-	s.bundleVerifier = v
+	s.bundleCheck = co
 	return nil
 }
 
@@ -360,8 +345,13 @@ func (c heldCertificate) GetCertificate(context.Context, sgsign.Keypair, *sgsign
 // rekorLog records a bundle's DSSE envelope in Rekor v1 as a dsse entry, through the signer's
 // Rekor client (its transport, its retries), and adds the entry with its inclusion proof to the
 // bundle. It is sigstore-go's Rekor transparency without its own client, and with the answer
-// checked before use: a log that leaves out the proof is refused, not dereferenced.
-type rekorLog struct{ client *rekorgen.Rekor }
+// checked before use: a log that leaves out the proof is refused, not dereferenced, and one that
+// answers with an entry of another signature is refused with a clear error (the bundle's full
+// verification would refuse it too).
+type rekorLog struct {
+	client *rekorgen.Rekor
+	s      *cosignSigner
+}
 
 func (r rekorLog) GetTransparencyLogEntry(ctx context.Context, keyOrCertPEM []byte, b *protobundle.Bundle) error {
 	env := b.GetDsseEnvelope()
@@ -376,8 +366,11 @@ func (r rekorLog) GetTransparencyLogEntry(ctx context.Context, keyOrCertPEM []by
 	if err != nil {
 		return fmt.Errorf("recording the bundle in Rekor: %w", err)
 	}
-	if err := complete(entry); err != nil {
-		return fmt.Errorf("the Rekor entry: %w", err)
+	if len(env.GetSignatures()) != 1 {
+		return errors.New("the bundle's DSSE envelope holds no single signature")
+	}
+	if err := r.s.logged(ctx, entry, env.GetSignatures()[0].GetSig()); err != nil {
+		return fmt.Errorf("recording the bundle in Rekor at %q: %w; nothing was stored", orDefault(r.s.o.RekorURL, PublicRekorURL), err)
 	}
 	e, err := tle.GenerateTransparencyLogEntry(*entry)
 	if err != nil {

@@ -34,7 +34,7 @@ import (
 	"github.com/sigstore/cosign/v2/pkg/oci/static"
 	fulcioapi "github.com/sigstore/fulcio/pkg/api"
 	rekorgen "github.com/sigstore/rekor/pkg/generated/client"
-	"github.com/sigstore/sigstore-go/pkg/verify"
+	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/payload"
@@ -67,10 +67,10 @@ type cosignSigner struct {
 	cooling   time.Duration // credCooldown; tests lower it
 	now       func() time.Time
 
-	// bundleVerifier and bundlePolicy verify Sigstore bundles: the trust root (or the public
-	// key) and the expected signer; see bundleVerification.
-	bundleVerifier *verify.Verifier
-	bundlePolicy   []verify.PolicyOption
+	// bundleCheck verifies Sigstore bundles, through cosign's own bundle verification: the
+	// trust root (or the public key and the log keys) and the expected signer; see
+	// bundleVerification.
+	bundleCheck *cosign.CheckOpts
 
 	// credLock guards the fields below it, and is held while the credential is requested. It is
 	// a one-slot channel so that a waiter can give up with its context.
@@ -142,10 +142,23 @@ func newCosignSigner(o Options) (*cosignSigner, error) {
 		if check.SigVerifier, err = signature.LoadVerifier(cred.pub, crypto.SHA256); err != nil {
 			return nil, fmt.Errorf("loading the public key of cosign-key: %w", err)
 		}
-		// As Flux's source-controller does for a public key: the signature alone decides.
-		check.Offline = true
-		check.IgnoreTlog = true
-		if err := s.bundleVerification(nil, false, cred.pub); err != nil {
+		// Flux's source-controller lets the signature alone decide for a public key; `cosign
+		// verify --key` also checks the transparency log entry unless told to ignore the log.
+		// With tlog-upload the entry is checked as cosign checks it (it must record this
+		// signature, by this key, of this payload, under a trusted log's signed timestamp), so
+		// what fleetpush calls verified is what both cosign CLIs accept; without it, as
+		// `cosign verify --insecure-ignore-tlog` does.
+		var material root.TrustedMaterial = &root.BaseTrustedMaterial{}
+		if o.TLogUpload {
+			if material, err = rekorTrust(o, check); err != nil {
+				return nil, err
+			}
+			check.RekorClient = s.rekor
+		} else {
+			check.Offline = true
+			check.IgnoreTlog = true
+		}
+		if err := s.bundleVerification(material, false, cred.pub); err != nil {
 			return nil, fmt.Errorf("loading the public key of cosign-key: %w", err)
 		}
 		s.snippet = keySnippet
@@ -356,24 +369,40 @@ func (s *cosignSigner) Sign(ctx context.Context, ref name.Digest, opts ...SignOp
 		res.Status = StatusHealed
 	}
 
-	// The formats are written side by side: each waits mostly on its Rekor entry, and a
-	// digest's three entries need not queue behind each other. The first failure cancels the
-	// rest; what was stored stays and the next run completes the digest.
+	// Everything is made first, then written: each signature and bundle is recorded in the log
+	// and passes cosign's checks (the log's answer included) before any of them is stored, so
+	// that a log that answers wrongly for one format leaves nothing behind for the others either,
+	// and the caller moves no tag. The formats are made side by side: each waits mostly on its
+	// Rekor entry, and a digest's three entries need not queue behind each other.
 	g, gctx := errgroup.WithContext(ctx)
+	var bundles [2][]byte
+	var legacy oci.Signature
 	var bundleIdx, legacyIdx int64 = -1, -1
 	if needBundle || needProvenance {
 		g.Go(func() error {
-			idx, err := s.signBundles(gctx, cred, ref, se, statements)
-			bundleIdx = idx
+			var err error
+			bundles, bundleIdx, err = s.makeBundles(gctx, cred, ref, statements)
 			return err
 		})
 	}
 	if needLegacy {
 		g.Go(func() error {
-			idx, err := s.signLegacy(gctx, cred, ref, se)
-			legacyIdx = idx
+			var err error
+			legacy, legacyIdx, err = s.makeLegacy(gctx, cred, ref)
 			return err
 		})
+	}
+	if err := g.Wait(); err != nil {
+		return Result{}, err
+	}
+	// The first failure to write cancels the rest; what was stored stays and the next run
+	// completes the digest.
+	g, gctx = errgroup.WithContext(ctx)
+	if needBundle || needProvenance {
+		g.Go(func() error { return s.pushBundles(gctx, ref, se, bundles) })
+	}
+	if needLegacy {
+		g.Go(func() error { return s.writeLegacy(gctx, cred, ref, se, legacy) })
 	}
 	if err := g.Wait(); err != nil {
 		return Result{}, err
@@ -448,11 +477,10 @@ func bundleStatements(ref name.Digest, sig, prov bool, facts *Provenance) ([2][]
 	return statements, nil
 }
 
-// signBundles signs and attaches the bundles of ref's statements (bundleStatements), and returns
-// the signature bundle's log index.
-func (s *cosignSigner) signBundles(ctx context.Context, cred *credential, ref name.Digest, se oci.SignedEntity, statements [2][]byte) (int64, error) {
+// makeBundles signs the bundles of ref's statements (bundleStatements), each verified, and
+// returns them with the signature bundle's log index.
+func (s *cosignSigner) makeBundles(ctx context.Context, cred *credential, ref name.Digest, statements [2][]byte) ([2][]byte, int64, error) {
 	what := [2]string{"signing %q as a Sigstore bundle: %w", "signing the provenance of %q: %w"}
-	predicates := [2]string{PredicateCosignSign, PredicateSLSAProvenance}
 	var bundles [2][]byte
 	var idx [2]int64
 	g, gctx := errgroup.WithContext(ctx)
@@ -470,8 +498,18 @@ func (s *cosignSigner) signBundles(ctx context.Context, cred *credential, ref na
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return -1, err
+		return bundles, -1, err
 	}
+	if statements[0] == nil {
+		return bundles, -1, nil
+	}
+	return bundles, idx[0], nil
+}
+
+// pushBundles attaches ref's bundles (makeBundles: the signature's, the provenance's) as its
+// referrers.
+func (s *cosignSigner) pushBundles(ctx context.Context, ref name.Digest, se oci.SignedEntity, bundles [2][]byte) error {
+	predicates := [2]string{PredicateCosignSign, PredicateSLSAProvenance}
 	now := s.now()
 	var referrers []registry.Referrer
 	for i, b := range bundles {
@@ -490,24 +528,21 @@ func (s *cosignSigner) signBundles(ctx context.Context, cred *credential, ref na
 		}
 	}
 	if _, err := s.referrers.Push(ctx, ref, subject, referrers); err != nil {
-		return -1, fmt.Errorf("attaching the Sigstore bundles of %q: %w", ref, err)
+		return fmt.Errorf("attaching the Sigstore bundles of %q: %w", ref, err)
 	}
-	if statements[0] == nil {
-		return -1, nil
-	}
-	return idx[0], nil
+	return nil
 }
 
-// signLegacy writes cosign's legacy signature of ref (`sha256-<hex>.sig`) and returns its log
-// index, -1 without the log.
-func (s *cosignSigner) signLegacy(ctx context.Context, cred *credential, ref name.Digest, se oci.SignedEntity) (int64, error) {
+// makeLegacy makes cosign's legacy signature of ref, recorded in the log when it is on and
+// verified, and returns it with its log index (-1 without the log).
+func (s *cosignSigner) makeLegacy(ctx context.Context, cred *credential, ref name.Digest) (oci.Signature, int64, error) {
 	pl, err := (&payload.Cosign{Image: ref}).MarshalJSON()
 	if err != nil {
-		return -1, fmt.Errorf("building the signature payload for %q: %w", ref, err)
+		return nil, -1, fmt.Errorf("building the signature payload for %q: %w", ref, err)
 	}
 	raw, err := cred.sv.SignMessage(bytes.NewReader(pl))
 	if err != nil {
-		return -1, fmt.Errorf("signing %q: %w", ref, err)
+		return nil, -1, fmt.Errorf("signing %q: %w", ref, err)
 	}
 	idx := int64(-1)
 	sigOpts := []static.Option{}
@@ -523,25 +558,33 @@ func (s *cosignSigner) signLegacy(ctx context.Context, cred *credential, ref nam
 		}
 		entry, err := cosign.TLogUpload(ctx, s.rekor, raw, h, logged)
 		if err != nil {
-			return -1, fmt.Errorf("recording the signature of %q in Rekor: %w", ref, err)
+			return nil, -1, fmt.Errorf("recording the signature of %q in Rekor: %w", ref, err)
 		}
-		if entry.LogIndex != nil {
-			idx = *entry.LogIndex
+		if err := s.logged(ctx, entry, raw); err != nil {
+			return nil, -1, fmt.Errorf("recording the signature of %q in Rekor at %q: %w; nothing was stored", ref, orDefault(s.o.RekorURL, PublicRekorURL), err)
 		}
+		idx = *entry.LogIndex
 		sigOpts = append(sigOpts, static.WithBundle(cbundle.EntryToBundle(entry)))
 	}
 	sig, err := static.NewSignature(pl, base64.StdEncoding.EncodeToString(raw), sigOpts...)
 	if err != nil {
-		return -1, fmt.Errorf("building the signature of %q: %w", ref, err)
+		return nil, -1, fmt.Errorf("building the signature of %q: %w", ref, err)
 	}
-	// Verified before it is stored, the way Flux verifies a legacy signature (certificate chain
-	// to the trust root, expected identity, the Rekor entry's signed timestamp against the log's
-	// key, the payload's digest), from what the run holds: offline, no read-back, no log lookup.
-	// A private Sigstore given a wrong trust root fails here, before anything is written.
+	// Verified before it is stored, the way `cosign verify` verifies a legacy signature
+	// (certificate chain to the trust root and expected identity, or the key; the Rekor entry:
+	// that it records this signature, key or certificate and payload, under a trusted log's
+	// signed timestamp, within the certificate's validity; the payload's digest), from what the
+	// run holds: offline, no read-back, no log lookup. A private Sigstore given a wrong trust
+	// root fails here, before anything is written.
 	if err := s.verifyHeld(ctx, sig, ref); err != nil {
-		return -1, fmt.Errorf("the signature just made for %q does not verify: %w", ref, err)
+		return nil, -1, fmt.Errorf("the signature just made for %q does not verify: %w; nothing was stored", ref, err)
 	}
+	return sig, idx, nil
+}
 
+// writeLegacy stores sig (makeLegacy) in ref's `sha256-<hex>.sig` signature image, beside the
+// signatures already there.
+func (s *cosignSigner) writeLegacy(ctx context.Context, cred *credential, ref name.Digest, se oci.SignedEntity, sig oci.Signature) error {
 	if _, ok := se.(heldEntity); ok && s.o.BlobWriter != nil {
 		// A digest this run just pushed has no signatures to keep, unless another run with the
 		// same content pushed and signed it meanwhile: one HEAD of the `.sig` tag tells. Without
@@ -549,32 +592,32 @@ func (s *cosignSigner) signLegacy(ctx context.Context, cred *credential, ref nam
 		// added to those there, as below (both are read-then-write, as cosign's own are).
 		tag, err := ociremote.SignatureTag(ref, s.ociOpts...)
 		if err != nil {
-			return -1, err
+			return err
 		}
 		_, err = remote.Head(tag, s.remoteOpts(ctx)...)
 		switch {
 		case registry.IsNotFound(err):
 			if err := s.writeFirstSignature(ctx, tag, sig); err != nil {
-				return -1, fmt.Errorf("pushing the signature of %q: %w", ref, err)
+				return fmt.Errorf("pushing the signature of %q: %w", ref, err)
 			}
-			return idx, nil
+			return nil
 		case err != nil:
-			return -1, fmt.Errorf("looking for signatures of %q: %w", ref, err)
+			return fmt.Errorf("looking for signatures of %q: %w", ref, err)
 		}
 		if se, err = ociremote.SignedEntity(ref, s.remote(ctx)...); err != nil {
-			return -1, fmt.Errorf("reading %q: %w", ref, err)
+			return fmt.Errorf("reading %q: %w", ref, err)
 		}
 	}
 	// The dupe detector keeps a signature that verifies with the same key from being added
 	// twice, e.g. when two runs race on the same digest.
 	signed, err := mutate.AttachSignatureToEntity(se, sig, mutate.WithDupeDetector(cremote.NewDupeDetector(cred.sv)))
 	if err != nil {
-		return -1, fmt.Errorf("attaching the signature to %q: %w", ref, err)
+		return fmt.Errorf("attaching the signature to %q: %w", ref, err)
 	}
 	if err := ociremote.WriteSignatures(ref.Repository, signed, s.remote(ctx)...); err != nil {
-		return -1, fmt.Errorf("pushing the signature of %q: %w", ref, err)
+		return fmt.Errorf("pushing the signature of %q: %w", ref, err)
 	}
-	return idx, nil
+	return nil
 }
 
 // writeFirstSignature writes the signature image of a digest that has none: sig alone, as

@@ -302,13 +302,13 @@ func signPool(ctx context.Context, s sign.Signer, digests []name.Digest, workers
 }
 
 // TestKeyModeWithRekor: a cosign key's signatures are recorded in the log too when tlog-upload
-// is on.
+// is on, and checked against the log's key (rekor-public-key), as `cosign verify --key` does.
 func TestKeyModeWithRekor(t *testing.T) {
 	env := testenv.Sigstore(t)
 	host := testenv.Registry(t)
 	ctx := context.Background()
 	key, _ := writeKeyPair(t, "pw")
-	s, err := sign.New(ctx, sign.Options{Mode: sign.ModeKey, Key: key, KeyPassword: "pw", RekorURL: env.RekorURL, TLogUpload: true})
+	s, err := sign.New(ctx, sign.Options{Mode: sign.ModeKey, Key: key, KeyPassword: "pw", RekorURL: env.RekorURL, RekorPublicKey: env.RekorPublicKeyFile, TLogUpload: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,6 +322,24 @@ func TestKeyModeWithRekor(t *testing.T) {
 	}
 	if err := s.Verify(ctx, d); err != nil {
 		t.Errorf("Verify: %v", err)
+	}
+
+	// Another log key than the log's: its entries are from no trusted log. Verify refuses the
+	// signature, and Sign refuses to store one before anything is written.
+	_, otherKey := testRoot(t)
+	v, err := sign.New(ctx, sign.Options{Mode: sign.ModeKey, Key: key, KeyPassword: "pw", RekorURL: env.RekorURL, RekorPublicKey: otherKey, TLogUpload: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Verify(ctx, d); !errors.Is(err, sign.ErrVerify) {
+		t.Errorf("Verify with another log key = %v, want ErrVerify", err)
+	}
+	d2 := pushRandom(t, host, "acme/d2-apps/keyed-untrusted")
+	if _, err := v.Sign(ctx, d2); err == nil || !strings.Contains(err.Error(), "trusted log key") {
+		t.Errorf("Sign with another log key = %v, want a refusal naming the log key", err)
+	}
+	if n, m := signatureCount(t, d2), referrerCount(t, d2); n+m != 0 {
+		t.Errorf("stored %d legacy signatures and %d referrers, want none", n, m)
 	}
 }
 

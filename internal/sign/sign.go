@@ -78,10 +78,11 @@ type Result struct {
 	// Provenance the SLSA provenance attestation: what Sign wrote or found of each.
 	Legacy, Bundle, Provenance Attached
 	// Verification is what Flux will accept of the digest, as Sign's own checks found it: each
-	// signature and bundle Sign wrote was verified offline, from what the run holds (the
-	// certificate's chain to the trust root, the expected identity, the Rekor entry against
-	// the log's key, the signed digest), before it was stored; each it found was verified as
-	// the registry serves it. Nil when Sign could not tell (it did not look at the digest's
+	// signature and bundle Sign wrote was verified offline with cosign's checks, from what the
+	// run holds (the certificate's chain to the trust root, the expected identity or the key,
+	// the Rekor entry: that it records this signature and payload, by a trusted log; the signed
+	// digest), before any of them was stored; each it found was verified as the registry
+	// serves it. Nil when Sign could not tell (it did not look at the digest's
 	// bundles, or found only other signers' ones); then call Verify. With it, a Verify right
 	// after Sign would only read back what the registry just acknowledged storing by digest.
 	Verification *Verification
