@@ -87,14 +87,19 @@ func (c *crashTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// cosignKey is one encrypted cosign key pair for the whole test binary (scrypt is slow).
-var cosignKey = sync.OnceValues(func() ([]byte, error) {
-	kb, err := cosign.GenerateKeyPair(func(bool) ([]byte, error) { return []byte(keyPassword), nil })
+// cosignKeyPair is one encrypted cosign key pair for the whole test binary (scrypt is slow).
+var cosignKeyPair = sync.OnceValues(func() (*cosign.KeysBytes, error) {
+	return cosign.GenerateKeyPair(func(bool) ([]byte, error) { return []byte(keyPassword), nil })
+})
+
+// cosignKey is the private half of cosignKeyPair, as a cosign-key input takes it.
+func cosignKey() ([]byte, error) {
+	kb, err := cosignKeyPair()
 	if err != nil {
 		return nil, err
 	}
 	return kb.PrivateBytes, nil
-})
+}
 
 const keyPassword = "fault-tests"
 

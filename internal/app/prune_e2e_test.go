@@ -3,6 +3,9 @@ package app
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -66,7 +69,7 @@ func TestPruneLifecycle(t *testing.T) {
 	}
 	// The rollback: latest-stable back to v1.0.0, with a promotion record.
 	code, _, stderr := run(t, map[string]string{"COSIGN_PASSWORD": keyPassword}, "promote", "--source", repo.Dir, "--repository", f.prefix,
-		"--components", "frontend", "--version", "v1.0.0", "--sign", "key", "--cosign-key", f.keyFile, "--dry-run=false")
+		"--components", "frontend", "--version", "v1.0.0", "--sign", "key", "--cosign-key", f.keyFile, "--tlog-upload=false", "--dry-run=false")
 	mustCode(t, code, 0, stderr)
 
 	before := testenv.TagMap(t, host, path)
@@ -174,6 +177,7 @@ func TestPruneLifecycle(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
+	judges := newKeyJudges(t)
 	for d := range keptDigests {
 		if strings.Contains(d, "record") {
 			continue
@@ -190,11 +194,12 @@ func TestPruneLifecycle(t *testing.T) {
 		if err := f.verifier.Verify(ctx, ref); err != nil {
 			t.Errorf("kept %s no longer verifies: %v", d, err)
 		}
+		judgeKept(t, judges, ref.String())
 	}
 
 	// The verify mode still passes on the channels after the prune.
 	code, _, stderr = run(t, map[string]string{"COSIGN_PASSWORD": keyPassword}, "verify", "--source", repo.Dir, "--repository", f.prefix,
-		"--components", "frontend", "--sign", "key", "--cosign-key", f.keyFile)
+		"--components", "frontend", "--sign", "key", "--cosign-key", f.keyFile, "--tlog-upload=false")
 	mustCode(t, code, 0, stderr)
 
 	// A second prune plans nothing.
@@ -290,4 +295,51 @@ func keys(m map[string]string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// keyJudges are the cosign CLIs, v2.6.5 and v3.1.3, with the public half of the tests' key:
+// what prune keeps must still verify as a cluster's cosign would verify it.
+type keyJudges struct {
+	cosign2, cosign3, pubFile, emptyRoot, home string
+}
+
+func newKeyJudges(t *testing.T) keyJudges {
+	t.Helper()
+	kb, err := cosignKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	j := keyJudges{cosign2: testenv.Binary(t, "cosign"), cosign3: testenv.Binary(t, "cosign3"),
+		pubFile: filepath.Join(dir, "cosign.pub"), emptyRoot: filepath.Join(dir, "trusted_root.json"), home: t.TempDir()}
+	if err := os.WriteFile(j.pubFile, kb.PublicBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// cosign v2 wants a trusted root for bundles even with a key; offline it cannot fetch the
+	// public one, and an empty one serves: the key is the whole trust (signed without a log).
+	if err := os.WriteFile(j.emptyRoot, []byte(`{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// judgeKept fails the test unless ref's legacy signature and its bundle verify: cosign v3 judges
+// both, cosign v2 the bundle (given both, v2.6.5 reads the bundle and asks for a trusted root).
+func judgeKept(t *testing.T, j keyJudges, ref string) {
+	t.Helper()
+	key := []string{"--key", j.pubFile, "--insecure-ignore-tlog", "--allow-http-registry", ref}
+	for _, c := range []struct {
+		bin  string
+		args []string
+	}{
+		{j.cosign2, append([]string{"verify", "--new-bundle-format", "--trusted-root", j.emptyRoot}, key...)},
+		{j.cosign3, append([]string{"verify"}, key...)},
+		{j.cosign3, append([]string{"verify", "--new-bundle-format=false"}, key...)},
+	} {
+		cmd := exec.Command(c.bin, c.args...)
+		cmd.Env = []string{"HOME=" + j.home, "PATH=" + os.Getenv("PATH"), "TUF_ROOT=" + filepath.Join(j.home, "tuf")}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("kept %s: %s %s: %v\n%s", ref, filepath.Base(c.bin), strings.Join(c.args[:len(c.args)-1], " "), err, out)
+		}
+	}
 }
