@@ -66,7 +66,8 @@ func (m *pruneMode) run(ctx context.Context) (int, error) {
 			return res
 		}
 		if rr.repo.RegistryStr() == "ghcr.io" {
-			gh, err := registry.NewGitHubPackages(rr.repo, m.ghToken, registry.WithGitHubAPI(m.ghAPI), registry.WithGitHubLogf(m.log.Printf))
+			gh, err := registry.NewGitHubPackages(rr.repo, m.ghToken, registry.WithGitHubAPI(m.ghAPI), registry.WithGitHubLogf(m.log.Printf),
+				registry.WithGitHubTransportOf(m.stores.client))
 			if err != nil {
 				res.Status, res.Error = report.Failed, err.Error()
 				return res
