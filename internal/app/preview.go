@@ -156,11 +156,7 @@ func (p *previewer) published(ctx context.Context, c component.Component) (*arti
 	if string(desc.MediaType) != artifact.ContentMediaType {
 		return nil, fmt.Errorf("the layer's media type is %q, not %s", desc.MediaType, artifact.ContentMediaType)
 	}
-	// gzip cannot make a tar of max-size bytes much larger; a blob past this is not ours.
-	limit := p.limits.MaxBytes + int64(p.limits.MaxFiles)*1024 + 1<<20
-	if p.limits.MaxBytes <= 0 {
-		limit = artifact.DefaultMaxBytes + artifact.DefaultMaxFiles*1024 + 1<<20
-	}
+	limit := previewBlobLimit(p.limits)
 	var blob []byte
 	if p.stores.isLayout {
 		blob, err = layoutBlob(filepath.Join(p.stores.layout, c.Name), desc, limit)
@@ -179,6 +175,17 @@ func (p *previewer) published(ctx context.Context, c component.Component) (*arti
 		return nil, err
 	}
 	return l, nil
+}
+
+// previewBlobLimit bounds the published layer a preview reads: gzip cannot make a tar of max-size
+// bytes much larger, and a blob past this is not ours. It is the registry client's bound on every
+// blob it reads (one bound, not two), for an OCI layout folder too.
+func previewBlobLimit(l artifact.Limits) int64 {
+	maxBytes := l.MaxBytes
+	if maxBytes <= 0 {
+		maxBytes = artifact.DefaultMaxBytes
+	}
+	return registry.BlobLimit(maxBytes)
 }
 
 // layoutBlob reads a blob of an OCI layout folder, no larger than limit, checking its digest.
