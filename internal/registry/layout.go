@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -124,11 +125,30 @@ func (s *layoutStore) GetDigest(_ context.Context, d v1.Hash) (*Manifest, error)
 }
 
 func (s *layoutStore) read(d v1.Hash, mediaType string) (*Manifest, error) {
-	raw, err := s.p.Bytes(d)
+	raw, err := s.manifestBytes(d)
 	if err != nil {
 		return nil, fmt.Errorf("reading manifest %s from %s: %w", d, s.dir, err)
 	}
 	return parseManifest(raw, mediaType)
+}
+
+// manifestBytes reads the manifest blob d: a regular file, never a link (go-containerregistry's
+// layout refuses both), and capped at ManifestLimit as a registry's answer is. The folder may sit
+// in the checkout, where a pull request puts anything at a blob's name, and a preview reads it.
+func (s *layoutStore) manifestBytes(d v1.Hash) ([]byte, error) {
+	rc, err := s.p.Blob(d)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	raw, err := io.ReadAll(io.LimitReader(rc, ManifestLimit+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) > ManifestLimit {
+		return nil, fmt.Errorf("more than %d bytes, the most a manifest may weigh (as from a registry): not a manifest fleetpush wrote", ManifestLimit)
+	}
+	return raw, nil
 }
 
 func (s *layoutStore) Push(_ context.Context, img v1.Image) (*Manifest, error) {
