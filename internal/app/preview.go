@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -11,10 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
-
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/fleetpush/fleetpush/internal/artifact"
 	"github.com/fleetpush/fleetpush/internal/component"
@@ -159,7 +154,7 @@ func (p *previewer) published(ctx context.Context, c component.Component) (*arti
 	limit := previewBlobLimit(p.limits)
 	var blob []byte
 	if p.stores.isLayout {
-		blob, err = layoutBlob(filepath.Join(p.stores.layout, c.Name), desc, limit)
+		blob, err = registry.ReadLayoutBlob(filepath.Join(p.stores.layout, c.Name), desc, limit)
 	} else {
 		repo, rerr := p.stores.client.Repository(ref)
 		if rerr != nil {
@@ -186,35 +181,6 @@ func previewBlobLimit(l artifact.Limits) int64 {
 		maxBytes = artifact.DefaultMaxBytes
 	}
 	return registry.BlobLimit(maxBytes)
-}
-
-// layoutBlob reads a blob of an OCI layout folder, no larger than limit, checking its digest.
-func layoutBlob(dir string, desc v1.Descriptor, limit int64) ([]byte, error) {
-	if desc.Digest.Algorithm != "sha256" || len(desc.Digest.Hex) != 64 || strings.ContainsAny(desc.Digest.Hex, "./\\") {
-		return nil, fmt.Errorf("unsupported layer digest %q", desc.Digest)
-	}
-	if desc.Size > limit || desc.Size < 0 {
-		return nil, fmt.Errorf("the layer is %d bytes, more than the %d expected", desc.Size, limit)
-	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer root.Close()
-	f, err := root.Open(filepath.Join("blobs", "sha256", desc.Digest.Hex))
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, desc.Size+1))
-	if err != nil {
-		return nil, err
-	}
-	sum := sha256.Sum256(b)
-	if int64(len(b)) != desc.Size || hex.EncodeToString(sum[:]) != desc.Digest.Hex {
-		return nil, errors.New("the layer's content does not match its digest")
-	}
-	return b, nil
 }
 
 // writePreviewFile writes the comment file into the workspace and returns its path relative to

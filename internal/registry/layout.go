@@ -2,6 +2,8 @@ package registry
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -149,6 +151,32 @@ func (s *layoutStore) manifestBytes(d v1.Hash) ([]byte, error) {
 		return nil, fmt.Errorf("more than %d bytes, the most a manifest may weigh (as from a registry): not a manifest fleetpush wrote", ManifestLimit)
 	}
 	return raw, nil
+}
+
+// ReadLayoutBlob reads the blob desc of the OCI layout folder dir (a published layer, for a
+// preview), no larger than limit, checking its digest. It is read as the layout store reads its
+// manifests: a regular file only, never a link.
+func ReadLayoutBlob(dir string, desc v1.Descriptor, limit int64) ([]byte, error) {
+	if desc.Digest.Algorithm != "sha256" || len(desc.Digest.Hex) != 64 || strings.ContainsAny(desc.Digest.Hex, "./\\") {
+		return nil, fmt.Errorf("unsupported layer digest %q", desc.Digest)
+	}
+	if desc.Size > limit || desc.Size < 0 {
+		return nil, fmt.Errorf("the layer is %d bytes, more than the %d expected", desc.Size, limit)
+	}
+	rc, err := layout.Path(dir).Blob(desc.Digest)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, desc.Size+1))
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(b)
+	if int64(len(b)) != desc.Size || hex.EncodeToString(sum[:]) != desc.Digest.Hex {
+		return nil, errors.New("the layer's content does not match its digest")
+	}
+	return b, nil
 }
 
 func (s *layoutStore) Push(_ context.Context, img v1.Image) (*Manifest, error) {

@@ -67,3 +67,38 @@ func TestLayoutManifestReadBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestReadLayoutBlob: the preview's read of a published layer from a layout folder: the layer
+// whole when it matches its descriptor; refused when it is larger than the bound, does not match
+// its digest, or is a link (as the store's manifests).
+func TestReadLayoutBlob(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "frontend")
+	s, err := New().Open("oci-layout:" + dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mustPush(t, s, fluxImage(t, "one"))
+	desc := m.Parsed.Layers[0]
+	if b, err := ReadLayoutBlob(dir, desc, desc.Size); err != nil || int64(len(b)) != desc.Size {
+		t.Fatalf("ReadLayoutBlob = %d bytes, %v; want the layer", len(b), err)
+	}
+	if _, err := ReadLayoutBlob(dir, desc, desc.Size-1); err == nil || !strings.Contains(err.Error(), "more than") {
+		t.Errorf("over the bound: %v", err)
+	}
+	short := desc
+	short.Size--
+	if _, err := ReadLayoutBlob(dir, short, desc.Size); err == nil || !strings.Contains(err.Error(), "does not match its digest") {
+		t.Errorf("a size that does not match: %v", err)
+	}
+	p := filepath.Join(dir, "blobs", "sha256", desc.Digest.Hex)
+	if err := os.Rename(p, p+".real"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(desc.Digest.Hex+".real", p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadLayoutBlob(dir, desc, desc.Size); err == nil || !strings.Contains(err.Error(), "symlink") {
+		t.Errorf("a link: %v", err)
+	}
+}
