@@ -66,7 +66,7 @@ func TestPruneLifecycle(t *testing.T) {
 	}
 	// The rollback: latest-stable back to v1.0.0, with a promotion record.
 	code, _, stderr := run(t, map[string]string{"COSIGN_PASSWORD": keyPassword}, "promote", "--source", repo.Dir, "--repository", f.prefix,
-		"--components", "frontend", "--version", "v1.0.0", "--sign", "key", "--cosign-key", f.keyFile, "--dry-run=false")
+		"--components", "frontend", "--version", "v1.0.0", "--sign", "key", "--cosign-key", f.keyFile, "--tlog-upload=false", "--dry-run=false")
 	mustCode(t, code, 0, stderr)
 
 	before := testenv.TagMap(t, host, path)
@@ -194,7 +194,7 @@ func TestPruneLifecycle(t *testing.T) {
 
 	// The verify mode still passes on the channels after the prune.
 	code, _, stderr = run(t, map[string]string{"COSIGN_PASSWORD": keyPassword}, "verify", "--source", repo.Dir, "--repository", f.prefix,
-		"--components", "frontend", "--sign", "key", "--cosign-key", f.keyFile)
+		"--components", "frontend", "--sign", "key", "--cosign-key", f.keyFile, "--tlog-upload=false")
 	mustCode(t, code, 0, stderr)
 
 	// A second prune plans nothing.
