@@ -19,7 +19,7 @@ func TestNamesCheckedBeforeAnyWrite(t *testing.T) {
 	// <host>/acme/<x…>/frontend is 256 characters, /backend 255, /cache 253.
 	prefix := proxy.Host + "/acme/" + strings.Repeat("x", 256-len(proxy.Host)-len("/acme/")-len("/frontend"))
 	writes := func() int {
-		return proxy.Count("PUT", "manifest") + proxy.Count("POST", "blob-upload") + proxy.Count("PATCH", "blob-upload") + proxy.Count("PUT", "blob-upload")
+		return proxy.Count("DELETE", "manifest") + proxy.Count("PUT", "manifest") + proxy.Count("POST", "blob-upload") + proxy.Count("PATCH", "blob-upload") + proxy.Count("PUT", "blob-upload")
 	}
 	for _, tt := range []struct {
 		name string
@@ -51,6 +51,12 @@ func TestNamesCheckedBeforeAnyWrite(t *testing.T) {
 		{
 			name: "promote",
 			args: []string{"promote", "--source", repo.Dir, "--repository", prefix, "--components", "frontend,backend", "--version", "v1.0.0", "--sign", "none"},
+			want: []string{`component "frontend": repository`},
+			not:  []string{`component "backend"`},
+		},
+		{
+			name: "prune",
+			args: []string{"prune", "--source", repo.Dir, "--repository", prefix, "--components", "frontend,backend", "--keep", "1", "--keep-days", "0", "--dry-run=false"},
 			want: []string{`component "frontend": repository`},
 			not:  []string{`component "backend"`},
 		},

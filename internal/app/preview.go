@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -11,10 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
-
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/fleetpush/fleetpush/internal/artifact"
 	"github.com/fleetpush/fleetpush/internal/component"
@@ -156,14 +151,10 @@ func (p *previewer) published(ctx context.Context, c component.Component) (*arti
 	if string(desc.MediaType) != artifact.ContentMediaType {
 		return nil, fmt.Errorf("the layer's media type is %q, not %s", desc.MediaType, artifact.ContentMediaType)
 	}
-	// gzip cannot make a tar of max-size bytes much larger; a blob past this is not ours.
-	limit := p.limits.MaxBytes + int64(p.limits.MaxFiles)*1024 + 1<<20
-	if p.limits.MaxBytes <= 0 {
-		limit = artifact.DefaultMaxBytes + artifact.DefaultMaxFiles*1024 + 1<<20
-	}
+	limit := previewBlobLimit(p.limits)
 	var blob []byte
 	if p.stores.isLayout {
-		blob, err = layoutBlob(filepath.Join(p.stores.layout, c.Name), desc, limit)
+		blob, err = registry.ReadLayoutBlob(filepath.Join(p.stores.layout, c.Name), desc, limit)
 	} else {
 		repo, rerr := p.stores.client.Repository(ref)
 		if rerr != nil {
@@ -181,33 +172,15 @@ func (p *previewer) published(ctx context.Context, c component.Component) (*arti
 	return l, nil
 }
 
-// layoutBlob reads a blob of an OCI layout folder, no larger than limit, checking its digest.
-func layoutBlob(dir string, desc v1.Descriptor, limit int64) ([]byte, error) {
-	if desc.Digest.Algorithm != "sha256" || len(desc.Digest.Hex) != 64 || strings.ContainsAny(desc.Digest.Hex, "./\\") {
-		return nil, fmt.Errorf("unsupported layer digest %q", desc.Digest)
+// previewBlobLimit bounds the published layer a preview reads: gzip cannot make a tar of max-size
+// bytes much larger, and a blob past this is not ours. It is the registry client's bound on every
+// blob it reads (one bound, not two), for an OCI layout folder too.
+func previewBlobLimit(l artifact.Limits) int64 {
+	maxBytes := l.MaxBytes
+	if maxBytes <= 0 {
+		maxBytes = artifact.DefaultMaxBytes
 	}
-	if desc.Size > limit || desc.Size < 0 {
-		return nil, fmt.Errorf("the layer is %d bytes, more than the %d expected", desc.Size, limit)
-	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer root.Close()
-	f, err := root.Open(filepath.Join("blobs", "sha256", desc.Digest.Hex))
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, desc.Size+1))
-	if err != nil {
-		return nil, err
-	}
-	sum := sha256.Sum256(b)
-	if int64(len(b)) != desc.Size || hex.EncodeToString(sum[:]) != desc.Digest.Hex {
-		return nil, errors.New("the layer's content does not match its digest")
-	}
-	return b, nil
+	return registry.BlobLimit(maxBytes)
 }
 
 // writePreviewFile writes the comment file into the workspace and returns its path relative to

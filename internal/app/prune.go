@@ -43,6 +43,12 @@ func (m *pruneMode) run(ctx context.Context) (int, error) {
 	if m.stores.isLayout {
 		return ExitUsage, fmt.Errorf("repository: prune deletes from a registry; %q is an OCI layout folder: delete the folder, or give the registry repository", m.stores.repository)
 	}
+	// Every repository is checked before the first deletion, as publish and promote check before
+	// their first write: a bad name found at its component would stop the run with the
+	// components before it pruned and those after it not.
+	if err := checkNames(m.stores, m.components, nil); err != nil {
+		return ExitUsage, err
+	}
 	if m.dryRun {
 		m.log.Notice("dry run: nothing is deleted; the plan follows (set dry-run: false to delete)")
 	}
@@ -60,7 +66,8 @@ func (m *pruneMode) run(ctx context.Context) (int, error) {
 			return res
 		}
 		if rr.repo.RegistryStr() == "ghcr.io" {
-			gh, err := registry.NewGitHubPackages(rr.repo, m.ghToken, registry.WithGitHubAPI(m.ghAPI), registry.WithGitHubLogf(m.log.Printf))
+			gh, err := registry.NewGitHubPackages(rr.repo, m.ghToken, registry.WithGitHubAPI(m.ghAPI), registry.WithGitHubLogf(m.log.Printf),
+				registry.WithGitHubTransportOf(m.stores.client))
 			if err != nil {
 				res.Status, res.Error = report.Failed, err.Error()
 				return res

@@ -146,8 +146,9 @@ type Detached struct {
 }
 
 // maxAttachmentManifest bounds a signature, referrer or fallback index manifest that prune
-// reads: far above what cosign or fleetpush write.
-const maxAttachmentManifest = 4 << 20
+// reads: far above what cosign or fleetpush write. It is the cap of every manifest read from a
+// registry (ManifestLimit); checked here too for stores that read without that transport.
+const maxAttachmentManifest = ManifestLimit
 
 // DeleteAttachments deletes what hangs off subject, whose own manifest is already gone (it was
 // deleted, or returned 404: an orphan): its referrers, the manifests at its attachment tags

@@ -15,6 +15,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/fleetpush/fleetpush/internal/retry"
 )
 
 // ghcr.io answers the OCI API's DELETE with 405 Method Not Allowed: a container image is deleted
@@ -79,6 +81,19 @@ func WithGitHubAPI(u string) GitHubPackagesOption {
 // WithGitHubHTTP sets the HTTP client.
 func WithGitHubHTTP(c *http.Client) GitHubPackagesOption {
 	return func(g *GitHubPackages) { g.http = c }
+}
+
+// WithGitHubTransportOf sends the API's requests over c's transport for the other services of a
+// run (see Client.RetryTransport): each try gets the run's deadline and draws on the run's
+// memory budget for answers, as every other request of the run does. The client tries each
+// request once there: do waits out GitHub's rate limits and retries itself, by GitHub's rules.
+func WithGitHubTransportOf(c *Client) GitHubPackagesOption {
+	return func(g *GitHubPackages) {
+		p := c.retry.WithDefaults()
+		p.Attempts = 1
+		g.http = &http.Client{Transport: &answerCaps{fixed: ghMaxPageBytes + 1, next: retry.NewTransport(c.services, p,
+			retry.WithLogf(c.logf), retry.WithClock(c.clock), retry.WithBudget(c.budget))}}
+	}
 }
 
 // WithGitHubClock sets the clock and the sleep of rate-limit waits (tests never sleep).

@@ -298,3 +298,34 @@ func (r *refusingPruner) DeleteManifest(context.Context, v1.Hash) error {
 	r.deletes++
 	return fmt.Errorf("deleting: %w", ErrDeleteUnsupported)
 }
+
+// TestGitHubPackagesOverTheRunsTransport: over the run's transport (as prune uses it), the API's
+// answers draw on the run's answer budget and give it back, and each request is sent once by the
+// transport (the client's own loop retries by GitHub's rules: the two would multiply).
+func TestGitHubPackagesOverTheRunsTransport(t *testing.T) {
+	t.Parallel()
+	f := newFakeGitHub(t, "orgs", 250)
+	c := New()
+	repo, err := name.NewRepository("ghcr.io/acme/apps/frontend")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &fakeSleep{}
+	g, err := NewGitHubPackages(repo, "t0ken", WithGitHubAPI(f.srv.URL), WithGitHubTransportOf(c), WithGitHubClock(clk.Now, clk.Sleep))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := g.Versions(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) != 250 {
+		t.Fatalf("listed %d versions, want 250", len(vs))
+	}
+	if got := len(f.requests); got != 3 {
+		t.Errorf("%d requests, want 3 (one per page): %v", got, f.requests)
+	}
+	if c.Budget().Peak() == 0 || c.Budget().Held() != 0 {
+		t.Errorf("answer budget: peak %d, held %d after the listing; want the pages drawn on it and given back", c.Budget().Peak(), c.Budget().Held())
+	}
+}

@@ -2,9 +2,12 @@ package registry
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -124,11 +127,56 @@ func (s *layoutStore) GetDigest(_ context.Context, d v1.Hash) (*Manifest, error)
 }
 
 func (s *layoutStore) read(d v1.Hash, mediaType string) (*Manifest, error) {
-	raw, err := s.p.Bytes(d)
+	raw, err := s.manifestBytes(d)
 	if err != nil {
 		return nil, fmt.Errorf("reading manifest %s from %s: %w", d, s.dir, err)
 	}
 	return parseManifest(raw, mediaType)
+}
+
+// manifestBytes reads the manifest blob d: a regular file, never a link (go-containerregistry's
+// layout refuses both), and capped at ManifestLimit as a registry's answer is. The folder may sit
+// in the checkout, where a pull request puts anything at a blob's name, and a preview reads it.
+func (s *layoutStore) manifestBytes(d v1.Hash) ([]byte, error) {
+	rc, err := s.p.Blob(d)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	raw, err := io.ReadAll(io.LimitReader(rc, ManifestLimit+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) > ManifestLimit {
+		return nil, fmt.Errorf("more than %d bytes, the most a manifest may weigh (as from a registry): not a manifest fleetpush wrote", ManifestLimit)
+	}
+	return raw, nil
+}
+
+// ReadLayoutBlob reads the blob desc of the OCI layout folder dir (a published layer, for a
+// preview), no larger than limit, checking its digest. It is read as the layout store reads its
+// manifests: a regular file only, never a link.
+func ReadLayoutBlob(dir string, desc v1.Descriptor, limit int64) ([]byte, error) {
+	if desc.Digest.Algorithm != "sha256" || len(desc.Digest.Hex) != 64 || strings.ContainsAny(desc.Digest.Hex, "./\\") {
+		return nil, fmt.Errorf("unsupported layer digest %q", desc.Digest)
+	}
+	if desc.Size > limit || desc.Size < 0 {
+		return nil, fmt.Errorf("the layer is %d bytes, more than the %d expected", desc.Size, limit)
+	}
+	rc, err := layout.Path(dir).Blob(desc.Digest)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, desc.Size+1))
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(b)
+	if int64(len(b)) != desc.Size || hex.EncodeToString(sum[:]) != desc.Digest.Hex {
+		return nil, errors.New("the layer's content does not match its digest")
+	}
+	return b, nil
 }
 
 func (s *layoutStore) Push(_ context.Context, img v1.Image) (*Manifest, error) {

@@ -31,10 +31,11 @@ const (
 // bound (see WithMaxBlob): the default max-size.
 const DefaultMaxBlob = 100 << 20
 
-// blobLimit is the most a blob of an artifact of at most maxSize uncompressed bytes may weigh
+// BlobLimit is the most a blob of an artifact of at most maxSize uncompressed bytes may weigh
 // compressed: gzip adds at most about 0.03% to incompressible content, and tar a 512-byte
-// header and padding per entry (counted generously by an eighth of the size plus 1 MiB).
-func blobLimit(maxSize int64) int64 { return maxSize + maxSize/8 + 1<<20 }
+// header and padding per entry (counted generously by an eighth of the size plus 1 MiB). Every
+// read of a published layer is bounded by it, from a registry or an OCI layout folder.
+func BlobLimit(maxSize int64) int64 { return maxSize + maxSize/8 + 1<<20 }
 
 // answerCaps gives each registry request the cap of what it reads (see retry.WithAnswerLimit),
 // by what the request is: a manifest, a tag page, a blob, anything else. It decides per request,
@@ -96,7 +97,7 @@ func (a *answerCaps) limitOf(req *http.Request) int64 {
 	case strings.Contains(p, "/manifests/"), strings.Contains(p, "/referrers/"):
 		return ManifestLimit
 	case req.Method == http.MethodGet && strings.Contains(p, "/blobs/") && !strings.Contains(p, "/blobs/uploads/"):
-		return blobLimit(a.maxBlob)
+		return BlobLimit(a.maxBlob)
 	}
 	return serviceAnswerLimit
 }

@@ -50,6 +50,37 @@ type PruneOrphan struct {
 	Tags    []string `json:"tags"`
 }
 
+// shrunk returns p for the result output, which shares the outputs' budget: the counts whole,
+// at most maxPruneRows rows of each list (as the step summary shows), its failures and what it
+// left cut as findings are. Unshrunk,
+// the plan of a repository of thousands of versions left its whole entry out of the output; the
+// result file keeps every row.
+func (p *PrunePlan) shrunk(cut func(string) string) *PrunePlan {
+	if p == nil {
+		return nil
+	}
+	q := *p
+	q.Versions = p.Versions[:min(len(p.Versions), maxPruneRows)]
+	q.Orphans = p.Orphans[:min(len(p.Orphans), maxPruneRows)]
+	q.Claims = p.Claims[:min(len(p.Claims), maxPruneRows)]
+	// Failures and what was left: as findings, texts cut and at most resultFindings bytes a list.
+	texts := func(ss []string) []string {
+		var out []string
+		total := 0
+		for i, t := range ss {
+			t = cut(t)
+			if total+len(t) > resultFindings {
+				return append(out, fmt.Sprintf("… %s not shown: the complete list is in the file the result-file output names", plural(len(ss)-i, "more", "more")))
+			}
+			out = append(out, t)
+			total += len(t)
+		}
+		return out
+	}
+	q.Failures, q.Left = texts(p.Failures), texts(p.Left)
+	return &q
+}
+
 // PruneAge formats an age for the plan table.
 func PruneAge(hours int) string {
 	switch {

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -89,5 +90,36 @@ func TestPruneMarkdownBudget(t *testing.T) {
 		if budget == SummaryBudget && !strings.Contains(md, "more rows not shown") {
 			t.Errorf("budget %d: no cut says how many rows were left out", budget)
 		}
+	}
+}
+
+// TestPruneResultShrinks: the plan of a repository of thousands of versions stays in the result
+// output, shrunk to the rows the summary shows with its counts whole, instead of its entry being
+// left out whole for want of room.
+func TestPruneResultShrinks(t *testing.T) {
+	t.Parallel()
+	p := &PrunePlan{Deleted: 5000}
+	for i := range 5000 {
+		p.Versions = append(p.Versions, PruneVersion{Digest: fmt.Sprintf("sha256:%064x", i), Tags: []string{fmt.Sprintf("main-%08x", i)},
+			Action: "delete", Reason: "older than the newest 10"})
+		p.Left = append(p.Left, strings.Repeat("x", 4<<10))
+	}
+	out := ResultJSON([]Result{{Component: "frontend", Status: Pruned, Prune: p}}, OutputsBudget)
+	var rs []Result
+	if err := json.Unmarshal([]byte(out), &rs); err != nil {
+		t.Fatalf("not JSON: %v", err)
+	}
+	if len(rs) != 1 || rs[0].Component != "frontend" || rs[0].Prune == nil {
+		t.Fatalf("the component's entry is left out of the result output: %.300s", out)
+	}
+	got := rs[0].Prune
+	if got.Deleted != 5000 || len(got.Versions) != maxPruneRows {
+		t.Errorf("shrunk plan: deleted %d, %d versions; want 5000, %d", got.Deleted, len(got.Versions), maxPruneRows)
+	}
+	if n := len(got.Left); n < 2 || n > maxPruneRows || !strings.Contains(got.Left[n-1], "not shown") || len(got.Left[0]) > resultText+200 {
+		t.Errorf("shrunk plan: %d left, want a few cut texts and a last line counting the rest", n)
+	}
+	if len(p.Versions) != 5000 {
+		t.Errorf("shrinking changed the plan itself")
 	}
 }

@@ -307,6 +307,7 @@ func shrink(r Result) Result {
 		r.Findings = kept
 	}
 	r.Preview = r.Preview.shrunk()
+	r.Prune = r.Prune.shrunk(cut)
 	return r
 }
 
