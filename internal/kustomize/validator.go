@@ -251,7 +251,9 @@ func (v *Validator) Validate(ctx context.Context, files fs.FS, opts Options) ([]
 			continue
 		}
 		if !a.buildable(dir) {
+			a.mu.Lock()
 			unknown = true
+			a.mu.Unlock()
 			continue
 		}
 		// Before kustomize runs: renders multiply through the folders a
@@ -263,8 +265,11 @@ func (v *Validator) Validate(ctx context.Context, files fs.FS, opts Options) ([]
 				detail = fmt.Sprintf("estimated before building; most of them from %s, %s objects", c.largest, count(c.largestCount))
 			}
 			if err := a.budget.checkBuild(a.opts.Component, true, c.objects, c.bytes, detail); err != nil {
+				// Builds started earlier in this loop write the findings and unknown too.
+				a.mu.Lock()
 				a.add(Finding{File: k.file, Line: k.doc.line, Severity: Error, Message: err.Error()})
 				unknown = true
+				a.mu.Unlock()
 				continue
 			}
 		}
