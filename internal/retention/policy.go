@@ -93,8 +93,9 @@ const (
 	Record              // fleetpush's claims and promotion records (prune sweeps claims itself)
 )
 
-// buildRE is a branch build: a branch name, "-", and 7 to 40 lower-case hex digits.
-var buildRE = regexp.MustCompile(`^(.+)-[0-9a-f]{7,40}$`)
+// buildRE is a branch build: a branch name, "-", and as many lower-case hex digits as the tag
+// policy's sha-length allows.
+var buildRE = regexp.MustCompile(fmt.Sprintf(`^(.+)-[0-9a-f]{%d,%d}$`, tags.MinSHALength, tags.MaxSHALength))
 
 // KindOf classifies tag. Attachment tags (sha256-<hex>...) are not artifact tags and must be
 // left out by the caller.
