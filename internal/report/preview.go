@@ -103,7 +103,7 @@ func PreviewMarkdown(rs []Result, budget int) string {
 	for i, r := range listed {
 		pending -= len(frames[i])
 		if b.Len()+len(frames[i])+reserve > budget {
-			fmt.Fprintf(&b, "\n_%d more component(s) differ; the preview has no room for them: see the job's `result` output._\n", len(listed)-i)
+			fmt.Fprintf(&b, "\n_%d more component(s) differ; the preview has no room for them: the file the job's `result-file` output names holds every change._\n", len(listed)-i)
 			return b.String()
 		}
 		room := budget - b.Len() - pending - reserve
