@@ -51,7 +51,8 @@ go test -count=1 -timeout 30m ./...
 # cores: run `CGO_ENABLED=1 go test -race ./...` on demand for the whole tree.
 echo "== go test -race" >&2
 CGO_ENABLED=1 go test -race -count=1 -timeout 15m ./internal/report/... ./internal/registry/... ./internal/gitdiff/... \
-	./internal/tags/... ./internal/tagger/... ./internal/retry/... ./internal/kustomize/... ./internal/artifact/... ./internal/config/... ./internal/component/...
+	./internal/tags/... ./internal/tagger/... ./internal/retry/... ./internal/kustomize/... ./internal/artifact/... ./internal/config/... ./internal/component/... \
+	./internal/checkout/... ./internal/inputfile/... ./internal/preview/... ./internal/retention/...
 
 # Every Fuzz* target in the repository, found by grep, runs briefly on top of its seed corpus and
 # any regression inputs under testdata/fuzz (which go test above already replayed).
