@@ -4,12 +4,12 @@
 # would bloat the action image without needing a Docker engine.
 #
 #   hack/build.sh [OUTPUT]   default OUTPUT: dist/fleetpush
-#   FLEETPUSH_MAX_BYTES      size limit in bytes (default 40 MB)
+#   FLEETPUSH_MAX_BYTES      size limit in bytes (default 42 MB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 out=${1:-dist/fleetpush}
-max=${FLEETPUSH_MAX_BYTES:-40000000}
+max=${FLEETPUSH_MAX_BYTES:-42000000}
 mkdir -p "$(dirname "$out")"
 
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out" .
