@@ -82,6 +82,13 @@ func TestReferrersThroughTheClientWriter(t *testing.T) {
 			if n := got["GET other"]; n < 1 || n > 2 {
 				t.Errorf("referrers API asked %d times, want once (or twice)", n)
 			}
+			// The two referrers are pushed at once: when the first has learnt that the
+			// registry lacks the API before the second's manifest goes out, the second skips
+			// its PUT by digest and goes straight to its record tag (and the API was asked
+			// once).
+			if !api && got["PUT manifest"] == want["PUT manifest"]-1 && got["GET other"] == 1 {
+				want["PUT manifest"]--
+			}
 			delete(got, "GET other")
 			if !cmp.Equal(got, want) {
 				t.Errorf("requests of the push: %v, want %v", got, want)
