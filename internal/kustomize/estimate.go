@@ -282,6 +282,8 @@ func scalarBytes(n *yaml.Node, depth int) int64 {
 	return total
 }
 
+// scalarItems returns the scalar items of the sequence at key in the mapping root (nil when key
+// is missing or not a sequence): the file and folder references of a kustomization.
 func scalarItems(root *yaml.Node, key string) []*yaml.Node {
 	seq := mapValue(root, key)
 	if seq == nil || seq.Kind != yaml.SequenceNode {

@@ -115,19 +115,7 @@ func parseKustomization(dir, file string, doc *yamlDoc, fs fileSet) *kustomizati
 	if kind := mapValue(root, "kind"); kind != nil && kind.Value == "Component" {
 		k.component = true
 	}
-	scalars := func(key string) []*yaml.Node {
-		seq := mapValue(root, key)
-		if seq == nil || seq.Kind != yaml.SequenceNode {
-			return nil
-		}
-		var out []*yaml.Node
-		for _, n := range seq.Content {
-			if n.Kind == yaml.ScalarNode {
-				out = append(out, n)
-			}
-		}
-		return out
-	}
+	scalars := func(key string) []*yaml.Node { return scalarItems(root, key) }
 	items := func(key string) []*yaml.Node {
 		seq := mapValue(root, key)
 		if seq == nil || seq.Kind != yaml.SequenceNode {
