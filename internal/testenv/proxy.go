@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"bufio"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -20,7 +21,20 @@ type Proxy struct {
 	mu     sync.Mutex
 	counts map[string]int // "METHOD kind" -> n, kind from Kind
 	faults []*Fault
+	t0     time.Time // the timeline's zero: creation or the last Reset
+	events []Request
 }
+
+// Request is one request that passed the proxy, for a timeline: when it arrived and when its
+// answer was written (latency included), relative to the proxy's creation or last Reset.
+type Request struct {
+	Start, End   time.Duration
+	Method, Path string
+	Status       int
+}
+
+// maxEvents bounds the timeline: a long benchmark keeps counting, not recording.
+const maxEvents = 100_000
 
 // Fault fails matching requests.
 type Fault struct {
@@ -40,13 +54,16 @@ func NewProxy(t testing.TB, upstream string) *Proxy {
 	target, _ := url.Parse("http://" + upstream)
 	rp := httputil.NewSingleHostReverseProxy(target)
 	rp.ErrorLog = nil
-	p := &Proxy{counts: map[string]int{}}
+	p := &Proxy{counts: map[string]int{}, t0: time.Now()}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.Host = l.Addr().String()
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := &http.Server{Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		w := &statusWriter{ResponseWriter: rw}
+		defer p.record(start, r, w)
 		p.mu.Lock()
 		p.counts[r.Method+" "+Kind(r)]++
 		var hit *Fault
@@ -64,11 +81,9 @@ func NewProxy(t testing.TB, upstream string) *Proxy {
 			}
 			switch {
 			case hit.Reset:
-				if hj, ok := w.(http.Hijacker); ok {
-					if c, _, err := hj.Hijack(); err == nil {
-						c.Close()
-						return
-					}
+				if c, _, err := w.Hijack(); err == nil {
+					c.Close()
+					return
 				}
 				panic(http.ErrAbortHandler)
 			case hit.Status != 0:
@@ -94,6 +109,67 @@ func (f *Fault) matches(r *http.Request) bool {
 		return false
 	}
 	return f.Path == nil || f.Path.MatchString(r.URL.Path)
+}
+
+// statusWriter remembers the status a handler wrote, for the timeline.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Hijack lets a Reset fault drop the connection through the wrapper.
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if hj, ok := w.ResponseWriter.(http.Hijacker); ok {
+		return hj.Hijack()
+	}
+	return nil, nil, http.ErrNotSupported
+}
+
+// Unwrap lets http.ResponseController reach the connection's own writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush passes streaming answers through.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (p *Proxy) record(start time.Time, r *http.Request, w *statusWriter) {
+	end := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.events) < maxEvents {
+		p.events = append(p.events, Request{Start: start.Sub(p.t0), End: end.Sub(p.t0), Method: r.Method, Path: r.URL.Path, Status: w.status})
+	}
+}
+
+// Latency holds every request for d before passing it on: the proxy then stands for a server
+// that far away (a round trip's worth of network per request). It is a Fault that fails nothing.
+func (p *Proxy) Latency(d time.Duration) *Fault {
+	return p.Inject(&Fault{Delay: d, Times: -1})
+}
+
+// Timeline is a copy of the requests recorded since the proxy's creation or last Reset, in the
+// order they ended.
+func (p *Proxy) Timeline() []Request {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Request(nil), p.events...)
 }
 
 // Inject adds a fault; faults are tried in the order added.
@@ -129,11 +205,12 @@ func (p *Proxy) Total() int {
 	return n
 }
 
-// Reset zeroes the counters.
+// Reset zeroes the counters and starts a new timeline.
 func (p *Proxy) Reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.counts = map[string]int{}
+	p.events, p.t0 = nil, time.Now()
 }
 
 // Kind classifies a registry API request: ping, blob-upload, blob, manifest, tags, other.
