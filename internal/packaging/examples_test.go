@@ -141,11 +141,12 @@ func TestExamplesShorterThanD2(t *testing.T) {
 		original string
 		lines    int
 	}{
-		"components/push-artifact.yaml":    {"d2-infra push-artifact.yaml (d2-apps: 46)", 44},
-		"components/release-artifact.yaml": {"d2-infra release-artifact.yaml", 51},
-		"components/validate.yaml":         {"d2-infra validate.yaml", 22},
-		"fleet/push-artifact.yaml":         {"d2-fleet push-artifact.yaml", 54},
-		"fleet/validate.yaml":              {"d2-infra validate.yaml", 22},
+		"components/push-artifact.yaml":         {"d2-infra push-artifact.yaml (d2-apps: 46)", 44},
+		"components/push-artifact-one-job.yaml": {"d2-infra push-artifact.yaml (d2-apps: 46)", 44},
+		"components/release-artifact.yaml":      {"d2-infra release-artifact.yaml", 51},
+		"components/validate.yaml":              {"d2-infra validate.yaml", 22},
+		"fleet/push-artifact.yaml":              {"d2-fleet push-artifact.yaml", 54},
+		"fleet/validate.yaml":                   {"d2-infra validate.yaml", 22},
 	}
 	for rel, orig := range d2 {
 		t.Run(rel, func(t *testing.T) {
