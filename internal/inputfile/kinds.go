@@ -34,9 +34,13 @@ var (
 	// DockerConfig: a docker config.json lists credentials per registry, a few hundred bytes
 	// each.
 	DockerConfig = Kind{Input: "DOCKER_CONFIG", Holds: "a docker config.json", Max: 4 << 20}
+	// LayoutIndex: the index.json of the OCI layout folder a `repository: oci-layout:DIR`
+	// names, one descriptor (about 300 bytes) per tag: 16 MiB is some fifty thousand tags. The
+	// folder may sit in the checkout, where a pull request can put anything at that name.
+	LayoutIndex = Kind{Input: "repository", Holds: "an OCI layout's index.json", Max: 16 << 20}
 )
 
 // Kinds lists every Kind above, for the README's Limits table and its test.
 func Kinds() []Kind {
-	return []Kind{CosignKey, FulcioRoot, RekorPublicKey, CTLogPublicKey, TrustedRoot, Event, DockerConfig}
+	return []Kind{CosignKey, FulcioRoot, RekorPublicKey, CTLogPublicKey, TrustedRoot, Event, DockerConfig, LayoutIndex}
 }

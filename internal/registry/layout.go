@@ -18,6 +18,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/fleetpush/fleetpush/internal/inputfile"
 )
 
 // refNameAnnotation names a manifest in an OCI layout index, as the image-spec defines; oras and
@@ -83,19 +85,26 @@ func notOthers(dir string) error {
 
 func (s *layoutStore) String() string { return LayoutScheme + filepath.ToSlash(s.dir) }
 
+// index reads the layout's index.json as every file an input names is read: a regular file,
+// never a link, and capped (inputfile.LayoutIndex). The folder may sit in the checkout, where a
+// pull request puts anything at that name, and a dry run or a preview reads it.
 func (s *layoutStore) index() (*v1.IndexManifest, error) {
 	if !s.exists {
 		return &v1.IndexManifest{SchemaVersion: 2}, nil
 	}
-	ii, err := s.p.ImageIndex()
+	name := filepath.Join(s.dir, "index.json")
+	if fi, err := os.Lstat(name); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return nil, fmt.Errorf("reading %s/index.json: it is a symbolic link, and an OCI layout fleetpush writes holds a regular file there: give an empty or new folder with --repository oci-layout:DIR", s.dir)
+	}
+	raw, err := inputfile.Read(inputfile.LayoutIndex, name)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s/index.json: %w", s.dir, err)
 	}
-	im, err := ii.IndexManifest()
-	if err != nil {
-		return nil, fmt.Errorf("reading %s/index.json: %w", s.dir, err)
+	var im v1.IndexManifest
+	if err := json.Unmarshal(raw, &im); err != nil {
+		return nil, fmt.Errorf("reading %s/index.json: not an OCI image index: %w", s.dir, err)
 	}
-	return im, nil
+	return &im, nil
 }
 
 func (s *layoutStore) Get(_ context.Context, tag string) (*Manifest, error) {

@@ -15,6 +15,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/fleetpush/fleetpush/internal/inputfile"
 )
 
 // TestLayoutStore walks one component's life in an OCI layout folder: the embedded default
@@ -265,5 +267,63 @@ func TestLayoutOpenErrors(t *testing.T) {
 	}
 	if _, err := s.Get(context.Background(), "latest"); err == nil {
 		t.Errorf("Get() on a corrupt index = nil error")
+	}
+}
+
+// TestLayoutIndexIsBounded: a layout folder may sit in the checkout, where a pull request puts
+// anything at index.json. An index that is a link, not a regular file, or larger than its cap is
+// refused before it is read whole, naming the file.
+func TestLayoutIndexIsBounded(t *testing.T) {
+	t.Parallel()
+	mk := func(t *testing.T, fill func(index string)) Store {
+		t.Helper()
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fill(filepath.Join(dir, "index.json"))
+		s, err := OpenLayout(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for _, c := range []struct {
+		name, want string
+		fill       func(t *testing.T, index string)
+	}{
+		{"link to a file outside", "symbolic link", func(t *testing.T, index string) {
+			outside := filepath.Join(t.TempDir(), "secret.json")
+			if err := os.WriteFile(outside, []byte(`{"schemaVersion":2,"manifests":[]}`), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(outside, index); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"larger than its cap", "larger than", func(t *testing.T, index string) {
+			f, err := os.Create(index)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Sparse: the size is what is checked, before a byte is read.
+			if err := f.Truncate(inputfile.LayoutIndex.Max + 1); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+		}},
+		{"a folder", "not a regular file", func(t *testing.T, index string) {
+			if err := os.Mkdir(index, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := mk(t, func(index string) { c.fill(t, index) })
+			_, err := s.Tags(context.Background())
+			if err == nil || !strings.Contains(err.Error(), "index.json") || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Tags() = %v, want an error naming index.json and %q", err, c.want)
+			}
+		})
 	}
 }
