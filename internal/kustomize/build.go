@@ -69,7 +69,10 @@ func (v *Validator) build(a *artifact, k *kustomization) (res buildResult) {
 	var out []Finding
 	var rendered int64
 	var objects [][]byte // for Options.Rendered
-	for _, r := range resources {
+	for i, r := range resources {
+		// Each object's tree is dropped once it is written as JSON: a large overlay
+		// otherwise holds every tree and every JSON text at once.
+		resources[i] = nil
 		ann := r.GetAnnotations()
 		marked := false
 		for key := range ann {
