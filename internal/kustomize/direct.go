@@ -2,7 +2,6 @@ package kustomize
 
 import (
 	"bytes"
-	"regexp"
 	"strings"
 
 	"sigs.k8s.io/kustomize/api/provider"
@@ -193,10 +192,6 @@ func readChunks(rf *resource.Factory, chunks [][]byte, emit func([]*resource.Res
 // for a listing.
 const listingChunk = 256
 
-// docSeparator is where kyaml's reader splits a file into documents (its
-// splitDocuments): every line that starts with "---".
-var docSeparator = regexp.MustCompile(`\n---.*\n`)
-
 // listingChunks cuts a resource file, at separators where kyaml's reader
 // splits it, into pieces of listingChunk documents, so that reading the
 // pieces one after another yields what reading the whole file does: each
@@ -208,8 +203,8 @@ func listingChunks(data []byte) [][]byte {
 	if bytes.Count(data, []byte("\n---")) < 2*listingChunk {
 		return [][]byte{data}
 	}
-	s := strings.ReplaceAll(string(data), "\r\n", "\n") // as the reader does, before it splits
-	locs := docSeparator.FindAllStringIndex(s, -1)
+	data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n")) // as the reader does, before it splits
+	locs := kustomizeSeparator.FindAllIndex(data, -1)
 	if len(locs) < 2*listingChunk {
 		return [][]byte{data}
 	}
@@ -218,8 +213,8 @@ func listingChunks(data []byte) [][]byte {
 	// Cut at every listingChunk-th separator while at least listingChunk
 	// separators remain after it, so the last piece is not small either.
 	for i := listingChunk - 1; i+listingChunk < len(locs); i += listingChunk {
-		out = append(out, []byte(s[start:locs[i][0]+1]))
+		out = append(out, data[start:locs[i][0]+1])
 		start = locs[i][1]
 	}
-	return append(out, []byte(s[start:]))
+	return append(out, data[start:])
 }

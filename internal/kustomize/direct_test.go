@@ -140,7 +140,7 @@ func TestListingChunks(t *testing.T) {
 		t.Fatalf("%d pieces, want 2 or more", len(pieces))
 	}
 	for _, p := range pieces {
-		if n := len(docSeparator.FindAllIndex(p, -1)); n < 1 {
+		if n := len(kustomizeSeparator.FindAllIndex(p, -1)); n < 1 {
 			t.Errorf("a piece of %d documents, want two or more", n+1)
 		}
 	}
