@@ -112,14 +112,14 @@ func execute(ctx context.Context, cfg *config.Config, log *report.Log, stdout io
 			sha: cfg.SHA, ref: cfg.Ref, explicit: len(cfg.Components) > 0, validate: cfg.ValidateOn, dryRun: cfg.DryRunOn, annotations: cfg.Annotations,
 			tagOptions: tagOpts}
 		if cfg.DryRunOn {
-			out.workspace = cfg.GitHub.Workspace
+			out.commentFile = cfg.GitHub.Actions
 			p.preview = newPreviewer(cfg, cfg.GitHub.EventName, stores, build)
 		}
 		return p.run(ctx)
 	case config.Detect:
 		return (&detectMode{out: out, detect: det, single: cfg.Single()}).run(ctx)
 	case config.Validate:
-		out.workspace = cfg.GitHub.Workspace
+		out.commentFile = cfg.GitHub.Actions
 		return (&validateMode{out: out, build: build, components: src.components, preview: newPreviewer(cfg, cfg.GitHub.EventName, stores, build)}).run(ctx)
 	case config.Promote:
 		p := &promoteMode{log: log, out: out, components: src.components, stores: stores, signers: signers,

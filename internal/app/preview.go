@@ -2,10 +2,7 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -19,11 +16,6 @@ import (
 	"github.com/fleetpush/fleetpush/internal/registry"
 	"github.com/fleetpush/fleetpush/internal/report"
 )
-
-// previewFile is the comment file of the preview output, in the workspace: a docker action
-// shares only the workspace (and a few runner folders under other names) with later steps, so
-// a path relative to it means the same file on both sides.
-const previewFile = ".fleetpush-preview.md"
 
 // previewer compares a component's build with the artifact its channel tag serves now.
 type previewer struct {
@@ -181,30 +173,4 @@ func previewBlobLimit(l artifact.Limits) int64 {
 		maxBytes = artifact.DefaultMaxBytes
 	}
 	return registry.BlobLimit(maxBytes)
-}
-
-// writePreviewFile writes the comment file into the workspace and returns its path relative to
-// the workspace. The pull request controls the checkout: a file or link already at the name is
-// removed (never followed), and the new file is created exclusively.
-func writePreviewFile(workspace, markdown string) (string, error) {
-	root, err := os.OpenRoot(workspace)
-	if err != nil {
-		return "", fmt.Errorf("writing the preview file: %w", err)
-	}
-	defer root.Close()
-	if err := root.Remove(previewFile); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("writing the preview file %s: %w", previewFile, err)
-	}
-	f, err := root.OpenFile(previewFile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return "", fmt.Errorf("writing the preview file %s: %w", previewFile, err)
-	}
-	if _, err := io.WriteString(f, markdown); err != nil {
-		f.Close()
-		return "", fmt.Errorf("writing the preview file %s: %w", previewFile, err)
-	}
-	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("writing the preview file %s: %w", previewFile, err)
-	}
-	return previewFile, nil
 }

@@ -3,6 +3,7 @@ package app
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -156,10 +157,15 @@ func TestPreviewD2(t *testing.T) {
 	}
 
 	// The comment file and the step summary.
-	if outputs["preview"] != previewFile {
-		t.Fatalf("preview output = %q, want %q", outputs["preview"], previewFile)
+	// In the job's temporary folder, never in the checkout, where a later publish of path ./
+	// would pack it into the artifact.
+	if filepath.Dir(outputs["preview"]) != env["RUNNER_TEMP"] {
+		t.Fatalf("preview output = %q, want a file in RUNNER_TEMP %s", outputs["preview"], env["RUNNER_TEMP"])
 	}
-	comment, err := os.ReadFile(filepath.Join(repo.Dir, outputs["preview"]))
+	if entries, _ := os.ReadDir(repo.Dir); slices.ContainsFunc(entries, func(e os.DirEntry) bool { return strings.Contains(e.Name(), "preview") }) {
+		t.Errorf("a preview file in the checkout: %v", entries)
+	}
+	comment, err := os.ReadFile(outputs["preview"])
 	if err != nil {
 		t.Fatal(err)
 	}

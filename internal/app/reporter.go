@@ -26,8 +26,9 @@ type reporter struct {
 	json   bool // --output json: the results go to stdout
 	jobs   int  // components worked on at once
 	now    func() time.Time
-	// workspace is where the preview's comment file goes (GITHUB_WORKSPACE); "" outside Actions.
-	workspace string
+	// commentFile: in Actions, for validate and a dry run, the preview also goes to a comment
+	// file that the preview output names.
+	commentFile bool
 }
 
 // forEach runs fn for every component, jobs at a time, printing a progress line as each
@@ -138,8 +139,8 @@ func (r *reporter) actionsReport(results []report.Result, title, snippet string)
 		if previewed == "" {
 			previewed = report.PreviewNothing
 		}
-		if r.workspace != "" {
-			p, err := writePreviewFile(r.workspace, r.log.Redact(previewed))
+		if r.commentFile {
+			p, err := r.log.PreviewFile(previewed)
 			if err != nil {
 				r.log.Warning("%v", err) // the preview never fails the run
 			} else {

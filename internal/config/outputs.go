@@ -17,7 +17,7 @@ var Outputs = []Output{
 	{Name: "pushed", Description: "`true` if at least one new artifact digest was pushed, else `false`."},
 	{Name: "digests", Description: "JSON object mapping each component to its artifact reference by digest (`<repository>/<component>@sha256:…`)."},
 	{Name: "verify-snippet", Description: "The `verify:` block to paste into a Flux `OCIRepository` for the artifacts of this run."},
-	{Name: "preview", Description: "`validate`: the path, relative to the workspace, of a Markdown file (at most 60,000 characters) that says per component and overlay which objects the pull request adds, removes or changes, with their diffs as far as they fit: post it as a pull-request comment. When nothing differs it says so (so an updated comment does not go stale); empty when the preview is off."},
+	{Name: "preview", Description: "`validate`: the path of a Markdown file (at most 60,000 characters), in the runner's temporary folder (`runner.temp`) beside `result-file`, never in the checkout, that says per component and overlay which objects the pull request adds, removes or changes, with their diffs as far as they fit: post it as a pull-request comment. When nothing differs it says so (so an updated comment does not go stale); empty when the preview is off."},
 }
 
 // OutputNames returns the output names in table order.

@@ -47,9 +47,10 @@ func (v *Validator) build(a *artifact, k *kustomization) (res buildResult) {
 		return fail(Finding{File: k.file, Line: k.doc.line, Severity: Error, Message: err.Error()})
 	}
 	defer lockOpenAPI(a.usesOpenAPI(k.dir))()
+	var objs []object
 	resources, direct := []*resource.Resource(nil), false
 	if !a.opts.viaKustomize && a.onlyLists(k.dir) {
-		resources, direct = a.renderListing(k.dir)
+		objs, direct = a.renderListing(k.dir)
 	}
 	if !direct {
 		rm, err := krusty.MakeKustomizer(kustomizeOptions()).Run(a.mem.withRoot(k.file, data), path.Join("/", k.dir))
@@ -58,9 +59,10 @@ func (v *Validator) build(a *artifact, k *kustomization) (res buildResult) {
 		}
 		resources = rm.Resources()
 	}
+	n := len(objs) + len(resources)
 	// What kustomize returned is bounded too: the estimate before the
 	// build cannot see every way a build grows (replacements, for one).
-	if err := a.budget.checkBuild(a.opts.Component, false, int64(len(resources)), 0, ""); err != nil {
+	if err := a.budget.checkBuild(a.opts.Component, false, int64(n), 0, ""); err != nil {
 		return fail(Finding{File: k.file, Line: k.doc.line, Severity: Error, Message: err.Error()})
 	}
 	files, resFiles := a.filesOf(k.dir)
@@ -69,27 +71,24 @@ func (v *Validator) build(a *artifact, k *kustomization) (res buildResult) {
 	var out []Finding
 	var rendered int64
 	var objects [][]byte // for Options.Rendered
-	for _, r := range resources {
-		ann := r.GetAnnotations()
-		marked := false
-		for key := range ann {
-			if i, ok := strings.CutPrefix(key, patchCheckKey); ok {
-				n, _ := strconv.Atoi(i)
-				matched[n] = true
-				delete(ann, key)
-				marked = true
-			}
+	for i := range n {
+		// Each object is let go once checked (a tree once written as JSON):
+		// a large overlay otherwise holds every tree and every text at once.
+		var o object
+		if direct {
+			o, objs[i] = objs[i], object{}
+		} else {
+			o = objectOf(resources[i], matched)
+			resources[i] = nil
 		}
-		if marked {
-			if err := r.SetAnnotations(ann); err != nil {
-				return fail(Finding{File: k.file, Severity: Error, Message: err.Error()})
-			}
+		if o.fail != nil {
+			return fail(Finding{File: k.file, Severity: Error, Message: o.fail.Error()})
 		}
 		res.objects++
-		file := a.originOf(resFiles, r.GetKind(), r.GetName(), k.file)
-		raw, err := r.MarshalJSON()
-		if err != nil {
-			out = append(out, Finding{File: a.opts.Prefix + file, Severity: Error, Message: fmt.Sprintf("rendering %s: %v", r.CurId(), err)})
+		file := a.originOf(resFiles, o.kind, o.name, k.file)
+		raw := o.raw
+		if o.err != nil {
+			out = append(out, Finding{File: a.opts.Prefix + file, Severity: Error, Message: fmt.Sprintf("rendering %s: %v", o.id, o.err)})
 			continue
 		}
 		if a.opts.observe != nil {
@@ -115,6 +114,43 @@ func (v *Validator) build(a *artifact, k *kustomization) (res buildResult) {
 	}
 	res.findings, res.ok = out, true
 	return res
+}
+
+// object is one rendered object as a build checks it.
+type object struct {
+	kind, name string
+	raw        []byte // as JSON
+	id         string // kustomize's ID of it, when writing it failed
+	err        error  // writing it as JSON failed
+	fail       error  // the build fails: a marker could not be removed
+}
+
+// objectOf removes from r the markers of fleetpush's marker patches,
+// noting in matched (when not nil) the patches they show selected
+// something, and writes r as JSON.
+func objectOf(r *resource.Resource, matched map[int]bool) object {
+	ann := r.GetAnnotations()
+	marked := false
+	for key := range ann {
+		if i, ok := strings.CutPrefix(key, patchCheckKey); ok {
+			n, _ := strconv.Atoi(i)
+			if matched != nil {
+				matched[n] = true
+			}
+			delete(ann, key)
+			marked = true
+		}
+	}
+	if marked {
+		if err := r.SetAnnotations(ann); err != nil {
+			return object{fail: err}
+		}
+	}
+	o := object{kind: r.GetKind(), name: r.GetName()}
+	if o.raw, o.err = r.MarshalJSON(); o.err != nil {
+		o.id = r.CurId().String()
+	}
+	return o
 }
 
 // kyaml keeps its OpenAPI schema in process-wide state. kustomize installs

@@ -107,10 +107,10 @@ func chartRefNotes(old, new map[string]*rendered) []Note {
 	var out []Note
 	for _, k := range unionKeys(new, nil) {
 		hr := new[k]
-		if hr.obj == nil || hr.id.Kind != "HelmRelease" || hr.id.Group != "helm.toolkit.fluxcd.io" {
+		if hr.id.Kind != "HelmRelease" || hr.id.Group != "helm.toolkit.fluxcd.io" {
 			continue
 		}
-		ref, ok := at(hr.obj, "spec", "chartRef").(map[string]any)
+		ref, ok := at(hr.object(), "spec", "chartRef").(map[string]any)
 		if !ok {
 			continue
 		}
@@ -121,12 +121,16 @@ func chartRefNotes(old, new map[string]*rendered) []Note {
 		}
 		src := Object{Group: "source.toolkit.fluxcd.io", Kind: kind, Namespace: ns, Name: name}
 		o, n := old[src.key()], new[src.key()]
-		if o == nil || n == nil || o.obj == nil || n.obj == nil {
+		if o == nil || n == nil {
 			continue
 		}
-		from, to := sourceRef(o.obj), sourceRef(n.obj)
+		oo, no := o.object(), n.object()
+		if oo == nil || no == nil {
+			continue
+		}
+		from, to := sourceRef(oo), sourceRef(no)
 		if from != to {
-			out = append(out, Note{Object: hr.id, What: "chart", Target: scalar(at(n.obj, "spec", "url")), From: from, To: to})
+			out = append(out, Note{Object: hr.id, What: "chart", Target: scalar(at(no, "spec", "url")), From: from, To: to})
 		}
 	}
 	return out

@@ -204,29 +204,41 @@ func unionKeys[V any](a, b map[string]V) []string {
 	return keys
 }
 
-// rendered is one object, normalised and redacted.
+// rendered is one object, normalised and redacted. Only its canonical JSON is kept, not the
+// decoded form nor its YAML: a large overlay holds thousands of objects per side, most of them
+// unchanged, and the few shown are decoded again from canon (which decodes to the same values).
 type rendered struct {
 	id    Object
-	obj   map[string]any // nil when the object did not decode
-	canon string         // JSON with sorted keys: what equality compares
-	yaml  string         // written only for objects shown (most objects of a pull request are unchanged)
+	canon string // JSON with sorted keys: what equality compares
+	shown string // when the object has no JSON form (it did not decode): its text, a hash
+	// obj is kept for the rare object with a float: 1e6 as a float reads back from canon as the
+	// integer 1000000, which YAML writes otherwise.
+	obj map[string]any
 }
 
-// text is the object's normalised YAML, written on first use.
-func (r *rendered) text() string {
-	if r.yaml != "" || r.obj == nil {
-		return r.yaml
+// object decodes the normalised object again; nil when it has no JSON form.
+func (r *rendered) object() map[string]any {
+	if r.obj != nil || r.shown != "" {
+		return r.obj
+	}
+	obj, _ := decode([]byte(r.canon))
+	numbers(obj)
+	return obj
+}
+
+// text is the object's normalised YAML (obj is r.object(), decoded once by the caller).
+func (r *rendered) text(obj map[string]any) string {
+	if r.shown != "" {
+		return r.shown
 	}
 	var b strings.Builder
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
-	if err := enc.Encode(r.obj); err != nil {
-		r.yaml = r.canon + "\n"
-		return r.yaml
+	if obj == nil || enc.Encode(obj) != nil {
+		return r.canon + "\n"
 	}
 	_ = enc.Close()
-	r.yaml = b.String()
-	return r.yaml
+	return b.String()
 }
 
 func (c *comparer) index(objs [][]byte) (map[string]*rendered, []string) {
@@ -254,16 +266,17 @@ func (c *comparer) overlay(dir string, old, new [][]byte) Overlay {
 		switch {
 		case o == nil:
 			ov.Added++
-			ov.Changes = append(ov.Changes, c.change(n.id, Added, "", n.text()))
+			ov.Changes = append(ov.Changes, c.change(n.id, Added, "", n.text(n.object())))
 		case n == nil:
 			ov.Removed++
-			ov.Changes = append(ov.Changes, c.change(o.id, Removed, o.text(), ""))
+			ov.Changes = append(ov.Changes, c.change(o.id, Removed, o.text(o.object()), ""))
 		case o.canon == n.canon:
 			ov.Unchanged++
 		default:
 			ov.Changed++
-			ov.Changes = append(ov.Changes, c.change(n.id, Changed, o.text(), n.text()))
-			ov.Notes = append(ov.Notes, notes(n.id, o.obj, n.obj)...)
+			oo, no := o.object(), n.object()
+			ov.Changes = append(ov.Changes, c.change(n.id, Changed, o.text(oo), n.text(no)))
+			ov.Notes = append(ov.Notes, notes(n.id, oo, no)...)
 		}
 	}
 	ov.Notes = append(ov.Notes, chartRefNotes(om, nm)...)
@@ -328,13 +341,11 @@ func lines(s string) []string {
 // normalise decodes an object, drops what is not desired state, redacts what must not be
 // shown and writes it as YAML with sorted keys.
 func (c *comparer) normalise(raw []byte) *rendered {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var obj map[string]any
-	if err := dec.Decode(&obj); err != nil || obj == nil {
+	obj, err := decode(raw)
+	if err != nil || obj == nil {
 		// Not an object: compare the bytes, hashed, since nothing says what they hold.
 		h := c.hash(string(raw))
-		return &rendered{id: Object{Kind: "(undecodable)", Name: h}, canon: h, yaml: h + "\n"}
+		return &rendered{id: Object{Kind: "(undecodable)", Name: h}, canon: h, shown: h + "\n"}
 	}
 	id := identify(obj)
 	delete(obj, "status")
@@ -349,9 +360,46 @@ func (c *comparer) normalise(raw []byte) *rendered {
 	canon, err := json.Marshal(obj) // map keys sorted: one text per content
 	if err != nil {
 		h := c.hash(string(raw))
-		return &rendered{id: id, canon: h, yaml: h + "\n"}
+		return &rendered{id: id, canon: h, shown: h + "\n"}
 	}
-	return &rendered{id: id, obj: obj, canon: string(canon)}
+	r := &rendered{id: id, canon: string(canon)}
+	if hasFloat(obj) {
+		r.obj = obj
+	}
+	return r
+}
+
+func hasFloat(v any) bool {
+	switch t := v.(type) {
+	case map[string]any:
+		for _, e := range t {
+			if hasFloat(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range t {
+			if hasFloat(e) {
+				return true
+			}
+		}
+	case float64:
+		return true
+	}
+	return false
+}
+
+// decode decodes one JSON object, its numbers as json.Number (numbers then writes them one way).
+// canon decodes, through numbers, to the values it was written from: they were int64, float64
+// or strings already, and json.Marshal writes each so that it reads back as the same.
+func decode(raw []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil {
+		return nil, err
+	}
+	return obj, nil
 }
 
 func identify(obj map[string]any) Object {

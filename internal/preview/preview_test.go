@@ -309,3 +309,20 @@ func FuzzCompare(f *testing.F) {
 		}
 	})
 }
+
+// TestNumbersShownAsRendered: an object is decoded again from its canonical JSON to be shown,
+// and a float reads back from JSON as an integer when it has no fraction (1e6 as 1000000):
+// each number still shows as it was rendered.
+func TestNumbersShownAsRendered(t *testing.T) {
+	t.Parallel()
+	obj := func(w int) []byte {
+		return fmt.Appendf(nil, `{"apiVersion":"example.com/v1","kind":"Tuning","metadata":{"name":"t"},"spec":{"rate":1e6,"ratio":2.0,"count":1000000,"a":%d}}`, w)
+	}
+	got := Compare(Side{".": {obj(1)}}, Side{".": {obj(2)}}, nil, nil, WithKey(testKey))
+	d := got.Overlays[0].Changes[0].Diff
+	for _, want := range []string{"   count: 1000000\n", "   rate: 1e+06\n", "   ratio: 2", "-  a: 1\n", "+  a: 2\n"} {
+		if !strings.Contains(d, want) {
+			t.Errorf("diff lacks %q:\n%s", want, d)
+		}
+	}
+}

@@ -342,19 +342,35 @@ func (l *Log) Summary(doc *Cut) error {
 }
 
 // ResultFile writes the complete result, whatever the sinks' budgets left out, as a JSON file
-// in the runner's temporary folder (RUNNER_TEMP: per job, removed after it, outside the
-// checkout so never packed or committed), or the system's outside a runner. It returns the path
-// for the result-file output, as the job's later steps see it (see hostPath).
+// in the job's temporary folder (see TempFile). It returns the path for the result-file output.
 func (l *Log) ResultFile(rs []Result) (string, error) {
+	return l.TempFile("fleetpush-result-*.json", "the result file", func(w io.Writer) error { return WriteJSON(w, rs) })
+}
+
+// PreviewFile writes the preview's comment file, redacted, beside the result file and returns
+// its path for the preview output. Never in the workspace: a later step of the job that packs
+// the checkout (a publish with path ./) would carry it into the artifact.
+func (l *Log) PreviewFile(markdown string) (string, error) {
+	return l.TempFile("fleetpush-preview-*.md", "the preview file", func(w io.Writer) error {
+		_, err := io.WriteString(w, l.redact(markdown))
+		return err
+	})
+}
+
+// TempFile writes a new file, named after pattern as os.CreateTemp names it, in the runner's
+// temporary folder (RUNNER_TEMP: per job, removed after it, outside the checkout so never
+// packed or committed), or the system's outside a runner. It returns the path as the job's
+// later steps see it (see hostPath). what names the file in errors.
+func (l *Log) TempFile(pattern, what string, write func(io.Writer) error) (string, error) {
 	dir := l.getenv("RUNNER_TEMP")
 	if dir == "" {
 		dir = os.TempDir()
 	}
-	f, err := os.CreateTemp(dir, "fleetpush-result-*.json")
+	f, err := os.CreateTemp(dir, pattern)
 	if err != nil {
-		return "", fmt.Errorf("writing the result file: %w", err)
+		return "", fmt.Errorf("writing %s: %w", what, err)
 	}
-	if err := WriteJSON(f, rs); err != nil {
+	if err := write(f); err != nil {
 		f.Close()
 		return "", fmt.Errorf("writing %q: %w", f.Name(), err)
 	}

@@ -344,6 +344,37 @@ func TestResultFile(t *testing.T) {
 	}
 }
 
+// TestPreviewFile: the comment file goes beside the result file, in RUNNER_TEMP (never the
+// checkout, which a later step may pack), readable by later steps, with known secrets masked;
+// each run writes a new file, so nothing already there is written through.
+func TestPreviewFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	l := NewLog(&bytes.Buffer{}, true, func(k string) string { return map[string]string{"RUNNER_TEMP": dir}[k] })
+	l.Mask("s3cr3t-value")
+	first, err := l.PreviewFile("#### frontend\nleaked s3cr3t-value\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Dir(first) != dir || !strings.HasSuffix(first, ".md") {
+		t.Errorf("preview file %s, want a .md file in RUNNER_TEMP", first)
+	}
+	b, err := os.ReadFile(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != "#### frontend\nleaked ***\n" {
+		t.Errorf("preview file holds %q", b)
+	}
+	if fi, err := os.Stat(first); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("preview file mode %v, %v; want 0644", fi.Mode(), err)
+	}
+	second, err := l.PreviewFile("again")
+	if err != nil || second == first {
+		t.Errorf("a second preview file %q (%v), want a new one beside %q", second, err, first)
+	}
+}
+
 // FuzzResultJSON: whatever the results hold and whatever the room, the result output is valid
 // JSON within the room (or nothing), its entries in order, the rest counted.
 func FuzzResultJSON(f *testing.F) {
