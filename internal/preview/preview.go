@@ -329,13 +329,20 @@ func (c *comparer) change(id Object, a Action, from, to string) Change {
 	return ch
 }
 
-// lines splits text into lines that keep their "\n" (difflib's SplitLines adds an empty last
-// line to text that ends in one).
+// lines splits text into lines that each end in "\n", the last one too: difflib writes a line
+// as it is, so a last line without one would run into the next line of the diff ("-a+b").
+// (difflib's SplitLines adds an empty last line to text that ends in one.)
 func lines(s string) []string {
 	if s == "" {
 		return nil
 	}
-	return strings.SplitAfter(strings.TrimSuffix(s, "\n"), "\n")
+	out := strings.SplitAfter(s, "\n")
+	if last := len(out) - 1; out[last] == "" {
+		out = out[:last]
+	} else {
+		out[last] += "\n"
+	}
+	return out
 }
 
 // normalise decodes an object, drops what is not desired state, redacts what must not be

@@ -165,6 +165,27 @@ func TestCompareDiffIsUnifiedAndNormalised(t *testing.T) {
 	}
 }
 
+// TestDiffOfTheLastLine: a change on an object's last line shows as a line removed and a line
+// added, each on its own line, as in every other place of the object.
+func TestDiffOfTheLastLine(t *testing.T) {
+	t.Parallel()
+	// Keys are sorted: spec comes last, and z is its last line.
+	obj := "apiVersion: example.com/v1\nkind: Thing\nmetadata: {name: c}\nspec: {z: one}\n"
+	got := Compare(Side{"base": objs(t, obj)}, Side{"base": objs(t, strings.Replace(obj, "one", "two", 1))}, nil, nil, WithKey(testKey))
+	want := `--- published
++++ pull request
+@@ -3,4 +3,4 @@
+ metadata:
+   name: c
+ spec:
+-  z: one
++  z: two
+`
+	if diff := cmp.Diff(want, got.Overlays[0].Changes[0].Diff); diff != "" {
+		t.Errorf("diff (-want +got):\n%s", diff)
+	}
+}
+
 // TestRedaction: no Secret value and no SOPS-encrypted string reaches a diff, in any form a
 // rendered object can carry it; a changed value still shows as a change.
 func TestRedaction(t *testing.T) {
