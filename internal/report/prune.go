@@ -168,24 +168,30 @@ func PruneMarkdown(doc *Cut, rs []Result, dryRun bool) {
 			return more + "\n</details>\n"
 		})
 		d.Add(fmt.Sprintf("\n<details><summary>%s</summary>\n\n| action | digest | age | tags | attached | reason |\n|---|---|---|---|---|---|\n", clip(display(r.Component), summaryCell, MarkdownText)))
+		// A row past the cap is counted, never formatted: a repository of thousands of versions
+		// would otherwise escape every reason of every component for rows nobody sees.
 		rows := 0
-		add := func(row string) {
+		add := func(row func() string) {
 			if rows++; rows > maxPruneRows {
 				d.Omit(1)
 				return
 			}
-			d.Add(row)
+			d.Add(row())
 		}
 		for _, pass := range []string{"delete", "delete-tags", "keep"} {
 			for _, v := range p.Versions {
 				if v.Action == pass {
-					add(fmt.Sprintf("| %s | %s | %s | %s | %d | %s |\n", v.Action, MarkdownCode(short(v.Digest)), PruneAge(v.AgeHours),
-						code(v.Tags), len(v.Attached), clip(v.Reason, summaryCell, MarkdownText)))
+					add(func() string {
+						return fmt.Sprintf("| %s | %s | %s | %s | %d | %s |\n", v.Action, MarkdownCode(short(v.Digest)), PruneAge(v.AgeHours),
+							code(v.Tags), len(v.Attached), clip(v.Reason, summaryCell, MarkdownText))
+					})
 				}
 			}
 		}
 		for _, o := range p.Orphans {
-			add(fmt.Sprintf("| sweep | %s | ? | - | %d | orphan: its subject is gone |\n", MarkdownCode(short(o.Subject)), len(o.Tags)))
+			add(func() string {
+				return fmt.Sprintf("| sweep | %s | ? | - | %d | orphan: its subject is gone |\n", MarkdownCode(short(o.Subject)), len(o.Tags))
+			})
 		}
 		d.Close()
 	}
