@@ -1,0 +1,206 @@
+package app
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fleetpush/fleetpush/internal/testenv"
+)
+
+// benchCriticalPath publishes one component cold with fleetpush's defaults, keyless, and shows
+// where its time goes: the merged timeline of the requests the registry, Fulcio, Rekor and the
+// token service saw, each marked when it lies on the longest chain of requests that followed
+// one another (each started after the previous one ended: round trips paid in sequence), with
+// each server's busy time and the gaps when nothing was in flight (the client's own work). The
+// last op's timeline goes to b.Log, or is appended to the file FLEETPUSH_BENCH_TIMELINE.
+func (s *latencyStack) benchCriticalPath(b *testing.B) {
+	var took, chain, idle, reg, ful, rek []float64
+	var last timeline
+	for b.Loop() {
+		c := s.fleetpush(b, 1, s.prefix("critical-path", 1), true, false)
+		// Taken before anything else reaches the proxies: fleetpush reset them as it started.
+		last = s.timeline(c.took)
+		took = append(took, c.took.Seconds())
+		chain = append(chain, float64(len(last.chain())))
+		idle = append(idle, last.idle().Seconds())
+		reg, ful, rek = append(reg, float64(c.registry)), append(ful, float64(c.fulcio)), append(rek, float64(c.rekor))
+	}
+	b.ReportMetric(mean(took), "run-s")
+	b.ReportMetric(slices.Min(took), "run-min-s")
+	b.ReportMetric(slices.Max(took), "run-max-s")
+	b.ReportMetric(mean(chain), "sequential-requests")
+	b.ReportMetric(mean(idle), "idle-s")
+	b.ReportMetric(mean(reg), "registry-requests")
+	b.ReportMetric(mean(ful), "fulcio-requests")
+	b.ReportMetric(mean(rek), "rekor-requests")
+
+	p := s.profile
+	title := fmt.Sprintf("critical path of one component, cold, keyless (%s: registry %v, Fulcio %v, Rekor %v, token service %v a request)",
+		p.name, p.registry, p.fulcio, p.rekor, p.token)
+	var out, summary strings.Builder
+	last.write(&out, &summary, title)
+	// go test keeps ten lines of a benchmark's log: the summary fits, the timeline goes to a file.
+	b.Log("\n" + summary.String())
+	file := os.Getenv("FLEETPUSH_BENCH_TIMELINE")
+	if file == "" {
+		return
+	}
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		b.Fatalf("opening FLEETPUSH_BENCH_TIMELINE: %v", err)
+	}
+	defer f.Close()
+	if _, err := io.WriteString(f, out.String()+"\n"); err != nil {
+		b.Fatalf("writing FLEETPUSH_BENCH_TIMELINE: %v", err)
+	}
+}
+
+// span is one request of a timeline, on a server.
+type span struct {
+	testenv.Request
+	server string
+}
+
+// timeline is one run's requests across the servers, sorted by start, from the run's start
+// (the proxies' last Reset, a few microseconds apart) to its end.
+type timeline struct {
+	spans []span
+	total time.Duration
+}
+
+func (s *latencyStack) timeline(total time.Duration) timeline {
+	var t timeline
+	t.total = total
+	for _, x := range []struct {
+		name  string
+		proxy *testenv.Proxy
+	}{{"registry", s.registry}, {"fulcio", s.fulcio}, {"rekor", s.rekor}, {"token", s.token}} {
+		for _, r := range x.proxy.Timeline() {
+			t.spans = append(t.spans, span{r, x.name})
+		}
+	}
+	slices.SortStableFunc(t.spans, func(a, b span) int { return int(a.Start - b.Start) })
+	return t
+}
+
+// chain is the longest chain of requests each of which started after the one before it ended:
+// the round trips the run paid one after the other. Indices into spans, in order.
+func (t timeline) chain() []int {
+	n := len(t.spans)
+	length, prev := make([]int, n), make([]int, n)
+	best := -1
+	for i := range n {
+		length[i], prev[i] = 1, -1
+		for j := range i {
+			if t.spans[j].End <= t.spans[i].Start && length[j]+1 > length[i] {
+				length[i], prev[i] = length[j]+1, j
+			}
+		}
+		if best < 0 || length[i] > length[best] {
+			best = i
+		}
+	}
+	var c []int
+	for i := best; i >= 0; i = prev[i] {
+		c = append(c, i)
+	}
+	slices.Reverse(c)
+	return c
+}
+
+// busy is the time at least one request of server (all servers for "") was in flight, and the
+// gaps between, within the run.
+func (t timeline) busy(server string) (busy time.Duration, gaps [][2]time.Duration) {
+	var at time.Duration // the end of what is covered so far
+	for _, s := range t.spans {
+		if server != "" && s.server != server {
+			continue
+		}
+		if s.Start > at {
+			gaps = append(gaps, [2]time.Duration{at, s.Start})
+			at = s.Start
+		}
+		if s.End > at {
+			busy += s.End - at
+			at = s.End
+		}
+	}
+	if t.total > at {
+		gaps = append(gaps, [2]time.Duration{at, t.total})
+	}
+	return busy, gaps
+}
+
+// idle is the run's time with no request in flight anywhere.
+func (t timeline) idle() time.Duration {
+	var d time.Duration
+	_, gaps := t.busy("")
+	for _, g := range gaps {
+		d += g[1] - g[0]
+	}
+	return d
+}
+
+var (
+	digestInPath = regexp.MustCompile(`sha256([:-])([0-9a-f]{8})[0-9a-f]{56}`)
+	refTagInPath = regexp.MustCompile(`\.ref\.([0-9a-f]{8})[0-9a-f]{24}`)
+	uuidInPath   = regexp.MustCompile(`([0-9a-f]{8})-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+	repoInPath   = regexp.MustCompile(`^/v2/lat-[^/]+/`)
+)
+
+// shortPath keeps what tells requests apart: the kind of call, the component, the first hex
+// digits of a digest or an upload's id.
+func shortPath(p string) string {
+	p = repoInPath.ReplaceAllString(p, "/v2/…/")
+	p = digestInPath.ReplaceAllString(p, "sha256$1$2…")
+	p = refTagInPath.ReplaceAllString(p, ".ref.$1…")
+	return uuidInPath.ReplaceAllString(p, "$1…")
+}
+
+// write writes the timeline with its totals to w, and the totals alone to summary.
+func (t timeline) write(w, summary io.Writer, title string) {
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond)) }
+	on := map[int]bool{}
+	c := t.chain()
+	var chainTime time.Duration
+	for _, i := range c {
+		on[i] = true
+		chainTime += t.spans[i].End - t.spans[i].Start
+	}
+	fmt.Fprintf(w, "%s: %.3f s\n", title, t.total.Seconds())
+	fmt.Fprintf(summary, "%s: %.3f s\n", title, t.total.Seconds())
+	fmt.Fprintf(w, "%9s %9s  %-8s %-6s %-60s %s\n", "start ms", "end ms", "server", "method", "path", "status")
+	for i, s := range t.spans {
+		mark := ""
+		if on[i] {
+			mark = " *"
+		}
+		fmt.Fprintf(w, "%9s %9s  %-8s %-6s %-60s %d%s\n", ms(s.Start), ms(s.End), s.server, s.Method, shortPath(s.Path), s.Status, mark)
+	}
+	for _, server := range []string{"registry", "fulcio", "rekor", "token"} {
+		n, sum := 0, time.Duration(0)
+		for _, s := range t.spans {
+			if s.server == server {
+				n++
+				sum += s.End - s.Start
+			}
+		}
+		busy, _ := t.busy(server)
+		fmt.Fprintf(io.MultiWriter(w, summary), "%-8s %3d requests, in flight %s ms of the run (%s ms summed over requests)\n", server, n, ms(busy), ms(sum))
+	}
+	_, gaps := t.busy("")
+	var long []string
+	for _, g := range gaps {
+		if g[1]-g[0] >= 5*time.Millisecond {
+			long = append(long, fmt.Sprintf("%s–%s", ms(g[0]), ms(g[1])))
+		}
+	}
+	fmt.Fprintf(io.MultiWriter(w, summary), "idle (no request in flight): %s ms in %d gaps; those of 5 ms or more: %s\n", ms(t.idle()), len(gaps), strings.Join(long, ", "))
+	fmt.Fprintf(io.MultiWriter(w, summary), "sequential requests (longest chain, marked *): %d, %s ms of the run's %s ms\n", len(c), ms(chainTime), ms(t.total))
+}
