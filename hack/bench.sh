@@ -14,6 +14,15 @@
 #                                  format runs first as often)
 #   D2_BENCHTIME=3x ...            iterations of the D2 loop (default 1x: a keyless loop takes ~40 s)
 #
+#   hack/bench.sh latency          issue 19's latency benchmark, not among the default groups: it
+#                                  takes about 10 minutes (a D2 loop of 50 components keyless, with
+#                                  latency, about 100 s). The registry, Fulcio and Rekor sit behind
+#                                  proxies that hold each request FLEETPUSH_BENCH_REGISTRY_MS,
+#                                  _FULCIO_MS, _REKOR_MS (default 30, 150, 300; 0 = none).
+#   LATENCY_BENCHTIME=5x ...       iterations of its 1- and 3-component cases (default 3x)
+#   LATENCY50_BENCHTIME=2x ...     iterations of its 50-component cases (default 1x)
+#   LATENCY_TIMELINE=FILE ...      keep the critical path's timeline there (default: printed)
+#
 # A row whose benchmark has not run (another group, or not written yet) shows "-".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,14 +32,17 @@ benchtime=${BENCHTIME:-5x}
 scaletime=${SCALE_BENCHTIME:-1x}
 keylesstime=${KEYLESS_BENCHTIME:-6x}
 d2time=${D2_BENCHTIME:-1x}
+latencytime=${LATENCY_BENCHTIME:-3x}
+latency50time=${LATENCY50_BENCHTIME:-1x}
 groups=${*:-keyless d2 publish scale sign registry detect validate build}
 out=$(mktemp)
 table=$(mktemp)
-trap 'rm -f "$out" "$table"' EXIT
+timeline=${LATENCY_TIMELINE:-$(mktemp)}
+trap 'rm -f "$out" "$table"; [[ -n "${LATENCY_TIMELINE:-}" ]] || rm -f "$timeline"' EXIT
 
 want() { [[ " $groups " == *" $1 "* ]]; }
 # The D2 loop needs the flux CLI, which only the benchmarks use.
-if want d2; then bash hack/tools.sh flux; fi
+if want d2 || want latency; then bash hack/tools.sh flux; fi
 run() { go test -run '^$' -bench "$1" -benchtime "$2" -benchmem "$3" | tee -a "$out" >&2; }
 want keyless && run 'BenchmarkPublishKeyless50$' "$keylesstime" ./internal/app
 want d2 && run 'BenchmarkD2Loop50$' "$d2time" ./internal/app
@@ -41,6 +53,17 @@ want registry && run 'BenchmarkRoundTrips$' "$benchtime" ./internal/registry
 want detect && run 'BenchmarkDetect$' "$benchtime" ./internal/gitdiff
 want validate && run 'BenchmarkValidate150Overlays$' "$benchtime" ./internal/kustomize
 want build && run 'BenchmarkBuild$' "$benchtime" ./internal/artifact
+if want latency; then
+	# Three runs of the test binary, so that each gets its own iterations; the 50-component D2
+	# loops outlast go test's default ten-minute timeout when iterated.
+	load_before=$(uptime)
+	: >"$timeline"
+	lrun() { FLEETPUSH_BENCH_TIMELINE=$timeline go test -timeout 0 -run '^$' -bench "$1" -benchtime "$2" ./internal/app | tee -a "$out" >&2; }
+	lrun 'BenchmarkLatency/net/critical-path|keyless/^(1|3)$' "$latencytime"
+	lrun 'BenchmarkLatency/net/keyless/^50$' "$latency50time"
+	lrun 'BenchmarkLatency/loopback/keyless|unsigned/^50$' "$latency50time"
+	load_after=$(uptime)
+fi
 
 # One line per benchmark: name, seconds per op, then "unit=value" for each reported metric.
 awk '/^Benchmark/ {
@@ -135,3 +158,61 @@ row "detect, push event" "$(secs BenchmarkDetect/push)" s "<=" 1
 row "detect, pull request" "$(secs BenchmarkDetect/pull_request)" s "<=" 1
 row "validate 150 overlays" "$(secs BenchmarkValidate150Overlays)" s "<=" 1
 row "build one artifact" "$(secs BenchmarkBuild)" s "" ""
+
+# Issue 19: the everyday push across a real network (BenchmarkLatency). Each case prints the
+# mean with the lowest and highest run in brackets; the ratio's brackets are the lowest and
+# highest of the ops' pairs (fleetpush and D2 in the same op).
+if want latency; then
+	# lrow LABEL MEAN MIN MAX UNIT TARGET-OP TARGET: row with the spread beside the mean.
+	lrow() {
+		local label=$1 mean=$2 lo=$3 hi=$4 unit=$5 op=$6 target=$7 met=""
+		if [[ -z "$mean" ]]; then
+			printf '%-52s %22s %10s  %s\n' "$label" - "${op:+$op $target$unit}" ""
+			return
+		fi
+		if [[ -n "$op" ]]; then
+			if awk -v v="$mean" -v t="$target" -v op="$op" 'BEGIN { exit !((op == "<=" && v <= t) || (op == "<" && v < t)) }'; then
+				met=yes
+			else
+				met=NO
+			fi
+		fi
+		printf '%-52s %22s %10s  %s\n' "$label" "$(calc "$mean" 3) ($(calc "$lo" 3)–$(calc "$hi" 3))$unit" "${op:+$op $target$unit}" "$met"
+	}
+	# lcase NAME LABEL COLD-TARGET RERUN-TARGET D2-SIGNS: both phases of one case.
+	lcase() {
+		local n=$1 label=$2 cold=$3 rerun=$4 d2=$5 phase tool
+		for phase in cold rerun; do
+			local what="$label, cold" target=$cold
+			[[ $phase == rerun ]] && what="$label, re-run (nothing changed)" target=$rerun
+			for tool in fleetpush d2; do
+				local k=$tool-$phase name="$what: fleetpush"
+				[[ $tool == d2 ]] && name="  D2 loop ($d2)"
+				lrow "$name" "$(metric "$n" "$k-s")" "$(metric "$n" "$k-min-s")" "$(metric "$n" "$k-max-s")" s "" ""
+			done
+			lrow "  fleetpush / D2" "$(metric "$n" "$phase-x")" "$(metric "$n" "$phase-min-x")" "$(metric "$n" "$phase-max-x")" x "${target:+<=}" "$target"
+			local fr dr
+			fr=$(metric "$n" "fleetpush-$phase-requests/component") dr=$(metric "$n" "d2-$phase-requests/component")
+			printf '%-52s %22s\n' "  registry requests per component, fleetpush / D2" "${fr:--} / ${dr:--}"
+		done
+	}
+	printf '\n%-52s %22s %10s  %s\n' "latency (issue 19)" "mean (min–max)" target met
+	printf 'machine: %s cores; load before: %s\n                    after:  %s\n' "$(nproc)" "${load_before##*load }" "${load_after##*load }"
+	printf 'a request held: registry %s ms, Fulcio %s ms, Rekor %s ms\n' "${FLEETPUSH_BENCH_REGISTRY_MS:-30}" "${FLEETPUSH_BENCH_FULCIO_MS:-150}" "${FLEETPUSH_BENCH_REKOR_MS:-300}"
+	cp=BenchmarkLatency/net/critical-path
+	lrow "1 component cold keyless, critical-path runs" "$(metric $cp run-s)" "$(metric $cp run-min-s)" "$(metric $cp run-max-s)" s "" ""
+	printf '%-52s %22s\n' "  requests: registry / Fulcio / Rekor" "$(metric $cp registry-requests) / $(metric $cp fulcio-requests) / $(metric $cp rekor-requests)"
+	printf '%-52s %22s\n' "  of them in sequence; idle time (s)" "$(metric $cp sequential-requests); $(metric $cp idle-s)"
+	v3="flux + cosign v3 sign"
+	lcase BenchmarkLatency/net/keyless/1 "1 component keyless" 0.5 0.8 "$v3"
+	lcase BenchmarkLatency/net/keyless/3 "3 components keyless" "" "" "$v3"
+	lcase BenchmarkLatency/net/keyless/50 "50 components keyless" 0.05 0.05 "$v3"
+	k50=BenchmarkLatency/net/keyless/50
+	printf '%-52s %22s\n' "  Fulcio / Rekor requests per component, fleetpush" "$(metric $k50 fleetpush-cold-fulcio/component) / $(metric $k50 fleetpush-cold-rekor/component)"
+	lcase BenchmarkLatency/loopback/keyless/50 "loopback, 50 components keyless" 0.15 "" "$v3"
+	lcase BenchmarkLatency/loopback/unsigned/50 "loopback, 50 components unsigned" 0.10 0.05 "flux diff/push/tag"
+	if [[ -s "$timeline" ]]; then
+		printf '\n'
+		cat "$timeline"
+	fi
+fi
