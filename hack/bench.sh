@@ -59,9 +59,9 @@ if want latency; then
 	load_before=$(uptime)
 	: >"$timeline"
 	lrun() { FLEETPUSH_BENCH_TIMELINE=$timeline go test -timeout 0 -run '^$' -bench "$1" -benchtime "$2" ./internal/app | tee -a "$out" >&2; }
-	lrun 'BenchmarkLatency/net/critical-path|keyless/^(1|3)$' "$latencytime"
+	lrun 'BenchmarkLatency/net/(critical-path|keyless)/^(1|3)$' "$latencytime"
 	lrun 'BenchmarkLatency/net/keyless/^50$' "$latency50time"
-	lrun 'BenchmarkLatency/loopback/keyless|unsigned/^50$' "$latency50time"
+	lrun 'BenchmarkLatency/loopback/(keyless|unsigned)/^50$' "$latency50time"
 	load_after=$(uptime)
 fi
 

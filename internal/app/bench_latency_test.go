@@ -102,7 +102,7 @@ type latencyStack struct {
 	st                             *testenv.SigstoreEnv
 	registry, fulcio, rekor, token *testenv.Proxy
 	home                           string // the CLIs' HOME: cosign caches trust material there
-	signingConfig                  string // cosign v3's signing config naming the proxies
+	signingConfig                  string // the file of cosign v3's signing config naming the proxies
 	repos                          map[int]*testenv.GitRepo
 	seq                            int // each run's repository prefix is new
 }
@@ -127,18 +127,23 @@ func newLatencyStack(b *testing.B, p latencyProfile) *latencyStack {
 			x.proxy.Latency(x.d)
 		}
 	}
+	// Made here, with the profile's b, because what a sub-benchmark makes goes at its end.
+	for _, n := range []int{1, 3, 50} {
+		r := testenv.NewGitRepo(b, "")
+		genComponents(b, r, n)
+		s.repos[n] = r
+	}
+	s.signingConfig = s.cosignSigningConfig(b)
 	b.Logf("%s: registry %v, Fulcio %v, Rekor %v, token service %v a request", p.name, p.registry, p.fulcio, p.rekor, p.token)
 	return s
 }
 
-// repo is the git repository of n generated components, made once per stack.
+// repo is the git repository of n generated components.
 func (s *latencyStack) repo(b *testing.B, n int) *testenv.GitRepo {
-	if r, ok := s.repos[n]; ok {
-		return r
+	r, ok := s.repos[n]
+	if !ok {
+		b.Fatalf("no repository of %d components: newLatencyStack makes them", n)
 	}
-	r := testenv.NewGitRepo(b, "")
-	genComponents(b, r, n)
-	s.repos[n] = r
 	return r
 }
 
@@ -269,7 +274,7 @@ func (s *latencyStack) d2(b *testing.B, n int, prefix string, keyless, rerun boo
 			b.Fatal(err)
 		}
 		if keyless {
-			if _, err := cli(cosign3, "sign", "--yes", "--signing-config="+s.cosignSigningConfig(b, cosign3),
+			if _, err := cli(cosign3, "sign", "--yes", "--signing-config="+s.signingConfig,
 				"--trusted-root="+s.st.TrustedRootFile, "--allow-http-registry", ref+"@"+pushed.Digest); err != nil {
 				b.Fatal(err)
 			}
@@ -278,25 +283,21 @@ func (s *latencyStack) d2(b *testing.B, n int, prefix string, keyless, rerun boo
 	return s.counted(time.Since(start))
 }
 
-// cosignSigningConfig is the signing config cosign v3 signs with, made once: D2's cosign reads
-// the public one (Fulcio, Rekor v1) from Sigstore's TUF repository, this one names the proxies
-// of the loopback stack instead, so that cosign takes the same path.
-func (s *latencyStack) cosignSigningConfig(b *testing.B, cosign3 string) string {
+// cosignSigningConfig writes the signing config cosign v3 signs with: D2's cosign reads the
+// public one (Fulcio, Rekor v1) from Sigstore's TUF repository, this one names the proxies of
+// the loopback stack instead, so that cosign takes the same path.
+func (s *latencyStack) cosignSigningConfig(b *testing.B) string {
 	b.Helper()
-	if s.signingConfig != "" {
-		return s.signingConfig
-	}
 	file := filepath.Join(b.TempDir(), "signing_config.json")
 	service := func(host string) string {
 		return "url=http://" + host + ",api-version=1,start-time=2020-01-01T00:00:00Z,operator=loopback"
 	}
-	cmd := exec.Command(cosign3, "signing-config", "create", "--fulcio="+service(s.fulcio.Host),
+	cmd := exec.Command(testenv.Binary(b, "cosign3"), "signing-config", "create", "--fulcio="+service(s.fulcio.Host),
 		"--rekor="+service(s.rekor.Host), "--rekor-config=ANY", "--out="+file)
 	cmd.Env = []string{"HOME=" + s.home, "PATH=" + os.Getenv("PATH"), "TUF_ROOT=" + filepath.Join(s.home, "tuf")}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("cosign signing-config create: %v\n%s", err, out)
 	}
-	s.signingConfig = file
 	return file
 }
 

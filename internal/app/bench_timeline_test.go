@@ -204,3 +204,28 @@ func (t timeline) write(w, summary io.Writer, title string) {
 	fmt.Fprintf(io.MultiWriter(w, summary), "idle (no request in flight): %s ms in %d gaps; those of 5 ms or more: %s\n", ms(t.idle()), len(gaps), strings.Join(long, ", "))
 	fmt.Fprintf(io.MultiWriter(w, summary), "sequential requests (longest chain, marked *): %d, %s ms of the run's %s ms\n", len(c), ms(chainTime), ms(t.total))
 }
+
+// TestLatencyTimeline checks the critical path's arithmetic on a made-up run: two requests in
+// parallel, then one after both, then a gap, then the last.
+func TestLatencyTimeline(t *testing.T) {
+	t.Parallel()
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	req := func(server string, start, end int) span {
+		return span{testenv.Request{Start: ms(start), End: ms(end), Method: "GET", Path: "/v2/lat-x/app000/manifests/latest", Status: 200}, server}
+	}
+	tl := timeline{total: ms(100), spans: []span{
+		req("registry", 5, 30), req("registry", 6, 20), req("fulcio", 30, 50), req("rekor", 60, 90),
+	}}
+	if got, want := tl.chain(), []int{0, 2, 3}; !slices.Equal(got, want) {
+		t.Errorf("chain = %v, want %v", got, want)
+	}
+	if got, want := tl.idle(), ms(5+10+10); got != want {
+		t.Errorf("idle = %v, want %v", got, want)
+	}
+	if busy, gaps := tl.busy("registry"); busy != ms(25) || len(gaps) != 2 {
+		t.Errorf("registry busy %v with gaps %v, want 25ms with 2 gaps", busy, gaps)
+	}
+	if got, want := shortPath("/v2/lat-net-keyless-1-3/app000/manifests/sha256-"+strings.Repeat("ab", 32)+".sig"), "/v2/…/app000/manifests/sha256-abababab….sig"; got != want {
+		t.Errorf("shortPath = %q, want %q", got, want)
+	}
+}
