@@ -59,7 +59,7 @@ if want latency; then
 	load_before=$(uptime)
 	: >"$timeline"
 	lrun() { FLEETPUSH_BENCH_TIMELINE=$timeline go test -timeout 0 -run '^$' -bench "$1" -benchtime "$2" ./internal/app | tee -a "$out" >&2; }
-	lrun 'BenchmarkLatency/net/(critical-path|keyless)/^(1|3)$' "$latencytime"
+	lrun 'BenchmarkLatency/net/critical-path|BenchmarkLatency/net/keyless/^(1|3)$' "$latencytime"
 	lrun 'BenchmarkLatency/net/keyless/^50$' "$latency50time"
 	lrun 'BenchmarkLatency/loopback/(keyless|unsigned)/^50$' "$latency50time"
 	load_after=$(uptime)
@@ -77,6 +77,77 @@ awk '/^Benchmark/ {
 secs() { awk -F'\t' -v n="$1" '$1 == n { print $2 }' "$table"; }
 metric() { awk -F'\t' -v n="$1" -v u="$2" '$1 == n { for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == u) print kv[2] } }' "$table"; }
 calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
+
+# Issue 19: the everyday push across a real network (BenchmarkLatency). Each case prints the
+# mean with the lowest and highest run in brackets; the ratio's brackets are the lowest and
+# highest of the ops' pairs (fleetpush and D2 in the same op).
+latency_table() {
+	# lrow LABEL MEAN MIN MAX UNIT TARGET-OP TARGET: a row with the spread beside the mean, met
+	# or not on the mean.
+	lrow() {
+		local label=$1 mean=$2 lo=$3 hi=$4 unit=$5 op=$6 target=$7 met=""
+		if [[ -z "$mean" ]]; then
+			printf '%-46s %24s %10s  %s\n' "$label" - "${op:+$op $target$unit}" ""
+			return
+		fi
+		if [[ -n "$op" ]]; then
+			if awk -v v="$mean" -v t="$target" 'BEGIN { exit !(v <= t) }'; then met=yes; else met=NO; fi
+		fi
+		printf '%-46s %24s %10s  %s\n' "$label" "$(calc "$mean" 3) ($(calc "$lo" 3)–$(calc "$hi" 3))$unit" "${op:+$op $target$unit}" "$met"
+	}
+	# info LABEL VALUE: a row without a target.
+	info() { printf '%-46s %24s\n' "$1" "$2"; }
+	# nums SEP VALUE...: values with one decimal, "-" when absent.
+	nums() {
+		local sep=$1 out="" v
+		shift
+		for v in "$@"; do out+="${out:+$sep}$([[ -n "$v" ]] && calc "$v" 1 || echo -)"; done
+		echo "$out"
+	}
+	# lcase NAME LABEL COLD-TARGET RERUN-TARGET D2-COLD: both phases of one case (targets are
+	# "<=" ratios; "" for none).
+	lcase() {
+		local n=$1 label=$2 phase
+		for phase in cold rerun; do
+			local target=$3 d2=$5 what="$label, cold"
+			[[ $phase == rerun ]] && target=$4 d2="flux diff only" what="$label, re-run"
+			lrow "$what: fleetpush" "$(metric "$n" "fleetpush-$phase-s")" "$(metric "$n" "fleetpush-$phase-min-s")" "$(metric "$n" "fleetpush-$phase-max-s")" s "" ""
+			lrow "  D2 loop ($d2)" "$(metric "$n" "d2-$phase-s")" "$(metric "$n" "d2-$phase-min-s")" "$(metric "$n" "d2-$phase-max-s")" s "" ""
+			lrow "  fleetpush / D2" "$(metric "$n" "$phase-x")" "$(metric "$n" "$phase-min-x")" "$(metric "$n" "$phase-max-x")" x "${target:+<=}" "$target"
+			info "  registry requests/component, fleetpush / D2" "$(nums " / " "$(metric "$n" "fleetpush-$phase-requests/component")" "$(metric "$n" "d2-$phase-requests/component")")"
+		done
+	}
+	printf '\n%-46s %24s %10s  %s\n' "latency (issue 19)" "mean (min–max)" target met
+	printf 'machine: %s cores; load average before: %s; after: %s\n' "$(nproc)" "${load_before##*average: }" "${load_after##*average: }"
+	printf 'each request held: registry %s ms, Fulcio %s ms, Rekor %s ms (net cases); loopback: none\n' \
+		"${FLEETPUSH_BENCH_REGISTRY_MS:-30}" "${FLEETPUSH_BENCH_FULCIO_MS:-150}" "${FLEETPUSH_BENCH_REKOR_MS:-300}"
+	local cp=BenchmarkLatency/net/critical-path phase
+	for phase in run rerun; do
+		local what="critical path, 1 component keyless, cold"
+		[[ $phase == rerun ]] && what="critical path, the same re-run"
+		lrow "$what" "$(metric $cp $phase-s)" "$(metric $cp $phase-min-s)" "$(metric $cp $phase-max-s)" s "" ""
+		info "  requests: registry / Fulcio / Rekor" "$(nums " / " "$(metric $cp $phase-registry-requests)" "$(metric $cp $phase-fulcio-requests)" "$(metric $cp $phase-rekor-requests)")"
+		info "  of them one after another; idle s" "$(nums "; " "$(metric $cp $phase-sequential-requests)" "$(metric $cp $phase-idle-s)")"
+	done
+	local v3="flux + cosign v3 sign" k50=BenchmarkLatency/net/keyless/50
+	lcase BenchmarkLatency/net/keyless/1 "1 component keyless" 0.5 0.8 "$v3"
+	lcase BenchmarkLatency/net/keyless/3 "3 components keyless" "" "" "$v3"
+	lcase $k50 "50 components keyless" 0.05 0.05 "$v3"
+	local fulcio rekor
+	fulcio=$(metric $k50 fleetpush-cold-fulcio/component) rekor=$(metric $k50 fleetpush-cold-rekor/component)
+	info "  Fulcio / Rekor requests/component, fleetpush" "$([[ -n "$fulcio" ]] && calc "$fulcio" 2 || echo -) / $(nums "" "$rekor")"
+	lcase BenchmarkLatency/loopback/keyless/50 "loopback, 50 keyless" 0.15 "" "$v3"
+	lcase BenchmarkLatency/loopback/unsigned/50 "loopback, 50 unsigned" 0.10 0.05 "flux diff/push/tag"
+	if [[ -s "$timeline" ]]; then
+		printf '\n'
+		cat "$timeline"
+	fi
+}
+# Only the latency group asked: its table alone, not a column of the other groups' dashes.
+if [[ "$groups" == latency ]]; then
+	latency_table
+	exit 0
+fi
 
 # row LABEL VALUE UNIT TARGET-OP TARGET: prints the value against "OP TARGET" (<=, <, =, or
 # "" for information only) and whether it is met.
@@ -158,61 +229,4 @@ row "detect, push event" "$(secs BenchmarkDetect/push)" s "<=" 1
 row "detect, pull request" "$(secs BenchmarkDetect/pull_request)" s "<=" 1
 row "validate 150 overlays" "$(secs BenchmarkValidate150Overlays)" s "<=" 1
 row "build one artifact" "$(secs BenchmarkBuild)" s "" ""
-
-# Issue 19: the everyday push across a real network (BenchmarkLatency). Each case prints the
-# mean with the lowest and highest run in brackets; the ratio's brackets are the lowest and
-# highest of the ops' pairs (fleetpush and D2 in the same op).
-if want latency; then
-	# lrow LABEL MEAN MIN MAX UNIT TARGET-OP TARGET: row with the spread beside the mean.
-	lrow() {
-		local label=$1 mean=$2 lo=$3 hi=$4 unit=$5 op=$6 target=$7 met=""
-		if [[ -z "$mean" ]]; then
-			printf '%-52s %22s %10s  %s\n' "$label" - "${op:+$op $target$unit}" ""
-			return
-		fi
-		if [[ -n "$op" ]]; then
-			if awk -v v="$mean" -v t="$target" -v op="$op" 'BEGIN { exit !((op == "<=" && v <= t) || (op == "<" && v < t)) }'; then
-				met=yes
-			else
-				met=NO
-			fi
-		fi
-		printf '%-52s %22s %10s  %s\n' "$label" "$(calc "$mean" 3) ($(calc "$lo" 3)–$(calc "$hi" 3))$unit" "${op:+$op $target$unit}" "$met"
-	}
-	# lcase NAME LABEL COLD-TARGET RERUN-TARGET D2-SIGNS: both phases of one case.
-	lcase() {
-		local n=$1 label=$2 cold=$3 rerun=$4 d2=$5 phase tool
-		for phase in cold rerun; do
-			local what="$label, cold" target=$cold
-			[[ $phase == rerun ]] && what="$label, re-run (nothing changed)" target=$rerun
-			for tool in fleetpush d2; do
-				local k=$tool-$phase name="$what: fleetpush"
-				[[ $tool == d2 ]] && name="  D2 loop ($d2)"
-				lrow "$name" "$(metric "$n" "$k-s")" "$(metric "$n" "$k-min-s")" "$(metric "$n" "$k-max-s")" s "" ""
-			done
-			lrow "  fleetpush / D2" "$(metric "$n" "$phase-x")" "$(metric "$n" "$phase-min-x")" "$(metric "$n" "$phase-max-x")" x "${target:+<=}" "$target"
-			local fr dr
-			fr=$(metric "$n" "fleetpush-$phase-requests/component") dr=$(metric "$n" "d2-$phase-requests/component")
-			printf '%-52s %22s\n' "  registry requests per component, fleetpush / D2" "${fr:--} / ${dr:--}"
-		done
-	}
-	printf '\n%-52s %22s %10s  %s\n' "latency (issue 19)" "mean (min–max)" target met
-	printf 'machine: %s cores; load before: %s\n                    after:  %s\n' "$(nproc)" "${load_before##*load }" "${load_after##*load }"
-	printf 'a request held: registry %s ms, Fulcio %s ms, Rekor %s ms\n' "${FLEETPUSH_BENCH_REGISTRY_MS:-30}" "${FLEETPUSH_BENCH_FULCIO_MS:-150}" "${FLEETPUSH_BENCH_REKOR_MS:-300}"
-	cp=BenchmarkLatency/net/critical-path
-	lrow "1 component cold keyless, critical-path runs" "$(metric $cp run-s)" "$(metric $cp run-min-s)" "$(metric $cp run-max-s)" s "" ""
-	printf '%-52s %22s\n' "  requests: registry / Fulcio / Rekor" "$(metric $cp registry-requests) / $(metric $cp fulcio-requests) / $(metric $cp rekor-requests)"
-	printf '%-52s %22s\n' "  of them in sequence; idle time (s)" "$(metric $cp sequential-requests); $(metric $cp idle-s)"
-	v3="flux + cosign v3 sign"
-	lcase BenchmarkLatency/net/keyless/1 "1 component keyless" 0.5 0.8 "$v3"
-	lcase BenchmarkLatency/net/keyless/3 "3 components keyless" "" "" "$v3"
-	lcase BenchmarkLatency/net/keyless/50 "50 components keyless" 0.05 0.05 "$v3"
-	k50=BenchmarkLatency/net/keyless/50
-	printf '%-52s %22s\n' "  Fulcio / Rekor requests per component, fleetpush" "$(metric $k50 fleetpush-cold-fulcio/component) / $(metric $k50 fleetpush-cold-rekor/component)"
-	lcase BenchmarkLatency/loopback/keyless/50 "loopback, 50 components keyless" 0.15 "" "$v3"
-	lcase BenchmarkLatency/loopback/unsigned/50 "loopback, 50 components unsigned" 0.10 0.05 "flux diff/push/tag"
-	if [[ -s "$timeline" ]]; then
-		printf '\n'
-		cat "$timeline"
-	fi
-fi
+if want latency; then latency_table; fi

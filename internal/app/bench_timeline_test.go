@@ -13,40 +13,52 @@ import (
 	"github.com/fleetpush/fleetpush/internal/testenv"
 )
 
-// benchCriticalPath publishes one component cold with fleetpush's defaults, keyless, and shows
-// where its time goes: the merged timeline of the requests the registry, Fulcio, Rekor and the
-// token service saw, each marked when it lies on the longest chain of requests that followed
-// one another (each started after the previous one ended: round trips paid in sequence), with
-// each server's busy time and the gaps when nothing was in flight (the client's own work). The
-// last op's timeline goes to b.Log, or is appended to the file FLEETPUSH_BENCH_TIMELINE.
+// benchCriticalPath publishes one component with fleetpush's defaults, keyless, cold and then
+// again with nothing changed, and shows where each run's time goes: the merged timeline of the
+// requests the registry, Fulcio, Rekor and the token service saw, each marked when it lies on
+// the longest chain of requests that followed one another (each started after the previous one
+// ended: round trips paid in sequence), with each server's busy time and the gaps when nothing
+// was in flight (the client's own work). The last op's summary goes to b.Log, its timelines are
+// appended to the file FLEETPUSH_BENCH_TIMELINE if set. Metrics: run-* for the cold run,
+// rerun-* for the re-run.
 func (s *latencyStack) benchCriticalPath(b *testing.B) {
-	var took, chain, idle, reg, ful, rek []float64
-	var last timeline
+	values := map[string][]float64{} // metric -> one value per op
+	add := func(metric string, v float64) { values[metric] = append(values[metric], v) }
+	last := map[string]timeline{}
 	for b.Loop() {
-		c := s.fleetpush(b, 1, s.prefix("critical-path", 1), true, false)
-		// Taken before anything else reaches the proxies: fleetpush reset them as it started.
-		last = s.timeline(c.took)
-		took = append(took, c.took.Seconds())
-		chain = append(chain, float64(len(last.chain())))
-		idle = append(idle, last.idle().Seconds())
-		reg, ful, rek = append(reg, float64(c.registry)), append(ful, float64(c.fulcio)), append(rek, float64(c.rekor))
+		prefix := s.prefix("critical-path", 1)
+		for _, phase := range []string{"run", "rerun"} {
+			c := s.fleetpush(b, 1, prefix, true, phase == "rerun")
+			// Taken before anything else reaches the proxies: fleetpush reset them as it started.
+			tl := s.timeline(c.took)
+			last[phase] = tl
+			add(phase+"-s", c.took.Seconds())
+			add(phase+"-sequential-requests", float64(len(tl.chain())))
+			add(phase+"-idle-s", tl.idle().Seconds())
+			add(phase+"-registry-requests", float64(c.registry))
+			add(phase+"-fulcio-requests", float64(c.fulcio))
+			add(phase+"-rekor-requests", float64(c.rekor))
+		}
 	}
-	b.ReportMetric(mean(took), "run-s")
-	b.ReportMetric(slices.Min(took), "run-min-s")
-	b.ReportMetric(slices.Max(took), "run-max-s")
-	b.ReportMetric(mean(chain), "sequential-requests")
-	b.ReportMetric(mean(idle), "idle-s")
-	b.ReportMetric(mean(reg), "registry-requests")
-	b.ReportMetric(mean(ful), "fulcio-requests")
-	b.ReportMetric(mean(rek), "rekor-requests")
+	for metric, vs := range values {
+		b.ReportMetric(mean(vs), metric)
+		if strings.HasSuffix(metric, "-s") && !strings.HasSuffix(metric, "idle-s") {
+			base := strings.TrimSuffix(metric, "-s")
+			b.ReportMetric(slices.Min(vs), base+"-min-s")
+			b.ReportMetric(slices.Max(vs), base+"-max-s")
+		}
+	}
 
 	p := s.profile
-	title := fmt.Sprintf("critical path of one component, cold, keyless (%s: registry %v, Fulcio %v, Rekor %v, token service %v a request)",
-		p.name, p.registry, p.fulcio, p.rekor, p.token)
-	var out, summary strings.Builder
-	last.write(&out, &summary, title)
-	// go test keeps ten lines of a benchmark's log: the summary fits, the timeline goes to a file.
-	b.Log("\n" + summary.String())
+	where := fmt.Sprintf("%s: registry %v, Fulcio %v, Rekor %v, token service %v a request", p.name, p.registry, p.fulcio, p.rekor, p.token)
+	var out, summary, rerunSummary strings.Builder
+	last["run"].write(&out, &summary, "critical path of one component, cold, keyless ("+where+")")
+	out.WriteString("\n")
+	last["rerun"].write(&out, &rerunSummary, "critical path of the same again, nothing changed ("+where+")")
+	// go test keeps ten lines of a benchmark's log: the cold run's summary and the re-run's
+	// headline fit, the timelines go to a file.
+	headline, _, _ := strings.Cut(rerunSummary.String(), "\n")
+	b.Log("\n" + summary.String() + headline)
 	file := os.Getenv("FLEETPUSH_BENCH_TIMELINE")
 	if file == "" {
 		return
