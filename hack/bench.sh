@@ -131,7 +131,7 @@ latency_table() {
 		info "  requests: registry / Fulcio / Rekor" "$(nums " / " "$(metric $cp $phase-registry-requests)" "$(metric $cp $phase-fulcio-requests)" "$(metric $cp $phase-rekor-requests)")"
 		local idle
 		idle=$(metric $cp $phase-idle-s)
-		info "  of them one after another; idle" "$(nums "" "$(metric $cp $phase-sequential-requests)"); $([[ -n "$idle" ]] && calc "$idle * 1000" 0 || echo -) ms"
+		info "  one after another (registry of them); idle" "$(nums "" "$(metric $cp $phase-sequential-requests)") ($(nums "" "$(metric $cp $phase-sequential-registry-requests)")); $([[ -n "$idle" ]] && calc "$idle * 1000" 0 || echo -) ms"
 	done
 	local v3="flux + cosign v3 sign" k50=BenchmarkLatency/net/keyless/50
 	lcase BenchmarkLatency/net/keyless/1 "1 component keyless" 0.5 0.8 "$v3"

@@ -33,7 +33,15 @@ func (s *latencyStack) benchCriticalPath(b *testing.B) {
 			tl := s.timeline(c.took)
 			last[phase] = tl
 			add(phase+"-s", c.took.Seconds())
-			add(phase+"-sequential-requests", float64(len(tl.chain())))
+			chain := tl.chain()
+			add(phase+"-sequential-requests", float64(len(chain)))
+			onRegistry := 0
+			for _, i := range chain {
+				if tl.spans[i].server == "registry" {
+					onRegistry++
+				}
+			}
+			add(phase+"-sequential-registry-requests", float64(onRegistry))
 			add(phase+"-idle-s", tl.idle().Seconds())
 			add(phase+"-registry-requests", float64(c.registry))
 			add(phase+"-fulcio-requests", float64(c.fulcio))
@@ -214,7 +222,19 @@ func (t timeline) write(w, summary io.Writer, title string) {
 		}
 	}
 	fmt.Fprintf(io.MultiWriter(w, summary), "idle (no request in flight): %s ms in %d gaps; those of 5 ms or more: %s\n", ms(t.idle()), len(gaps), strings.Join(long, ", "))
-	fmt.Fprintf(io.MultiWriter(w, summary), "sequential requests (longest chain, marked *): %d, %s ms of the run's %s ms\n", len(c), ms(chainTime), ms(t.total))
+	// Which servers the chain waits on says which round trips to cut or overlap.
+	perServer := map[string]int{}
+	for _, i := range c {
+		perServer[t.spans[i].server]++
+	}
+	var by []string
+	for _, server := range []string{"registry", "fulcio", "rekor", "token"} {
+		if perServer[server] > 0 {
+			by = append(by, fmt.Sprintf("%s %d", server, perServer[server]))
+		}
+	}
+	fmt.Fprintf(io.MultiWriter(w, summary), "sequential requests (longest chain, marked *): %d (%s), %s ms of the run's %s ms\n",
+		len(c), strings.Join(by, ", "), ms(chainTime), ms(t.total))
 }
 
 // TestLatencyTimeline checks the critical path's arithmetic on a made-up run: two requests in
