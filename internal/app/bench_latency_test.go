@@ -32,6 +32,7 @@ import (
 //	  critical-path       one component keyless, cold and re-run: the merged timeline of each
 //	                      run's requests (summary in b.Log; the timelines appended to the file
 //	                      FLEETPUSH_BENCH_TIMELINE)
+//	  critical-path-d2    the same of the D2 loop, for comparison
 //	  keyless/1|3|50      fleetpush's defaults (both formats + provenance) against the D2 loop
 //	                      signing with cosign v3 (a Sigstore bundle), cold and re-run
 //	  unsigned/1|3|50     sign: none against the D2 loop without cosign, cold and re-run (warm)
@@ -55,7 +56,8 @@ func BenchmarkLatency(b *testing.B) {
 	for _, p := range []latencyProfile{netProfile(b), {name: "loopback"}} {
 		b.Run(p.name, func(b *testing.B) {
 			s := newLatencyStack(b, p)
-			b.Run("critical-path", s.benchCriticalPath)
+			b.Run("critical-path", s.criticalPath("fleetpush"))
+			b.Run("critical-path-d2", s.criticalPath("d2"))
 			for _, keyless := range []bool{true, false} {
 				b.Run(map[bool]string{true: "keyless", false: "unsigned"}[keyless], func(b *testing.B) {
 					for _, n := range []int{1, 3, 50} {

@@ -13,23 +13,28 @@ import (
 	"github.com/fleetpush/fleetpush/internal/testenv"
 )
 
-// benchCriticalPath publishes one component with fleetpush's defaults, keyless, cold and then
-// again with nothing changed, and shows where each run's time goes: the merged timeline of the
-// requests the registry, Fulcio, Rekor and the token service saw, each marked when it lies on
-// the longest chain of requests that followed one another (each started after the previous one
-// ended: round trips paid in sequence), with each server's busy time and the gaps when nothing
-// was in flight (the client's own work). The last op's summary goes to b.Log, its timelines are
-// appended to the file FLEETPUSH_BENCH_TIMELINE if set. Metrics: run-* for the cold run,
-// rerun-* for the re-run.
-func (s *latencyStack) benchCriticalPath(b *testing.B) {
+// criticalPath publishes one component keyless with fleetpush's defaults (tool "fleetpush") or
+// the D2 loop ("d2"), cold and then again with nothing changed, and shows where each run's time
+// goes: the merged timeline of the requests the registry, Fulcio, Rekor and the token service
+// saw, each marked when it lies on the longest chain of requests that followed one another
+// (each started after the previous one ended: round trips paid in sequence), with each server's
+// busy time and the gaps when nothing was in flight (the client's own work). The last op's
+// summary goes to b.Log, its timelines are appended to the file FLEETPUSH_BENCH_TIMELINE if
+// set. Metrics: run-* for the cold run, rerun-* for the re-run.
+func (s *latencyStack) criticalPath(tool string) func(*testing.B) {
+	return func(b *testing.B) { s.benchCriticalPath(b, tool) }
+}
+
+func (s *latencyStack) benchCriticalPath(b *testing.B, tool string) {
+	publish := map[string]func(*testing.B, int, string, bool, bool) runCount{"fleetpush": s.fleetpush, "d2": s.d2}[tool]
 	values := map[string][]float64{} // metric -> one value per op
 	add := func(metric string, v float64) { values[metric] = append(values[metric], v) }
 	last := map[string]timeline{}
 	for b.Loop() {
-		prefix := s.prefix("critical-path", 1)
+		prefix := s.prefix("critical-path-"+tool, 1)
 		for _, phase := range []string{"run", "rerun"} {
-			c := s.fleetpush(b, 1, prefix, true, phase == "rerun")
-			// Taken before anything else reaches the proxies: fleetpush reset them as it started.
+			c := publish(b, 1, prefix, true, phase == "rerun")
+			// Taken before anything else reaches the proxies: the run reset them as it started.
 			tl := s.timeline(c.took)
 			last[phase] = tl
 			add(phase+"-s", c.took.Seconds())
@@ -60,9 +65,10 @@ func (s *latencyStack) benchCriticalPath(b *testing.B) {
 	p := s.profile
 	where := fmt.Sprintf("%s: registry %v, Fulcio %v, Rekor %v, token service %v a request", p.name, p.registry, p.fulcio, p.rekor, p.token)
 	var out, summary, rerunSummary strings.Builder
-	last["run"].write(&out, &summary, "critical path of one component, cold, keyless ("+where+")")
+	who := map[string]string{"fleetpush": "fleetpush", "d2": "the D2 loop (flux + cosign v3 sign; a re-run is flux diff)"}[tool]
+	last["run"].write(&out, &summary, "critical path of one component, cold, keyless, "+who+" ("+where+")")
 	out.WriteString("\n")
-	last["rerun"].write(&out, &rerunSummary, "critical path of the same again, nothing changed ("+where+")")
+	last["rerun"].write(&out, &rerunSummary, "critical path of the same again, nothing changed, "+who+" ("+where+")")
 	// go test keeps ten lines of a benchmark's log: the cold run's summary and the re-run's
 	// headline fit, the timelines go to a file.
 	headline, _, _ := strings.Cut(rerunSummary.String(), "\n")
