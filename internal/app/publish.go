@@ -83,6 +83,14 @@ func (m *publishMode) run(ctx context.Context) (int, error) {
 		}
 		if signer != nil {
 			snippet = signer.Snippet()
+			// The certificate is fetched while the components build, validate and push,
+			// not after the first push: the run's one Fulcio round trip leaves the critical
+			// path. A run that turns out to have nothing to sign spends one certificate.
+			if p, ok := signer.(sign.Preparer); ok {
+				pctx, cancel := context.WithCancel(ctx)
+				defer cancel()
+				p.Prepare(pctx)
+			}
 		}
 	}
 	m.signer = signer

@@ -773,6 +773,33 @@ func (s *cosignSigner) credential(ctx context.Context) (*credential, error) {
 	return nil, err
 }
 
+// Prepare starts the keyless credential's fetch (see Preparer). A cosign key is loaded by New
+// already: nothing to do.
+func (s *cosignSigner) Prepare(ctx context.Context) {
+	if s.o.Mode != ModeKeyless {
+		return
+	}
+	go func() {
+		select {
+		case s.credLock <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		defer func() { <-s.credLock }()
+		if s.cred != nil || s.credErr != nil {
+			return // a Sign came first
+		}
+		cred, err := s.keyless(ctx)
+		switch {
+		case err == nil:
+			s.cred = cred
+		case ctx.Err() == nil && !isTransient(err):
+			// The same failure for every Sign: each gets it at once, as from credential.
+			s.credErr, s.credAt = err, time.Now()
+		}
+	}()
+}
+
 // keyless gets a certificate from Fulcio for a fresh ephemeral key, proving the key with the
 // GitHub Actions OIDC token.
 func (s *cosignSigner) keyless(ctx context.Context) (*credential, error) {

@@ -117,6 +117,18 @@ type Signer interface {
 	Snippet() string
 }
 
+// Preparer is a Signer that can fetch its signing credential ahead of the first Sign: a
+// keyless Signer's OIDC token and Fulcio certificate, a round trip to Fulcio that otherwise
+// lies on the first component's critical path, after its push.
+type Preparer interface {
+	// Prepare starts fetching the credential in the background and returns at once; the
+	// first Sign waits for that fetch instead of starting its own. It is only a head start:
+	// a fetch that fails in a way that may heal is forgotten (the first Sign tries again,
+	// with its own retries), one that cannot heal is kept, as Sign would keep it. Cancelling
+	// ctx abandons the fetch.
+	Prepare(ctx context.Context)
+}
+
 // SignOption tunes one Sign call.
 type SignOption func(*signOptions)
 
