@@ -395,6 +395,11 @@ func (s *cosignSigner) Sign(ctx context.Context, ref name.Digest, opts ...SignOp
 	if err := g.Wait(); err != nil {
 		return Result{}, err
 	}
+	if so.writeAfter != nil {
+		if err := so.writeAfter(ctx); err != nil {
+			return Result{}, fmt.Errorf("signing %q: %w; nothing was stored", ref, err)
+		}
+	}
 	// The first failure to write cancels the rest; what was stored stays and the next run
 	// completes the digest.
 	g, gctx = errgroup.WithContext(ctx)

@@ -136,6 +136,16 @@ type signOptions struct {
 	reused, fresh bool
 	provenance    *Provenance
 	subject       *v1.Descriptor
+	writeAfter    func(context.Context) error
+}
+
+// WriteAfter has Sign wait for ready before it writes anything to the registry: everything is
+// signed, logged and verified first, then ready is called, and an error from it ends Sign
+// with nothing stored. With Fresh and Subject, Sign reads nothing of the digest either, so a
+// caller can sign a digest it computed itself while its push is still in flight, and have ready
+// wait for that push: the log entries then overlap the push instead of following it.
+func WriteAfter(ready func(context.Context) error) SignOption {
+	return func(o *signOptions) { o.writeAfter = ready }
 }
 
 // Subject hands Sign the digest's descriptor (media type, digest, size) when the caller holds
