@@ -182,6 +182,23 @@ func FetchBlob(ctx context.Context, repo name.Repository, desc v1.Descriptor, li
 func (c *ReferrerClient) List(ctx context.Context, subject name.Digest) (Referrers, error) {
 	lctx, rec := withLinkRecorder(ctx)
 	o := withContext(lctx, c.opts)
+	// The referrers tag schema's index is read beside the API, unless the registry is known
+	// to serve the API: its answer then costs no round trip of its own on a registry without
+	// the API, and one request that is thrown away on one with it, the first time.
+	type fallbackRead struct {
+		im  *v1.IndexManifest
+		err error
+	}
+	var fallback chan fallbackRead
+	if !knownWithAPI(subject.RegistryStr()) {
+		fallback = make(chan fallbackRead, 1)
+		fctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			im, err := readFallbackIndex(fctx, subject, withContext(fctx, c.opts))
+			fallback <- fallbackRead{im, err}
+		}()
+	}
 	// The API is asked every time, whatever a push learnt: a verifier must not miss referrers
 	// a registry indexed itself on the strength of a hint.
 	idx, err := remote.Referrers(subject, o...)
@@ -207,7 +224,13 @@ func (c *ReferrerClient) List(ctx context.Context, subject name.Digest) (Referre
 		return Referrers{}, fmt.Errorf("reading the referrers of %q: %w", subject, explain(err))
 	}
 	rememberAPI(subject.RegistryStr(), false)
-	im, err := readFallbackIndex(ctx, subject, o)
+	var im *v1.IndexManifest
+	if fallback != nil {
+		r := <-fallback
+		im, err = r.im, r.err
+	} else {
+		im, err = readFallbackIndex(ctx, subject, o)
+	}
 	if err != nil {
 		return Referrers{}, err
 	}
@@ -751,6 +774,12 @@ var withoutAPI sync.Map
 func knownWithoutAPI(host string) bool {
 	v, ok := withoutAPI.Load(host)
 	return ok && v.(bool)
+}
+
+// knownWithAPI says the registry answered with the referrers API earlier in the run.
+func knownWithAPI(host string) bool {
+	v, ok := withoutAPI.Load(host)
+	return ok && !v.(bool)
 }
 
 func rememberAPI(host string, api bool) { withoutAPI.Store(host, !api) }

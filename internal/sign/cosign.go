@@ -285,11 +285,26 @@ func (s *cosignSigner) Sign(ctx context.Context, ref name.Digest, opts ...SignOp
 	needLegacy := false
 	// scan is what the digest's bundles say (looked at when Sign needs to know).
 	var scan *bundleScan
+	scanBundles := func() (bundleScan, error) { return s.inspectBundles(ctx, ref) }
 	if so.fresh {
 		// Nothing to find on a digest this run just created.
 		scan = &bundleScan{}
 		needLegacy = s.format.legacy()
 	} else if s.format.legacy() {
+		if s.format.bundle() || s.o.Provenance {
+			// The bundles are read beside the legacy signature: a re-run's verification
+			// costs the longer of the two chains of reads, not their sum.
+			done := make(chan struct{})
+			var found bundleScan
+			var ferr error
+			bctx, cancel := context.WithCancel(ctx)
+			go func() {
+				defer close(done)
+				found, ferr = s.inspectBundles(bctx, ref)
+			}()
+			defer func() { cancel(); <-done }()
+			scanBundles = func() (bundleScan, error) { <-done; return found, ferr }
+		}
 		sigs, err := s.verify(ctx, ref, false)
 		switch {
 		case err == nil:
@@ -304,7 +319,7 @@ func (s *cosignSigner) Sign(ctx context.Context, ref name.Digest, opts ...SignOp
 	needBundle, needProvenance := false, false
 	if s.format.bundle() || s.o.Provenance {
 		if scan == nil {
-			found, err := s.inspectBundles(ctx, ref)
+			found, err := scanBundles()
 			if err != nil {
 				return Result{}, fmt.Errorf("looking for existing Sigstore bundles on %q: %w", ref, err)
 			}
