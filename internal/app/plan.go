@@ -92,7 +92,8 @@ func (m *publishMode) plan(ctx context.Context, c component.Component, tp tags.P
 	// The same sum a pushed manifest reports: manifest, config and layer.
 	p.size = int64(len(raw)) + man.Config.Size + layer.Size
 
-	topts := append([]tagger.Option{tagger.WithLogf(g.logf)}, m.tagOptions...)
+	// The plan's reads side by side: a one-component run waits for each round trip.
+	topts := append([]tagger.Option{tagger.WithLogf(g.logf), tagger.WithParallelReads()}, m.tagOptions...)
 	if m.signer != nil {
 		// latest or the stable tag is handed to another run's digest only when it carries the
 		// signatures this run requires: a tag that Flux follows never lands on a digest that
