@@ -614,11 +614,23 @@ func (s *cosignSigner) writeLegacy(ctx context.Context, cred *credential, ref na
 		if err != nil {
 			return err
 		}
-		_, err = remote.Head(tag, s.remoteOpts(ctx)...)
+		// The HEAD goes out beside the upload of the signature image's blobs, which are
+		// needed either way (a blob is stored by its digest: uploading one that is there
+		// changes nothing), so the signature costs the blobs' round trips and the manifest's.
+		head := make(chan error, 1)
+		go func() {
+			_, err := remote.Head(tag, s.remoteOpts(ctx)...)
+			head <- err
+		}()
+		sigs, upErr := s.uploadFirstSignature(ctx, tag, sig)
+		err = <-head
 		switch {
 		case registry.IsNotFound(err):
-			if err := s.writeFirstSignature(ctx, tag, sig); err != nil {
-				return fmt.Errorf("pushing the signature of %q: %w", ref, err)
+			if upErr == nil {
+				upErr = remote.Put(tag, sigs, s.remoteOpts(ctx)...)
+			}
+			if upErr != nil {
+				return fmt.Errorf("pushing the signature of %q: %w", ref, upErr)
 			}
 			return nil
 		case err != nil:
@@ -640,46 +652,46 @@ func (s *cosignSigner) writeLegacy(ctx context.Context, cred *credential, ref na
 	return nil
 }
 
-// writeFirstSignature writes the signature image of a digest that has none: sig alone, as
+// uploadFirstSignature builds the signature image of a digest that has none: sig alone, as
 // cosign builds it (AppendSignatures onto empty signatures, as AttachSignatureToEntity does for
-// a digest without a `.sig` tag), its blobs through the BlobWriter into the repository of tag
-// (the digest's `.sig` tag), then its manifest at tag.
-func (s *cosignSigner) writeFirstSignature(ctx context.Context, tag name.Tag, sig oci.Signature) error {
+// a digest without a `.sig` tag), and uploads its blobs side by side through the BlobWriter into
+// the repository of tag (the digest's `.sig` tag). The caller puts its manifest at tag.
+func (s *cosignSigner) uploadFirstSignature(ctx context.Context, tag name.Tag, sig oci.Signature) (oci.Signatures, error) {
 	repo := tag.Context()
 	sigs, err := mutate.AppendSignatures(empty.Signatures(), false, sig)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cfg, err := sigs.RawConfigFile()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	m, err := sigs.Manifest()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := s.o.BlobWriter.WriteBlob(ctx, repo, m.Config, cfg, true); err != nil {
-		return err
-	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.o.BlobWriter.WriteBlob(gctx, repo, m.Config, cfg, true) })
 	for _, l := range m.Layers {
 		layer, err := sigs.LayerByDigest(l.Digest)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rc, err := layer.Compressed()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		data, err := io.ReadAll(rc)
 		rc.Close()
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := s.o.BlobWriter.WriteBlob(ctx, repo, l, data, true); err != nil {
-			return err
-		}
+		g.Go(func() error { return s.o.BlobWriter.WriteBlob(gctx, repo, l, data, true) })
 	}
-	return remote.Put(tag, sigs, s.remoteOpts(ctx)...)
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return sigs, nil
 }
 
 // heldEntity is a digest this run just pushed, described by what the run holds: it has no
