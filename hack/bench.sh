@@ -14,6 +14,15 @@
 #                                  format runs first as often)
 #   D2_BENCHTIME=3x ...            iterations of the D2 loop (default 1x: a keyless loop takes ~40 s)
 #
+#   hack/bench.sh latency          issue 19's latency benchmark, not among the default groups: it
+#                                  takes about 10 minutes (a D2 loop of 50 components keyless, with
+#                                  latency, about 100 s). The registry, Fulcio and Rekor sit behind
+#                                  proxies that hold each request FLEETPUSH_BENCH_REGISTRY_MS,
+#                                  _FULCIO_MS, _REKOR_MS (default 30, 150, 300; 0 = none).
+#   LATENCY_BENCHTIME=5x ...       iterations of its 1- and 3-component cases (default 3x)
+#   LATENCY50_BENCHTIME=2x ...     iterations of its 50-component cases (default 1x)
+#   LATENCY_TIMELINE=FILE ...      keep the critical path's timeline there (default: printed)
+#
 # A row whose benchmark has not run (another group, or not written yet) shows "-".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,14 +32,17 @@ benchtime=${BENCHTIME:-5x}
 scaletime=${SCALE_BENCHTIME:-1x}
 keylesstime=${KEYLESS_BENCHTIME:-6x}
 d2time=${D2_BENCHTIME:-1x}
+latencytime=${LATENCY_BENCHTIME:-3x}
+latency50time=${LATENCY50_BENCHTIME:-1x}
 groups=${*:-keyless d2 publish scale sign registry detect validate build}
 out=$(mktemp)
 table=$(mktemp)
-trap 'rm -f "$out" "$table"' EXIT
+timeline=${LATENCY_TIMELINE:-$(mktemp)}
+trap 'rm -f "$out" "$table"; [[ -n "${LATENCY_TIMELINE:-}" ]] || rm -f "$timeline"' EXIT
 
 want() { [[ " $groups " == *" $1 "* ]]; }
 # The D2 loop needs the flux CLI, which only the benchmarks use.
-if want d2; then bash hack/tools.sh flux; fi
+if want d2 || want latency; then bash hack/tools.sh flux; fi
 run() { go test -run '^$' -bench "$1" -benchtime "$2" -benchmem "$3" | tee -a "$out" >&2; }
 want keyless && run 'BenchmarkPublishKeyless50$' "$keylesstime" ./internal/app
 want d2 && run 'BenchmarkD2Loop50$' "$d2time" ./internal/app
@@ -41,6 +53,17 @@ want registry && run 'BenchmarkRoundTrips$' "$benchtime" ./internal/registry
 want detect && run 'BenchmarkDetect$' "$benchtime" ./internal/gitdiff
 want validate && run 'BenchmarkValidate150Overlays$' "$benchtime" ./internal/kustomize
 want build && run 'BenchmarkBuild$' "$benchtime" ./internal/artifact
+if want latency; then
+	# Three runs of the test binary, so that each gets its own iterations; the 50-component D2
+	# loops outlast go test's default ten-minute timeout when iterated.
+	load_before=$(uptime)
+	: >"$timeline"
+	lrun() { FLEETPUSH_BENCH_TIMELINE=$timeline go test -timeout 0 -run '^$' -bench "$1" -benchtime "$2" ./internal/app | tee -a "$out" >&2; }
+	lrun 'BenchmarkLatency/net/critical-path|BenchmarkLatency/net/keyless/^(1|3)$' "$latencytime"
+	lrun 'BenchmarkLatency/net/keyless/^50$' "$latency50time"
+	lrun 'BenchmarkLatency/loopback/(keyless|unsigned)/^50$' "$latency50time"
+	load_after=$(uptime)
+fi
 
 # One line per benchmark: name, seconds per op, then "unit=value" for each reported metric.
 awk '/^Benchmark/ {
@@ -54,6 +77,77 @@ awk '/^Benchmark/ {
 secs() { awk -F'\t' -v n="$1" '$1 == n { print $2 }' "$table"; }
 metric() { awk -F'\t' -v n="$1" -v u="$2" '$1 == n { for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == u) print kv[2] } }' "$table"; }
 calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
+
+# Issue 19: the everyday push across a real network (BenchmarkLatency). Each case prints the
+# mean with the lowest and highest run in brackets; the ratio's brackets are the lowest and
+# highest of the ops' pairs (fleetpush and D2 in the same op).
+latency_table() {
+	# lrow LABEL MEAN MIN MAX UNIT TARGET-OP TARGET: a row with the spread beside the mean, met
+	# or not on the mean.
+	lrow() {
+		local label=$1 mean=$2 lo=$3 hi=$4 unit=$5 op=$6 target=$7 met=""
+		if [[ -z "$mean" ]]; then
+			printf '%-46s %24s %10s  %s\n' "$label" - "${op:+$op $target$unit}" ""
+			return
+		fi
+		if [[ -n "$op" ]]; then
+			if awk -v v="$mean" -v t="$target" 'BEGIN { exit !(v <= t) }'; then met=yes; else met=NO; fi
+		fi
+		printf '%-46s %24s %10s  %s\n' "$label" "$(calc "$mean" 3) ($(calc "$lo" 3)–$(calc "$hi" 3))$unit" "${op:+$op $target$unit}" "$met"
+	}
+	# info LABEL VALUE: a row without a target.
+	info() { printf '%-46s %24s\n' "$1" "$2"; }
+	# nums SEP VALUE...: values with one decimal, "-" when absent.
+	nums() {
+		local sep=$1 out="" v
+		shift
+		for v in "$@"; do out+="${out:+$sep}$([[ -n "$v" ]] && calc "$v" 1 || echo -)"; done
+		echo "$out"
+	}
+	# lcase NAME LABEL COLD-TARGET RERUN-TARGET D2-COLD: both phases of one case (targets are
+	# "<=" ratios; "" for none).
+	lcase() {
+		local n=$1 label=$2 phase
+		for phase in cold rerun; do
+			local target=$3 d2=$5 what="$label, cold"
+			[[ $phase == rerun ]] && target=$4 d2="flux diff only" what="$label, re-run"
+			lrow "$what: fleetpush" "$(metric "$n" "fleetpush-$phase-s")" "$(metric "$n" "fleetpush-$phase-min-s")" "$(metric "$n" "fleetpush-$phase-max-s")" s "" ""
+			lrow "  D2 loop ($d2)" "$(metric "$n" "d2-$phase-s")" "$(metric "$n" "d2-$phase-min-s")" "$(metric "$n" "d2-$phase-max-s")" s "" ""
+			lrow "  fleetpush / D2" "$(metric "$n" "$phase-x")" "$(metric "$n" "$phase-min-x")" "$(metric "$n" "$phase-max-x")" x "${target:+<=}" "$target"
+			info "  registry requests/component, fleetpush / D2" "$(nums " / " "$(metric "$n" "fleetpush-$phase-requests/component")" "$(metric "$n" "d2-$phase-requests/component")")"
+		done
+	}
+	printf '\n%-46s %24s %10s  %s\n' "latency (issue 19)" "mean (min–max)" target met
+	printf 'machine: %s cores; load average before: %s; after: %s\n' "$(nproc)" "${load_before##*average: }" "${load_after##*average: }"
+	printf 'each request held: registry %s ms, Fulcio %s ms, Rekor %s ms (net cases); loopback: none\n' \
+		"${FLEETPUSH_BENCH_REGISTRY_MS:-30}" "${FLEETPUSH_BENCH_FULCIO_MS:-150}" "${FLEETPUSH_BENCH_REKOR_MS:-300}"
+	local cp=BenchmarkLatency/net/critical-path phase
+	for phase in run rerun; do
+		local what="critical path, 1 component keyless, cold"
+		[[ $phase == rerun ]] && what="critical path, the same re-run"
+		lrow "$what" "$(metric $cp $phase-s)" "$(metric $cp $phase-min-s)" "$(metric $cp $phase-max-s)" s "" ""
+		info "  requests: registry / Fulcio / Rekor" "$(nums " / " "$(metric $cp $phase-registry-requests)" "$(metric $cp $phase-fulcio-requests)" "$(metric $cp $phase-rekor-requests)")"
+		info "  of them one after another; idle s" "$(nums "; " "$(metric $cp $phase-sequential-requests)" "$(metric $cp $phase-idle-s)")"
+	done
+	local v3="flux + cosign v3 sign" k50=BenchmarkLatency/net/keyless/50
+	lcase BenchmarkLatency/net/keyless/1 "1 component keyless" 0.5 0.8 "$v3"
+	lcase BenchmarkLatency/net/keyless/3 "3 components keyless" "" "" "$v3"
+	lcase $k50 "50 components keyless" 0.05 0.05 "$v3"
+	local fulcio rekor
+	fulcio=$(metric $k50 fleetpush-cold-fulcio/component) rekor=$(metric $k50 fleetpush-cold-rekor/component)
+	info "  Fulcio / Rekor requests/component, fleetpush" "$([[ -n "$fulcio" ]] && calc "$fulcio" 2 || echo -) / $(nums "" "$rekor")"
+	lcase BenchmarkLatency/loopback/keyless/50 "loopback, 50 keyless" 0.15 "" "$v3"
+	lcase BenchmarkLatency/loopback/unsigned/50 "loopback, 50 unsigned" 0.10 0.05 "flux diff/push/tag"
+	if [[ -s "$timeline" ]]; then
+		printf '\n'
+		cat "$timeline"
+	fi
+}
+# Only the latency group asked: its table alone, not a column of the other groups' dashes.
+if [[ "$groups" == latency ]]; then
+	latency_table
+	exit 0
+fi
 
 # row LABEL VALUE UNIT TARGET-OP TARGET: prints the value against "OP TARGET" (<=, <, =, or
 # "" for information only) and whether it is met.
@@ -135,3 +229,4 @@ row "detect, push event" "$(secs BenchmarkDetect/push)" s "<=" 1
 row "detect, pull request" "$(secs BenchmarkDetect/pull_request)" s "<=" 1
 row "validate 150 overlays" "$(secs BenchmarkValidate150Overlays)" s "<=" 1
 row "build one artifact" "$(secs BenchmarkBuild)" s "" ""
+if want latency; then latency_table; fi
