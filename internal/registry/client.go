@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -191,6 +192,21 @@ func (c *Client) Repository(ref string) (name.Repository, error) {
 	c.registries[repo.RegistryStr()] = true
 	c.mu.Unlock()
 	return repo, nil
+}
+
+// Warm makes the authenticated transport of the repository at ref (the registry's ping, a
+// token) in the background, so that the repository's first request does not wait for them; a
+// request that comes first waits for it instead of asking twice. A failure is dropped: the
+// first request tries again and reports it. An OCI layout folder needs nothing.
+func (c *Client) Warm(ctx context.Context, ref string) {
+	if strings.HasPrefix(ref, LayoutScheme) {
+		return
+	}
+	repo, err := c.Repository(ref)
+	if err != nil {
+		return
+	}
+	go func() { _, _ = c.stateOf(repo).transport(ctx, c) }()
 }
 
 // authenticates reports whether host is a registry the client was asked to work with.
