@@ -18,7 +18,9 @@
 #                                  takes about 10 minutes (a D2 loop of 50 components keyless, with
 #                                  latency, about 100 s). The registry, Fulcio and Rekor sit behind
 #                                  proxies that hold each request FLEETPUSH_BENCH_REGISTRY_MS,
-#                                  _FULCIO_MS, _REKOR_MS (default 30, 150, 300; 0 = none).
+#                                  _FULCIO_MS, _REKOR_MS, _TOKEN_MS (default 30, 150, 300, 0;
+#                                  0 = none). With the defaults below it took 7 minutes on a
+#                                  loaded 2-core machine, 11 with LATENCY50_BENCHTIME=2x.
 #   LATENCY_BENCHTIME=5x ...       iterations of its 1- and 3-component cases (default 3x)
 #   LATENCY50_BENCHTIME=2x ...     iterations of its 50-component cases (default 1x)
 #   LATENCY_TIMELINE=FILE ...      keep the critical path's timeline there (default: printed)
@@ -59,7 +61,7 @@ if want latency; then
 	load_before=$(uptime)
 	: >"$timeline"
 	lrun() { FLEETPUSH_BENCH_TIMELINE=$timeline go test -timeout 0 -run '^$' -bench "$1" -benchtime "$2" ./internal/app | tee -a "$out" >&2; }
-	lrun 'BenchmarkLatency/net/critical-path|BenchmarkLatency/net/keyless/^(1|3)$' "$latencytime"
+	lrun 'BenchmarkLatency/net/^critical-path|BenchmarkLatency/net/keyless/^(1|3)$' "$latencytime"
 	lrun 'BenchmarkLatency/net/keyless/^50$' "$latency50time"
 	lrun 'BenchmarkLatency/loopback/(keyless|unsigned)/^50$' "$latency50time"
 	load_after=$(uptime)
@@ -119,15 +121,21 @@ latency_table() {
 	}
 	printf '\n%-46s %24s %10s  %s\n' "latency (issue 19)" "mean (min–max)" target met
 	printf 'machine: %s cores; load average before: %s; after: %s\n' "$(nproc)" "${load_before##*average: }" "${load_after##*average: }"
-	printf 'each request held: registry %s ms, Fulcio %s ms, Rekor %s ms (net cases); loopback: none\n' \
-		"${FLEETPUSH_BENCH_REGISTRY_MS:-30}" "${FLEETPUSH_BENCH_FULCIO_MS:-150}" "${FLEETPUSH_BENCH_REKOR_MS:-300}"
-	local cp=BenchmarkLatency/net/critical-path phase
-	for phase in run rerun; do
-		local what="critical path, 1 component keyless, cold"
-		[[ $phase == rerun ]] && what="critical path, the same re-run"
-		lrow "$what" "$(metric $cp $phase-s)" "$(metric $cp $phase-min-s)" "$(metric $cp $phase-max-s)" s "" ""
-		info "  requests: registry / Fulcio / Rekor" "$(nums " / " "$(metric $cp $phase-registry-requests)" "$(metric $cp $phase-fulcio-requests)" "$(metric $cp $phase-rekor-requests)")"
-		info "  of them one after another; idle s" "$(nums "; " "$(metric $cp $phase-sequential-requests)" "$(metric $cp $phase-idle-s)")"
+	printf 'each request held: registry %s ms, Fulcio %s ms, Rekor %s ms, token service %s ms (net cases); loopback: none\n' \
+		"${FLEETPUSH_BENCH_REGISTRY_MS:-30}" "${FLEETPUSH_BENCH_FULCIO_MS:-150}" "${FLEETPUSH_BENCH_REKOR_MS:-300}" "${FLEETPUSH_BENCH_TOKEN_MS:-0}"
+	local cp phase
+	for cp in BenchmarkLatency/net/critical-path BenchmarkLatency/net/critical-path-d2; do
+		local who=fleetpush
+		[[ $cp == *-d2 ]] && who="D2 loop"
+		for phase in run rerun; do
+			local what="critical path, 1 keyless, cold, $who"
+			[[ $phase == rerun ]] && what="  the same re-run"
+			lrow "$what" "$(metric $cp $phase-s)" "$(metric $cp $phase-min-s)" "$(metric $cp $phase-max-s)" s "" ""
+			info "  requests: registry / Fulcio / Rekor" "$(nums " / " "$(metric $cp $phase-registry-requests)" "$(metric $cp $phase-fulcio-requests)" "$(metric $cp $phase-rekor-requests)")"
+			local idle
+			idle=$(metric $cp $phase-idle-s)
+			info "  one after another (registry of them); idle" "$(nums "" "$(metric $cp $phase-sequential-requests)") ($(nums "" "$(metric $cp $phase-sequential-registry-requests)")); $([[ -n "$idle" ]] && calc "$idle * 1000" 0 || echo -) ms"
+		done
 	done
 	local v3="flux + cosign v3 sign" k50=BenchmarkLatency/net/keyless/50
 	lcase BenchmarkLatency/net/keyless/1 "1 component keyless" 0.5 0.8 "$v3"

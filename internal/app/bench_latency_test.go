@@ -24,12 +24,15 @@ import (
 // timeline shows when the token is fetched. fleetpush and the D2 loop run in the same op, in
 // alternating order, so that both see the same load of a shared machine.
 //
-// Sub-benchmarks, selectable by name (-bench 'BenchmarkLatency/net/keyless/^1$'):
+// Sub-benchmarks, selectable by name (-bench 'BenchmarkLatency/net/keyless/^1$'; join whole
+// patterns with a top-level '|': 'BenchmarkLatency/net/critical-path|BenchmarkLatency/net/keyless/^3$'):
 //
 //	net|loopback          the latencies of FLEETPUSH_BENCH_{REGISTRY,FULCIO,REKOR,TOKEN}_MS
 //	                      (default 30, 150, 300, 0 ms; 0 passes at once), or none at all
-//	  critical-path       one component, cold, keyless: the merged timeline of its requests
-//	                      (b.Log, or the file FLEETPUSH_BENCH_TIMELINE, appended)
+//	  critical-path       one component keyless, cold and re-run: the merged timeline of each
+//	                      run's requests (summary in b.Log; the timelines appended to the file
+//	                      FLEETPUSH_BENCH_TIMELINE)
+//	  critical-path-d2    the same of the D2 loop, for comparison
 //	  keyless/1|3|50      fleetpush's defaults (both formats + provenance) against the D2 loop
 //	                      signing with cosign v3 (a Sigstore bundle), cold and re-run
 //	  unsigned/1|3|50     sign: none against the D2 loop without cosign, cold and re-run (warm)
@@ -46,14 +49,15 @@ import (
 // cold ≤ 0.5× D2, re-run ≤ 0.8× D2's re-run, 50 components keyless cold and re-run ≤ 0.05×;
 // loopback, unsigned 50 cold ≤ 0.10×, warm ≤ 0.05×, keyless 50 cold ≤ 0.15×.
 //
-// A D2 loop of 50 components keyless at the default latencies takes about 90 s: run the 50
-// cases with -benchtime 1x, the others with a few iterations. The flux CLI is installed for
+// A D2 loop of 50 components keyless at the default latencies takes 90 to 120 s: run the 50
+// cases with -benchtime 1x or 2x, the others with a few iterations. The flux CLI is installed for
 // benchmarks only (`bash hack/tools.sh flux`).
 func BenchmarkLatency(b *testing.B) {
 	for _, p := range []latencyProfile{netProfile(b), {name: "loopback"}} {
 		b.Run(p.name, func(b *testing.B) {
 			s := newLatencyStack(b, p)
-			b.Run("critical-path", s.benchCriticalPath)
+			b.Run("critical-path", s.criticalPath("fleetpush"))
+			b.Run("critical-path-d2", s.criticalPath("d2"))
 			for _, keyless := range []bool{true, false} {
 				b.Run(map[bool]string{true: "keyless", false: "unsigned"}[keyless], func(b *testing.B) {
 					for _, n := range []int{1, 3, 50} {

@@ -13,27 +13,40 @@ import (
 	"github.com/fleetpush/fleetpush/internal/testenv"
 )
 
-// benchCriticalPath publishes one component with fleetpush's defaults, keyless, cold and then
-// again with nothing changed, and shows where each run's time goes: the merged timeline of the
-// requests the registry, Fulcio, Rekor and the token service saw, each marked when it lies on
-// the longest chain of requests that followed one another (each started after the previous one
-// ended: round trips paid in sequence), with each server's busy time and the gaps when nothing
-// was in flight (the client's own work). The last op's summary goes to b.Log, its timelines are
-// appended to the file FLEETPUSH_BENCH_TIMELINE if set. Metrics: run-* for the cold run,
-// rerun-* for the re-run.
-func (s *latencyStack) benchCriticalPath(b *testing.B) {
+// criticalPath publishes one component keyless with fleetpush's defaults (tool "fleetpush") or
+// the D2 loop ("d2"), cold and then again with nothing changed, and shows where each run's time
+// goes: the merged timeline of the requests the registry, Fulcio, Rekor and the token service
+// saw, each marked when it lies on the longest chain of requests that followed one another
+// (each started after the previous one ended: round trips paid in sequence), with each server's
+// busy time and the gaps when nothing was in flight (the client's own work). The last op's
+// summary goes to b.Log, its timelines are appended to the file FLEETPUSH_BENCH_TIMELINE if
+// set. Metrics: run-* for the cold run, rerun-* for the re-run.
+func (s *latencyStack) criticalPath(tool string) func(*testing.B) {
+	return func(b *testing.B) { s.benchCriticalPath(b, tool) }
+}
+
+func (s *latencyStack) benchCriticalPath(b *testing.B, tool string) {
+	publish := map[string]func(*testing.B, int, string, bool, bool) runCount{"fleetpush": s.fleetpush, "d2": s.d2}[tool]
 	values := map[string][]float64{} // metric -> one value per op
 	add := func(metric string, v float64) { values[metric] = append(values[metric], v) }
 	last := map[string]timeline{}
 	for b.Loop() {
-		prefix := s.prefix("critical-path", 1)
+		prefix := s.prefix("critical-path-"+tool, 1)
 		for _, phase := range []string{"run", "rerun"} {
-			c := s.fleetpush(b, 1, prefix, true, phase == "rerun")
-			// Taken before anything else reaches the proxies: fleetpush reset them as it started.
+			c := publish(b, 1, prefix, true, phase == "rerun")
+			// Taken before anything else reaches the proxies: the run reset them as it started.
 			tl := s.timeline(c.took)
 			last[phase] = tl
 			add(phase+"-s", c.took.Seconds())
-			add(phase+"-sequential-requests", float64(len(tl.chain())))
+			chain := tl.chain()
+			add(phase+"-sequential-requests", float64(len(chain)))
+			onRegistry := 0
+			for _, i := range chain {
+				if tl.spans[i].server == "registry" {
+					onRegistry++
+				}
+			}
+			add(phase+"-sequential-registry-requests", float64(onRegistry))
 			add(phase+"-idle-s", tl.idle().Seconds())
 			add(phase+"-registry-requests", float64(c.registry))
 			add(phase+"-fulcio-requests", float64(c.fulcio))
@@ -52,9 +65,10 @@ func (s *latencyStack) benchCriticalPath(b *testing.B) {
 	p := s.profile
 	where := fmt.Sprintf("%s: registry %v, Fulcio %v, Rekor %v, token service %v a request", p.name, p.registry, p.fulcio, p.rekor, p.token)
 	var out, summary, rerunSummary strings.Builder
-	last["run"].write(&out, &summary, "critical path of one component, cold, keyless ("+where+")")
+	who := map[string]string{"fleetpush": "fleetpush", "d2": "the D2 loop (flux + cosign v3 sign; a re-run is flux diff)"}[tool]
+	last["run"].write(&out, &summary, "critical path of one component, cold, keyless, "+who+" ("+where+")")
 	out.WriteString("\n")
-	last["rerun"].write(&out, &rerunSummary, "critical path of the same again, nothing changed ("+where+")")
+	last["rerun"].write(&out, &rerunSummary, "critical path of the same again, nothing changed, "+who+" ("+where+")")
 	// go test keeps ten lines of a benchmark's log: the cold run's summary and the re-run's
 	// headline fit, the timelines go to a file.
 	headline, _, _ := strings.Cut(rerunSummary.String(), "\n")
@@ -214,7 +228,19 @@ func (t timeline) write(w, summary io.Writer, title string) {
 		}
 	}
 	fmt.Fprintf(io.MultiWriter(w, summary), "idle (no request in flight): %s ms in %d gaps; those of 5 ms or more: %s\n", ms(t.idle()), len(gaps), strings.Join(long, ", "))
-	fmt.Fprintf(io.MultiWriter(w, summary), "sequential requests (longest chain, marked *): %d, %s ms of the run's %s ms\n", len(c), ms(chainTime), ms(t.total))
+	// Which servers the chain waits on says which round trips to cut or overlap.
+	perServer := map[string]int{}
+	for _, i := range c {
+		perServer[t.spans[i].server]++
+	}
+	var by []string
+	for _, server := range []string{"registry", "fulcio", "rekor", "token"} {
+		if perServer[server] > 0 {
+			by = append(by, fmt.Sprintf("%s %d", server, perServer[server]))
+		}
+	}
+	fmt.Fprintf(io.MultiWriter(w, summary), "sequential requests (longest chain, marked *): %d (%s), %s ms of the run's %s ms\n",
+		len(c), strings.Join(by, ", "), ms(chainTime), ms(t.total))
 }
 
 // TestLatencyTimeline checks the critical path's arithmetic on a made-up run: two requests in
