@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -267,6 +268,10 @@ type repoState struct {
 	mu     sync.Mutex
 	absent bool             // the registry said it does not exist, and nothing was written since
 	blobs  map[v1.Hash]bool // blobs known to be in it
+
+	// sessions are upload sessions opened ahead of their blobs (Reserve), each sending its
+	// Location, or nil when the POST failed, once.
+	sessions chan *url.URL
 }
 
 // stateOf returns what the client knows of repo, keyed by registry host and repository path:

@@ -384,6 +384,10 @@ func (s *cosignSigner) Sign(ctx context.Context, ref name.Digest, opts ...SignOp
 		res.Status = StatusHealed
 	}
 
+	if so.fresh {
+		s.reserveUploads(ctx, ref, needLegacy, statements)
+	}
+
 	// Everything is made first, then written: each signature and bundle is recorded in the log
 	// and passes cosign's checks (the log's answer included) before any of them is stored, so
 	// that a log that answers wrongly for one format leaves nothing behind for the others either,
@@ -551,6 +555,36 @@ func (s *cosignSigner) pushBundles(ctx context.Context, ref name.Digest, se oci.
 		return fmt.Errorf("attaching the Sigstore bundles of %q: %w", ref, err)
 	}
 	return nil
+}
+
+// reserver opens upload sessions ahead of their blobs (the registry client's BlobWriter).
+type reserver interface {
+	Reserve(ctx context.Context, repo name.Repository, n int)
+}
+
+// reserveUploads opens the upload sessions of a fresh digest's signature blobs while their log
+// entries are made, when the BlobWriter can: the legacy signature's config and layer, the
+// referrers' empty config and one layer per bundle. Each upload then costs its PUT alone.
+func (s *cosignSigner) reserveUploads(ctx context.Context, ref name.Digest, legacy bool, statements [2][]byte) {
+	r, ok := s.o.BlobWriter.(reserver)
+	if !ok {
+		return
+	}
+	n := 0
+	if legacy {
+		n += 2
+	}
+	if bundles := btoi(statements[0] != nil) + btoi(statements[1] != nil); bundles > 0 {
+		n += 1 + bundles
+	}
+	r.Reserve(ctx, ref.Context(), n)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // makeLegacy makes cosign's legacy signature of ref, recorded in the log when it is on and
