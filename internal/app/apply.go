@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/fleetpush/fleetpush/internal/registry"
 	"github.com/fleetpush/fleetpush/internal/report"
@@ -21,11 +20,32 @@ import (
 // waits on the transparency log.
 func (m *publishMode) apply(ctx context.Context, p *plan, signer sign.Signer, res *report.Result, g *group, gate *stageGate, release func()) (err error) {
 	defer func() { release() }()
+	var prov sign.Provenance
+	if signer != nil {
+		prov = m.signers.provenance(p.c, m.src.sha, m.src.ref.Full(), m.build.ignore, m.annotations)
+	}
 	man := p.tags.Existing
+	var early *earlySigning // signing that started before the push ended
 	switch p.action() {
 	case report.ActionPush:
+		if signer != nil {
+			if early, err = m.signWhilePushing(ctx, p, signer, prov); err != nil {
+				return err
+			}
+		}
 		var err error
-		if man, err = p.store.Push(ctx, p.img); err != nil {
+		man, err = p.store.Push(ctx, p.img)
+		if err == nil && man.Digest != p.digest {
+			// Never seen: the store pushes the image it is given. Signed was p.digest.
+			err = fmt.Errorf("pushing %s: the registry stored %s, not the digest built and signed (%s)", p.store, man.Digest, p.digest)
+		}
+		if early != nil {
+			early.pushed(err)
+		}
+		if err != nil {
+			if early != nil {
+				early.wait() // nothing is stored once the push failed: see signWhilePushing
+			}
 			return err
 		}
 		res.Status = report.Pushed
@@ -40,13 +60,17 @@ func (m *publishMode) apply(ctx context.Context, p *plan, signer sign.Signer, re
 	res.Digest, res.Size = man.Digest.String(), man.Size()
 
 	if signer != nil {
-		prov := m.signers.provenance(p.c, m.src.sha, m.src.ref.Full(), m.build.ignore, m.annotations)
-		opts := []sign.SignOption{sign.WithProvenance(prov)}
-		if p.action() == report.ActionPush {
-			opts = append(opts, sign.Subject(v1.Descriptor{MediaType: types.MediaType(man.MediaType), Digest: man.Digest, Size: int64(len(man.Raw))}))
-		}
 		release()
-		if err := signDigest(ctx, signer, p.store, man, p.action() != report.ActionPush, res, g, opts...); err != nil {
+		var out sign.Result
+		if early != nil {
+			out, err = early.wait()
+		} else {
+			out, err = signExisting(ctx, signer, p.store, man, sign.WithProvenance(prov))
+		}
+		if err == nil {
+			err = verifySigned(ctx, signer, p.store, man, out, res, g)
+		}
+		if err != nil {
 			return err
 		}
 		if release, err = gate.enter(ctx); err != nil {
@@ -67,17 +91,94 @@ func (m *publishMode) apply(ctx context.Context, p *plan, signer sign.Signer, re
 	return err
 }
 
-// signDigest makes sure m carries the run's signatures and verifies them the way Flux will.
-// reused says the digest was in the registry before this run, so a missing signature is healed.
-func signDigest(ctx context.Context, signer sign.Signer, store repository, m *registry.Manifest, reused bool, res *report.Result, g *group, opts ...sign.SignOption) error {
+// earlySigning is the signing of a digest that runs while its push is in flight.
+type earlySigning struct {
+	push   chan error // the push's outcome, once
+	done   chan struct{}
+	out    sign.Result
+	err    error
+	cancel context.CancelFunc
+}
+
+// signWhilePushing starts signing the digest the plan built, which the run knows before the
+// registry does: the certificate and the log entries (the longest waits of a keyless
+// component) overlap the push. Sign writes nothing until the push has succeeded (WriteAfter):
+// a push that fails leaves log entries for a digest that is not there, as a run killed after
+// signing would, and nothing in the registry; no tag moves either way before the signatures
+// are stored and verified.
+func (m *publishMode) signWhilePushing(ctx context.Context, p *plan, signer sign.Signer, prov sign.Provenance) (*earlySigning, error) {
+	ref, err := p.store.Reference(p.digest)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := p.img.RawManifest()
+	if err != nil {
+		return nil, err
+	}
+	mt, err := p.img.MediaType()
+	if err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	e := &earlySigning{push: make(chan error, 1), done: make(chan struct{}), cancel: cancel}
+	ready := func(ctx context.Context) error {
+		select {
+		case err := <-e.push:
+			if err != nil {
+				return fmt.Errorf("the push failed: %w", err)
+			}
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	go func() {
+		defer close(e.done)
+		e.out, e.err = signer.Sign(sctx, ref, sign.Reused(false), sign.Fresh(true),
+			sign.Subject(v1.Descriptor{MediaType: mt, Digest: p.digest, Size: int64(len(raw))}),
+			sign.WithProvenance(prov), sign.WriteAfter(ready))
+		if e.err != nil {
+			e.err = fmt.Errorf("signing %s: %w", ref, e.err)
+		}
+	}()
+	return e, nil
+}
+
+// pushed hands the push's outcome to the signing; a failure cancels it.
+func (e *earlySigning) pushed(err error) {
+	e.push <- err
+	if err != nil {
+		e.cancel()
+	}
+}
+
+// wait returns the signing's outcome once it has ended.
+func (e *earlySigning) wait() (sign.Result, error) {
+	<-e.done
+	e.cancel()
+	return e.out, e.err
+}
+
+// signExisting makes sure m, which was in the registry before this run, carries the run's
+// signatures: those it lacks are added (a missing one is healed).
+func signExisting(ctx context.Context, signer sign.Signer, store repository, m *registry.Manifest, opts ...sign.SignOption) (sign.Result, error) {
+	ref, err := store.Reference(m.Digest)
+	if err != nil {
+		return sign.Result{}, err
+	}
+	out, err := signer.Sign(ctx, ref, append([]sign.SignOption{sign.Reused(true)}, opts...)...)
+	if err != nil {
+		return out, fmt.Errorf("signing %s: %w", ref, err)
+	}
+	return out, nil
+}
+
+// verifySigned records what Sign did for m (out) in res, and verifies m the way Flux will when
+// Sign could not tell.
+func verifySigned(ctx context.Context, signer sign.Signer, store repository, m *registry.Manifest, out sign.Result, res *report.Result, g *group) error {
 	ref, err := store.Reference(m.Digest)
 	if err != nil {
 		return err
-	}
-	// A digest this run pushed cannot carry signatures yet: Sign skips looking for them.
-	out, err := signer.Sign(ctx, ref, append([]sign.SignOption{sign.Reused(reused), sign.Fresh(!reused)}, opts...)...)
-	if err != nil {
-		return fmt.Errorf("signing %s: %w", ref, err)
 	}
 	res.Signed, res.Identity = string(out.Status), out.Identity
 	res.Attached = attached(out)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -42,6 +43,10 @@ type plan struct {
 // plan builds and validates the component and reads the registry; it writes nothing.
 func (m *publishMode) plan(ctx context.Context, c component.Component, tp tags.Plan, an *ancestry, g *group) (*plan, error) {
 	p := &plan{c: c}
+	// The tags the plan reads first are read while the component builds and validates: the
+	// registry's first answers (its ping and token included) leave the critical path.
+	early := m.readEarly(ctx, c, tp)
+	defer early.stop()
 	layer, err := m.build.build(c, g.logf)
 	if err != nil {
 		return nil, err
@@ -92,7 +97,8 @@ func (m *publishMode) plan(ctx context.Context, c component.Component, tp tags.P
 	// The same sum a pushed manifest reports: manifest, config and layer.
 	p.size = int64(len(raw)) + man.Config.Size + layer.Size
 
-	topts := append([]tagger.Option{tagger.WithLogf(g.logf)}, m.tagOptions...)
+	// The plan's reads side by side: a one-component run waits for each round trip.
+	topts := append([]tagger.Option{tagger.WithLogf(g.logf), tagger.WithParallelReads()}, m.tagOptions...)
 	if m.signer != nil {
 		// latest or the stable tag is handed to another run's digest only when it carries the
 		// signatures this run requires: a tag that Flux follows never lands on a digest that
@@ -110,7 +116,7 @@ func (m *publishMode) plan(ctx context.Context, c component.Component, tp tags.P
 			return err
 		}))
 	}
-	p.tagger = tagger.New(p.store, an.ask, topts...)
+	p.tagger = tagger.New(early.over(p.store), an.ask, topts...)
 	in := tagger.Input{
 		Policy: m.policy,
 		Plan:   tp,
@@ -122,7 +128,9 @@ func (m *publishMode) plan(ctx context.Context, c component.Component, tp tags.P
 	if src.ref.Kind == tags.Branch {
 		in.Branch = src.ref.Name
 	}
-	if p.tags, err = p.tagger.Plan(ctx, in); err != nil {
+	p.tags, err = p.tagger.Plan(ctx, in)
+	early.stop() // the reads after the plan's (Apply's) go to the registry
+	if err != nil {
 		return nil, err
 	}
 	for _, n := range p.tags.Notes {
@@ -189,4 +197,98 @@ func unverified(ctx context.Context, err error) bool {
 	}
 	var te *transport.Error
 	return !errors.As(err, &te) || !retry.Healable(te.StatusCode)
+}
+
+// earlyReads holds reads of a component's tags started before its plan needs them (readEarly):
+// the plan's first Get of each such tag takes the early answer, every other Get (and every Get
+// after stop) goes to the registry. An early read is still a read made before this run writes
+// anything, as the plan's own are.
+type earlyReads struct {
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	reads  map[string]*earlyRead
+}
+
+type earlyRead struct {
+	done chan struct{}
+	m    *registry.Manifest
+	err  error
+}
+
+// readEarly starts reading the immutable tag of tp and, when the run may move it, latest, in
+// c's repository; nil (which reads nothing early) for an OCI layout folder or a repository that
+// does not open (the plan reports that).
+func (m *publishMode) readEarly(ctx context.Context, c component.Component, tp tags.Plan) *earlyReads {
+	if m.stores.isLayout {
+		return nil
+	}
+	store, err := m.stores.open(m.stores.target(c))
+	if err != nil {
+		return nil
+	}
+	names := []string{tp.Immutable}
+	if tp.Latest {
+		names = append(names, m.policy.WithDefaults().LatestTag)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	e := &earlyReads{cancel: cancel, reads: map[string]*earlyRead{}}
+	for _, tag := range names {
+		r := &earlyRead{done: make(chan struct{})}
+		e.reads[tag] = r
+		go func() {
+			defer close(r.done)
+			r.m, r.err = store.Get(ctx, tag)
+		}()
+	}
+	return e
+}
+
+// over is store with e's early answers.
+func (e *earlyReads) over(store repository) registry.Store {
+	if e == nil {
+		return store
+	}
+	return earlyStore{repository: store, e: e}
+}
+
+// take hands out the early read of tag, once.
+func (e *earlyReads) take(tag string) *earlyRead {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r := e.reads[tag]
+	delete(e.reads, tag)
+	return r
+}
+
+// stop drops the early reads not taken, and waits for those still running.
+func (e *earlyReads) stop() {
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	left := e.reads
+	e.reads = map[string]*earlyRead{}
+	e.mu.Unlock()
+	e.cancel()
+	for _, r := range left {
+		<-r.done
+	}
+}
+
+type earlyStore struct {
+	repository
+	e *earlyReads
+}
+
+func (s earlyStore) Get(ctx context.Context, tag string) (*registry.Manifest, error) {
+	r := s.e.take(tag)
+	if r == nil {
+		return s.repository.Get(ctx, tag)
+	}
+	select {
+	case <-r.done:
+		return r.m, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }

@@ -65,6 +65,11 @@ func (m *publishMode) run(ctx context.Context) (int, error) {
 		if err := checkNames(m.stores, comps, m.writes(tp)); err != nil {
 			return ExitUsage, err
 		}
+		// The registry's ping and the first components' tokens, while the run makes its
+		// signer and the components build: the first requests of their plans need them.
+		for _, c := range comps[:min(len(comps), max(1, m.out.jobs))] {
+			m.stores.client.Warm(ctx, m.stores.target(c))
+		}
 	}
 
 	// A dry run and a real run make the same plans and report them; a real run also makes the
@@ -83,6 +88,14 @@ func (m *publishMode) run(ctx context.Context) (int, error) {
 		}
 		if signer != nil {
 			snippet = signer.Snippet()
+			// The certificate is fetched while the components build, validate and push,
+			// not after the first push: the run's one Fulcio round trip leaves the critical
+			// path. A run that turns out to have nothing to sign spends one certificate.
+			if p, ok := signer.(sign.Preparer); ok {
+				pctx, cancel := context.WithCancel(ctx)
+				defer cancel()
+				p.Prepare(pctx)
+			}
 		}
 	}
 	m.signer = signer

@@ -1,10 +1,12 @@
 package registry
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -193,6 +195,21 @@ func (c *Client) Repository(ref string) (name.Repository, error) {
 	return repo, nil
 }
 
+// Warm makes the authenticated transport of the repository at ref (the registry's ping, a
+// token) in the background, so that the repository's first request does not wait for them; a
+// request that comes first waits for it instead of asking twice. A failure is dropped: the
+// first request tries again and reports it. An OCI layout folder needs nothing.
+func (c *Client) Warm(ctx context.Context, ref string) {
+	if strings.HasPrefix(ref, LayoutScheme) {
+		return
+	}
+	repo, err := c.Repository(ref)
+	if err != nil {
+		return
+	}
+	go func() { _, _ = c.stateOf(repo).transport(ctx, c) }()
+}
+
 // authenticates reports whether host is a registry the client was asked to work with.
 func (c *Client) authenticates(host string) bool {
 	c.mu.Lock()
@@ -251,6 +268,10 @@ type repoState struct {
 	mu     sync.Mutex
 	absent bool             // the registry said it does not exist, and nothing was written since
 	blobs  map[v1.Hash]bool // blobs known to be in it
+
+	// sessions are upload sessions opened ahead of their blobs (Reserve), each sending its
+	// Location, or nil when the POST failed, once.
+	sessions chan *url.URL
 }
 
 // stateOf returns what the client knows of repo, keyed by registry host and repository path:

@@ -176,10 +176,32 @@ func (s *remoteStore) upload(ctx context.Context, st *repoState, b blob) error {
 			return nil
 		}
 	}
-	loc, err := s.startUpload(ctx)
+	loc, reserved := st.takeSession(ctx)
+	if loc == nil {
+		var err error
+		if loc, err = s.startUpload(ctx); err != nil {
+			return err
+		}
+	}
+	err := s.putBlob(ctx, loc, b)
+	if err != nil && reserved && !errors.Is(err, ctx.Err()) {
+		// A session opened ahead may have gone stale (registries expire idle sessions):
+		// once more through a new one.
+		if loc, err = s.startUpload(ctx); err != nil {
+			return err
+		}
+		err = s.putBlob(ctx, loc, b)
+	}
 	if err != nil {
 		return err
 	}
+	st.add(d)
+	return nil
+}
+
+// putBlob sends b's data to the upload session at loc, completing it.
+func (s *remoteStore) putBlob(ctx context.Context, loc *url.URL, b blob) error {
+	d := b.desc.Digest
 	q := loc.Query()
 	q.Set("digest", d.String())
 	loc.RawQuery = q.Encode()
@@ -200,11 +222,52 @@ func (s *remoteStore) upload(ctx context.Context, st *repoState, b blob) error {
 		return err
 	}
 	defer resp.Body.Close()
-	if err := transport.CheckError(resp, http.StatusCreated); err != nil {
-		return err
+	return transport.CheckError(resp, http.StatusCreated)
+}
+
+// Reserve opens n upload sessions in repo in the background, for blobs whose data does not exist
+// yet (a signature waiting on its transparency log entry): their uploads then cost the PUT
+// alone. A session not taken is left to the registry to expire, so n should be what will be
+// uploaded; a session that fails to open is replaced by a new one at upload time.
+func (w blobWriter) Reserve(ctx context.Context, repo name.Repository, n int) {
+	if n <= 0 {
+		return
 	}
-	st.add(d)
-	return nil
+	st := w.c.stateOf(repo)
+	s := &remoteStore{repo: repo, c: w.c}
+	st.mu.Lock()
+	if st.sessions == nil {
+		st.sessions = make(chan *url.URL, 64)
+	}
+	n = min(n, cap(st.sessions)-len(st.sessions))
+	ch := st.sessions
+	st.mu.Unlock()
+	for range n {
+		go func() {
+			loc, err := s.startUpload(ctx)
+			if err != nil {
+				loc = nil
+			}
+			ch <- loc
+		}()
+	}
+}
+
+// takeSession takes a session opened by Reserve, waiting for one on its way: nil (not
+// reserved) when there is none, or it failed to open.
+func (st *repoState) takeSession(ctx context.Context) (*url.URL, bool) {
+	st.mu.Lock()
+	ch := st.sessions
+	st.mu.Unlock()
+	if ch == nil {
+		return nil, false
+	}
+	select {
+	case loc := <-ch:
+		return loc, loc != nil
+	default:
+		return nil, false
+	}
 }
 
 func (s *remoteStore) url(path string) *url.URL {

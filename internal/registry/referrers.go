@@ -182,6 +182,23 @@ func FetchBlob(ctx context.Context, repo name.Repository, desc v1.Descriptor, li
 func (c *ReferrerClient) List(ctx context.Context, subject name.Digest) (Referrers, error) {
 	lctx, rec := withLinkRecorder(ctx)
 	o := withContext(lctx, c.opts)
+	// The referrers tag schema's index is read beside the API, unless the registry is known
+	// to serve the API: its answer then costs no round trip of its own on a registry without
+	// the API, and one request that is thrown away on one with it, the first time.
+	type fallbackRead struct {
+		im  *v1.IndexManifest
+		err error
+	}
+	var fallback chan fallbackRead
+	if !knownWithAPI(subject.RegistryStr()) {
+		fallback = make(chan fallbackRead, 1)
+		fctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			im, err := readFallbackIndex(fctx, subject, withContext(fctx, c.opts))
+			fallback <- fallbackRead{im, err}
+		}()
+	}
 	// The API is asked every time, whatever a push learnt: a verifier must not miss referrers
 	// a registry indexed itself on the strength of a hint.
 	idx, err := remote.Referrers(subject, o...)
@@ -207,7 +224,13 @@ func (c *ReferrerClient) List(ctx context.Context, subject name.Digest) (Referre
 		return Referrers{}, fmt.Errorf("reading the referrers of %q: %w", subject, explain(err))
 	}
 	rememberAPI(subject.RegistryStr(), false)
-	im, err := readFallbackIndex(ctx, subject, o)
+	var im *v1.IndexManifest
+	if fallback != nil {
+		r := <-fallback
+		im, err = r.im, r.err
+	} else {
+		im, err = readFallbackIndex(ctx, subject, o)
+	}
 	if err != nil {
 		return Referrers{}, err
 	}
@@ -335,6 +358,45 @@ func (c *ReferrerClient) Push(ctx context.Context, subject name.Digest, subjectD
 		}
 	}
 
+	// Beside the blob uploads, what the manifests' PUTs would otherwise wait for: whether the
+	// registry serves the referrers API (unless known: asked once per registry), and the
+	// referrers tag schema's index as it stands (unless the registry is known to serve the
+	// API), the first read of addToFallbackIndex. Both are reads; the answers only choose
+	// where the manifests go first (the PUT's own answer still decides, see below) and start
+	// the index update from a read that may be a little older, which its next round repairs.
+	host := subject.RegistryStr()
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel() // a Push that fails early leaves no read behind
+	probe := make(chan apiAnswer, 1)
+	if !knownWithAPI(host) && !knownWithoutAPI(host) {
+		go func() {
+			_, err := remote.Referrers(subject, withContext(pctx, c.opts)...)
+			switch {
+			case err == nil:
+				probe <- apiServed
+			case noReferrersAPI(err):
+				probe <- apiMissing
+			default:
+				probe <- apiUnknown // asked again after the PUTs, as without the probe
+			}
+		}()
+	} else {
+		probe <- apiUnknown
+	}
+	type indexRead struct {
+		im  *v1.IndexManifest
+		err error
+	}
+	index := make(chan indexRead, 1)
+	if !knownWithAPI(host) {
+		go func() {
+			im, err := readFallbackIndex(pctx, subject, withContext(pctx, c.opts))
+			index <- indexRead{im, err}
+		}()
+	} else {
+		close(index)
+	}
+
 	// The blobs first, side by side: a manifest may only name blobs the registry holds.
 	g, gctx := errgroup.WithContext(ctx)
 	for d, b := range blobs {
@@ -353,7 +415,12 @@ func (c *ReferrerClient) Push(ctx context.Context, subject name.Digest, subjectD
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err := g.Wait()
+	probed := <-probe
+	if probed == apiMissing {
+		rememberAPI(host, false)
+	}
+	if err != nil {
 		return nil, err
 	}
 
@@ -364,7 +431,6 @@ func (c *ReferrerClient) Push(ctx context.Context, subject name.Digest, subjectD
 	// below instead. On a registry known to lack the API, each manifest is stored by its record
 	// tag at once (which stores it by digest as well); that knowledge is only a hint: the answer
 	// of the PUT decides.
-	host := repo.RegistryStr()
 	noAPI := make([]bool, len(raws))
 	g, gctx = errgroup.WithContext(ctx)
 	for i, raw := range raws {
@@ -394,8 +460,11 @@ func (c *ReferrerClient) Push(ctx context.Context, subject name.Digest, subjectD
 			}
 			if !api && c.blobs != nil {
 				// No OCI-Subject header: a registry without the API, or one that serves it
-				// but does not say so (go-containerregistry's own).
-				if api, err = c.hasAPI(gctx, subject); err != nil {
+				// but does not say so (go-containerregistry's own); the probe may have
+				// answered already.
+				if probed == apiServed {
+					api = true
+				} else if api, err = c.hasAPI(gctx, subject); err != nil {
 					return fmt.Errorf("asking %s whether it serves the referrers API: %w", host, explain(err))
 				}
 			}
@@ -424,7 +493,11 @@ func (c *ReferrerClient) Push(ctx context.Context, subject name.Digest, subjectD
 		}
 	}
 	if len(fallback) > 0 {
-		if err := addToFallbackIndex(ctx, subject, fallback, c.maxTagPages, withContext(ctx, c.opts)); err != nil {
+		var first *v1.IndexManifest
+		if r, ok := <-index; ok && r.err == nil {
+			first = r.im
+		}
+		if err := addToFallbackIndex(ctx, subject, fallback, first, c.maxTagPages, withContext(ctx, c.opts)); err != nil {
 			return nil, err
 		}
 	}
@@ -509,7 +582,10 @@ func (c *ReferrerClient) FetchBlob(ctx context.Context, repo name.Repository, de
 // the manifest's media type, digest, size, artifactType and annotations (cosign#4641: an index
 // without them hides what its entries are). Entries of an existing index that lack them are
 // repaired from their manifests when those can be read.
-func addToFallbackIndex(ctx context.Context, subject name.Digest, add []v1.Descriptor, maxTagPages int, opts []remote.Option) error {
+//
+// first, when not nil, is the index as read by the caller before: the first round starts from it
+// instead of reading it again.
+func addToFallbackIndex(ctx context.Context, subject name.Digest, add []v1.Descriptor, first *v1.IndexManifest, maxTagPages int, opts []remote.Option) error {
 	tag := fallbackTag(subject)
 	known := map[string]v1.Descriptor{} // record tag -> descriptor, for records already read
 	for _, d := range add {
@@ -521,13 +597,27 @@ func addToFallbackIndex(ctx context.Context, subject name.Digest, add []v1.Descr
 		// The first round only adds this writer's referrers; the rounds after a write list the
 		// records, which is what makes the last write complete.
 		var records []string
-		if attempt > 1 {
-			var err error
-			if records, err = listRecords(ctx, subject, maxTagPages, opts); err != nil {
-				return err
+		var im *v1.IndexManifest
+		var err error
+		switch {
+		case attempt == 1 && first != nil:
+			im = first
+		case attempt == 1:
+			im, err = readFallbackIndex(ctx, subject, opts)
+		default:
+			// The records and the index side by side: two reads, one round trip.
+			var lerr error
+			listed := make(chan struct{})
+			go func() {
+				defer close(listed)
+				records, lerr = listRecords(ctx, subject, maxTagPages, opts)
+			}()
+			im, err = readFallbackIndex(ctx, subject, opts)
+			<-listed
+			if lerr != nil {
+				return lerr
 			}
 		}
-		im, err := readFallbackIndex(ctx, subject, opts)
 		if err != nil {
 			return err
 		}
@@ -751,6 +841,21 @@ var withoutAPI sync.Map
 func knownWithoutAPI(host string) bool {
 	v, ok := withoutAPI.Load(host)
 	return ok && v.(bool)
+}
+
+// apiAnswer is what a question about the referrers API answered.
+type apiAnswer int
+
+const (
+	apiUnknown apiAnswer = iota // not asked, or no clear answer
+	apiServed
+	apiMissing
+)
+
+// knownWithAPI says the registry answered with the referrers API earlier in the run.
+func knownWithAPI(host string) bool {
+	v, ok := withoutAPI.Load(host)
+	return ok && !v.(bool)
 }
 
 func rememberAPI(host string, api bool) { withoutAPI.Store(host, !api) }

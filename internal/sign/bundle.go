@@ -30,6 +30,7 @@ import (
 	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 	"github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/signature"
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/fleetpush/fleetpush/internal/registry"
@@ -147,35 +148,64 @@ func (s *cosignSigner) inspectBundles(ctx context.Context, ref name.Digest) (bun
 	if err != nil {
 		return bundleScan{}, err
 	}
-	var scan bundleScan
-	candidates := 0
+	var candidates []v1.Descriptor
 	for _, d := range rs.Manifests {
 		if !maybeBundle(d) {
 			continue
 		}
-		if candidates++; candidates > maxBundleCandidates {
+		if len(candidates) == maxBundleCandidates {
 			return bundleScan{}, fmt.Errorf("reading the referrers of %q: more than %d could be Sigstore bundles", ref, maxBundleCandidates)
 		}
-		b, err := s.fetchBundle(ctx, ref.Context(), d)
-		if err != nil {
-			var nb notBundle
-			if errors.As(err, &nb) {
-				continue
+		candidates = append(candidates, d)
+	}
+	// Each bundle is read and verified beside the others: a digest's signature and provenance
+	// bundles cost one manifest and one blob round trip together, not one after the other.
+	type outcome struct {
+		b     *sgbundle.Bundle
+		found foundBundle
+		err   error // reading
+		bad   error // verifying
+	}
+	outs := make([]outcome, len(candidates))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(bundleReads)
+	for i, d := range candidates {
+		g.Go(func() error {
+			o := &outs[i]
+			if o.b, o.err = s.fetchBundle(gctx, ref.Context(), d); o.err != nil {
+				var nb notBundle
+				if errors.As(o.err, &nb) {
+					return nil
+				}
+				return o.err
 			}
-			return bundleScan{}, err
+			o.found, o.bad = s.verifyBundle(gctx, o.b, ref)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return bundleScan{}, err
+	}
+	// The scan in the referrers' order, as read one by one.
+	var scan bundleScan
+	for _, o := range outs {
+		if o.b == nil {
+			continue // not a bundle
 		}
 		scan.parsed++
-		found, err := s.verifyBundle(ctx, b, ref)
-		if err != nil {
+		if o.bad != nil {
 			if scan.failure == nil {
-				scan.failure = err
+				scan.failure = o.bad
 			}
 			continue
 		}
-		scan.verified = append(scan.verified, found)
+		scan.verified = append(scan.verified, o.found)
 	}
 	return scan, nil
 }
+
+// bundleReads is how many of a digest's bundles are read at once: round trips, not CPU.
+const bundleReads = 8
 
 // maybeBundle says whether a referrer may hold a bundle, from what the referrers list says of
 // it. Registries list the manifest's artifactType, or its config's media type (the OCI empty

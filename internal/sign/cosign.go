@@ -285,11 +285,26 @@ func (s *cosignSigner) Sign(ctx context.Context, ref name.Digest, opts ...SignOp
 	needLegacy := false
 	// scan is what the digest's bundles say (looked at when Sign needs to know).
 	var scan *bundleScan
+	scanBundles := func() (bundleScan, error) { return s.inspectBundles(ctx, ref) }
 	if so.fresh {
 		// Nothing to find on a digest this run just created.
 		scan = &bundleScan{}
 		needLegacy = s.format.legacy()
 	} else if s.format.legacy() {
+		if s.format.bundle() || s.o.Provenance {
+			// The bundles are read beside the legacy signature: a re-run's verification
+			// costs the longer of the two chains of reads, not their sum.
+			done := make(chan struct{})
+			var found bundleScan
+			var ferr error
+			bctx, cancel := context.WithCancel(ctx)
+			go func() {
+				defer close(done)
+				found, ferr = s.inspectBundles(bctx, ref)
+			}()
+			defer func() { cancel(); <-done }()
+			scanBundles = func() (bundleScan, error) { <-done; return found, ferr }
+		}
 		sigs, err := s.verify(ctx, ref, false)
 		switch {
 		case err == nil:
@@ -304,7 +319,7 @@ func (s *cosignSigner) Sign(ctx context.Context, ref name.Digest, opts ...SignOp
 	needBundle, needProvenance := false, false
 	if s.format.bundle() || s.o.Provenance {
 		if scan == nil {
-			found, err := s.inspectBundles(ctx, ref)
+			found, err := scanBundles()
 			if err != nil {
 				return Result{}, fmt.Errorf("looking for existing Sigstore bundles on %q: %w", ref, err)
 			}
@@ -369,6 +384,10 @@ func (s *cosignSigner) Sign(ctx context.Context, ref name.Digest, opts ...SignOp
 		res.Status = StatusHealed
 	}
 
+	if so.fresh {
+		s.reserveUploads(ctx, ref, needLegacy, statements)
+	}
+
 	// Everything is made first, then written: each signature and bundle is recorded in the log
 	// and passes cosign's checks (the log's answer included) before any of them is stored, so
 	// that a log that answers wrongly for one format leaves nothing behind for the others either,
@@ -394,6 +413,11 @@ func (s *cosignSigner) Sign(ctx context.Context, ref name.Digest, opts ...SignOp
 	}
 	if err := g.Wait(); err != nil {
 		return Result{}, err
+	}
+	if so.writeAfter != nil {
+		if err := so.writeAfter(ctx); err != nil {
+			return Result{}, fmt.Errorf("signing %q: %w; nothing was stored", ref, err)
+		}
 	}
 	// The first failure to write cancels the rest; what was stored stays and the next run
 	// completes the digest.
@@ -533,6 +557,36 @@ func (s *cosignSigner) pushBundles(ctx context.Context, ref name.Digest, se oci.
 	return nil
 }
 
+// reserver opens upload sessions ahead of their blobs (the registry client's BlobWriter).
+type reserver interface {
+	Reserve(ctx context.Context, repo name.Repository, n int)
+}
+
+// reserveUploads opens the upload sessions of a fresh digest's signature blobs while their log
+// entries are made, when the BlobWriter can: the legacy signature's config and layer, the
+// referrers' empty config and one layer per bundle. Each upload then costs its PUT alone.
+func (s *cosignSigner) reserveUploads(ctx context.Context, ref name.Digest, legacy bool, statements [2][]byte) {
+	r, ok := s.o.BlobWriter.(reserver)
+	if !ok {
+		return
+	}
+	n := 0
+	if legacy {
+		n += 2
+	}
+	if bundles := btoi(statements[0] != nil) + btoi(statements[1] != nil); bundles > 0 {
+		n += 1 + bundles
+	}
+	r.Reserve(ctx, ref.Context(), n)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // makeLegacy makes cosign's legacy signature of ref, recorded in the log when it is on and
 // verified, and returns it with its log index (-1 without the log).
 func (s *cosignSigner) makeLegacy(ctx context.Context, cred *credential, ref name.Digest) (oci.Signature, int64, error) {
@@ -594,11 +648,23 @@ func (s *cosignSigner) writeLegacy(ctx context.Context, cred *credential, ref na
 		if err != nil {
 			return err
 		}
-		_, err = remote.Head(tag, s.remoteOpts(ctx)...)
+		// The HEAD goes out beside the upload of the signature image's blobs, which are
+		// needed either way (a blob is stored by its digest: uploading one that is there
+		// changes nothing), so the signature costs the blobs' round trips and the manifest's.
+		head := make(chan error, 1)
+		go func() {
+			_, err := remote.Head(tag, s.remoteOpts(ctx)...)
+			head <- err
+		}()
+		sigs, upErr := s.uploadFirstSignature(ctx, tag, sig)
+		err = <-head
 		switch {
 		case registry.IsNotFound(err):
-			if err := s.writeFirstSignature(ctx, tag, sig); err != nil {
-				return fmt.Errorf("pushing the signature of %q: %w", ref, err)
+			if upErr == nil {
+				upErr = remote.Put(tag, sigs, s.remoteOpts(ctx)...)
+			}
+			if upErr != nil {
+				return fmt.Errorf("pushing the signature of %q: %w", ref, upErr)
 			}
 			return nil
 		case err != nil:
@@ -620,46 +686,46 @@ func (s *cosignSigner) writeLegacy(ctx context.Context, cred *credential, ref na
 	return nil
 }
 
-// writeFirstSignature writes the signature image of a digest that has none: sig alone, as
+// uploadFirstSignature builds the signature image of a digest that has none: sig alone, as
 // cosign builds it (AppendSignatures onto empty signatures, as AttachSignatureToEntity does for
-// a digest without a `.sig` tag), its blobs through the BlobWriter into the repository of tag
-// (the digest's `.sig` tag), then its manifest at tag.
-func (s *cosignSigner) writeFirstSignature(ctx context.Context, tag name.Tag, sig oci.Signature) error {
+// a digest without a `.sig` tag), and uploads its blobs side by side through the BlobWriter into
+// the repository of tag (the digest's `.sig` tag). The caller puts its manifest at tag.
+func (s *cosignSigner) uploadFirstSignature(ctx context.Context, tag name.Tag, sig oci.Signature) (oci.Signatures, error) {
 	repo := tag.Context()
 	sigs, err := mutate.AppendSignatures(empty.Signatures(), false, sig)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cfg, err := sigs.RawConfigFile()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	m, err := sigs.Manifest()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := s.o.BlobWriter.WriteBlob(ctx, repo, m.Config, cfg, true); err != nil {
-		return err
-	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.o.BlobWriter.WriteBlob(gctx, repo, m.Config, cfg, true) })
 	for _, l := range m.Layers {
 		layer, err := sigs.LayerByDigest(l.Digest)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rc, err := layer.Compressed()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		data, err := io.ReadAll(rc)
 		rc.Close()
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := s.o.BlobWriter.WriteBlob(ctx, repo, l, data, true); err != nil {
-			return err
-		}
+		g.Go(func() error { return s.o.BlobWriter.WriteBlob(gctx, repo, l, data, true) })
 	}
-	return remote.Put(tag, sigs, s.remoteOpts(ctx)...)
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return sigs, nil
 }
 
 // heldEntity is a digest this run just pushed, described by what the run holds: it has no
@@ -771,6 +837,33 @@ func (s *cosignSigner) credential(ctx context.Context) (*credential, error) {
 		s.o.Logf("keyless signing failed in a way that may heal (%v): components that reach signing in the next %s fail with it; the first after asks again", err, s.cooling)
 	}
 	return nil, err
+}
+
+// Prepare starts the keyless credential's fetch (see Preparer). A cosign key is loaded by New
+// already: nothing to do.
+func (s *cosignSigner) Prepare(ctx context.Context) {
+	if s.o.Mode != ModeKeyless {
+		return
+	}
+	go func() {
+		select {
+		case s.credLock <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		defer func() { <-s.credLock }()
+		if s.cred != nil || s.credErr != nil {
+			return // a Sign came first
+		}
+		cred, err := s.keyless(ctx)
+		switch {
+		case err == nil:
+			s.cred = cred
+		case ctx.Err() == nil && !isTransient(err):
+			// The same failure for every Sign: each gets it at once, as from credential.
+			s.credErr, s.credAt = err, time.Now()
+		}
+	}()
 }
 
 // keyless gets a certificate from Fulcio for a fresh ephemeral key, proving the key with the

@@ -117,6 +117,18 @@ type Signer interface {
 	Snippet() string
 }
 
+// Preparer is a Signer that can fetch its signing credential ahead of the first Sign: a
+// keyless Signer's OIDC token and Fulcio certificate, a round trip to Fulcio that otherwise
+// lies on the first component's critical path, after its push.
+type Preparer interface {
+	// Prepare starts fetching the credential in the background and returns at once; the
+	// first Sign waits for that fetch instead of starting its own. It is only a head start:
+	// a fetch that fails in a way that may heal is forgotten (the first Sign tries again,
+	// with its own retries), one that cannot heal is kept, as Sign would keep it. Cancelling
+	// ctx abandons the fetch.
+	Prepare(ctx context.Context)
+}
+
 // SignOption tunes one Sign call.
 type SignOption func(*signOptions)
 
@@ -124,6 +136,16 @@ type signOptions struct {
 	reused, fresh bool
 	provenance    *Provenance
 	subject       *v1.Descriptor
+	writeAfter    func(context.Context) error
+}
+
+// WriteAfter has Sign wait for ready before it writes anything to the registry: everything is
+// signed, logged and verified first, then ready is called, and an error from it ends Sign
+// with nothing stored. With Fresh and Subject, Sign reads nothing of the digest either, so a
+// caller can sign a digest it computed itself while its push is still in flight, and have ready
+// wait for that push: the log entries then overlap the push instead of following it.
+func WriteAfter(ready func(context.Context) error) SignOption {
+	return func(o *signOptions) { o.writeAfter = ready }
 }
 
 // Subject hands Sign the digest's descriptor (media type, digest, size) when the caller holds

@@ -65,6 +65,17 @@ func (t *Tagger) Apply(ctx context.Context, p Plan, m *registry.Manifest) (Outco
 	// its first write of latest, not before (see moveLatest): the check of
 	// the tag comes first, the write waits.
 	deferred := !tags.IsRelease(in.Plan.Immutable) && in.Plan.Latest
+	// moveLatest's first read of latest goes out beside writeBuild's read of
+	// the immutable tag (WithParallelReads): both come after the plan's list
+	// of the tags, which is all moveLatest's argument asks of that read.
+	var firstLatest func() (*registry.Manifest, error)
+	if deferred {
+		var lm *registry.Manifest
+		var lerr error
+		read, drop := t.beside(func() { lm, lerr = t.store.Get(ctx, in.Policy.LatestTag) })
+		defer drop()
+		firstLatest = func() (*registry.Manifest, error) { read(); return lm, lerr }
+	}
 	if tags.IsRelease(in.Plan.Immutable) {
 		mv, err = t.writeRelease(ctx, in, m)
 	} else {
@@ -85,7 +96,7 @@ func (t *Tagger) Apply(ctx context.Context, p Plan, m *registry.Manifest) (Outco
 			immDone = true
 			return nil
 		}
-		lm, err := t.moveLatest(ctx, p, m, writeImm)
+		lm, err := t.moveLatest(ctx, p, m, firstLatest, writeImm)
 		if err == nil {
 			err = writeImm() // latest did not move: the build's own tag still goes on
 		}
@@ -228,7 +239,9 @@ func (t *Tagger) ensureTag(ctx context.Context, m *registry.Manifest, tag string
 // lists the tags when it may move latest; one that found latest in place
 // did not, and the list is taken here, before this run's first write of
 // latest.
-func (t *Tagger) moveLatest(ctx context.Context, p Plan, m *registry.Manifest, afterWrite func() error) (Move, error) {
+//
+// first, when not nil, makes the first read of latest (see Apply).
+func (t *Tagger) moveLatest(ctx context.Context, p Plan, m *registry.Manifest, first func() (*registry.Manifest, error), afterWrite func() error) (Move, error) {
 	in := p.Input
 	tag := in.Policy.LatestTag
 	wrote := false // only a write of this run can have overwritten a newer run's move
@@ -239,7 +252,11 @@ func (t *Tagger) moveLatest(ctx context.Context, p Plan, m *registry.Manifest, a
 	// overwrite a still newer run's move, and is checked the same way.
 	mine, mineHead := m, in.Head
 	for i := range moveAttempts {
-		cur, err := t.store.Get(ctx, tag)
+		read := func() (*registry.Manifest, error) { return t.store.Get(ctx, tag) }
+		if i == 0 && first != nil {
+			read = first
+		}
+		cur, err := read()
 		if err != nil {
 			return Move{}, err
 		}

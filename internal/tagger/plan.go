@@ -139,26 +139,35 @@ func (t *Tagger) Plan(ctx context.Context, in Input) (Plan, error) {
 
 	// Content is the authority: a tag that already holds this layer keeps
 	// its digest. The immutable tag decides first: if it holds other content
-	// the run fails.
+	// the run fails. latest is read beside it (each read is a round trip,
+	// and the plan needs both).
+	var latest *registry.Manifest
+	var latestErr error
+	readLatest, dropLatest := func() {}, func() {}
+	if in.Plan.Latest {
+		readLatest, dropLatest = t.beside(func() { latest, latestErr = t.store.Get(ctx, pol.LatestTag) })
+	}
 	cur, err := t.store.Get(ctx, imm)
 	if err != nil {
 		if err := unread(imm, err); err != nil {
+			dropLatest()
 			return p, err
 		}
 	}
+	if cur != nil && !sameContent(cur, in.Layer) {
+		dropLatest()
+		return p, t.conflict(in, cur)
+	}
+	readLatest()
 	if cur != nil {
-		if !sameContent(cur, in.Layer) {
-			return p, t.conflict(in, cur)
-		}
 		p.Existing, p.ExistingTag, p.Tagged = cur, imm, true
 		p.Moves = append(p.Moves, Move{Tag: imm, Action: ActionPresent, Reason: "it already holds this content", From: cur.Digest.String()})
 	} else {
 		p.Moves = append(p.Moves, Move{Tag: imm, Action: ActionWrite})
 	}
 
-	var latest *registry.Manifest
 	if in.Plan.Latest {
-		if latest, err = t.store.Get(ctx, pol.LatestTag); err != nil {
+		if err := latestErr; err != nil {
 			if err := unread(pol.LatestTag, err); err != nil {
 				return p, err
 			}
@@ -167,18 +176,33 @@ func (t *Tagger) Plan(ctx context.Context, in Input) (Plan, error) {
 			p.Existing, p.ExistingTag = latest, pol.LatestTag
 		}
 	}
+	// The tags are listed (below) beside the read of the digest: whether
+	// they are needed does not depend on its answer, since a digest found
+	// is in.Digest.
+	target := in.Digest
+	if p.Existing != nil {
+		target = p.Existing.Digest
+	}
+	listing := in.Plan.Latest && (latest == nil || latest.Digest != target)
+	var all []string
+	var listErr error
+	list, dropList := func() {}, func() {}
+	if listing {
+		list, dropList = t.beside(func() { all, listErr = t.store.Tags(ctx) })
+	}
 	if p.Existing == nil && in.Digest != (v1.Hash{}) {
 		// A digest no tag names but the registry holds: an earlier run pushed
 		// it and died before signing or tagging. Reuse it, so signing heals it.
 		m, err := t.store.GetDigest(ctx, in.Digest)
 		if err != nil {
 			if err := unread(in.Digest.String(), err); err != nil {
+				dropList()
 				return p, err
 			}
 		}
 		p.Existing = m
 	}
-	target := in.Digest
+	list()
 	if p.Existing != nil {
 		target = p.Existing.Digest
 	}
@@ -191,8 +215,11 @@ func (t *Tagger) Plan(ctx context.Context, in Input) (Plan, error) {
 		// also says whether latest has a promotion record: only then is it
 		// read (a main push of a repository never promoted on latest pays
 		// no request for it).
-		if latest == nil || latest.Digest != target {
-			if err := t.list(ctx, &p); err != nil {
+		if listing {
+			if listErr == nil {
+				p.before, p.listed = all, true
+			}
+			if err := listErr; err != nil {
 				if err := unread("tags", err); err != nil {
 					return p, err
 				}

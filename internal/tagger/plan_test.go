@@ -92,67 +92,75 @@ func TestPlan(t *testing.T) {
 			notes:  2,
 		},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			st, clock := newWorld()
-			publishAll(t, st, clock, anc, tt.before...)
-			if tt.promote != "" {
-				if _, err := promote(t, st, clock, "latest-stable", tt.promote); err != nil {
-					t.Fatal(err)
+		// Plan's reads one after another (as the interleaving tests run them) and side by
+		// side (as the app makes them) must plan the same.
+		for _, mode := range []string{"", "/parallel reads"} {
+			t.Run(tt.name+mode, func(t *testing.T) {
+				t.Parallel()
+				var opts []tagger.Option
+				if mode != "" {
+					opts = append(opts, tagger.WithParallelReads())
 				}
-			}
-			for _, f := range tt.faults {
-				st.Inject(f)
-			}
-			writes := st.Writes()
-			j := (&job{c: tt.c, store: st, clock: clock, ancestry: anc, dryRun: true}).run()
-			if st.Writes() != writes {
-				t.Errorf("Plan wrote %d times to the store, want none", st.Writes()-writes)
-			}
-			if tt.wantErr != "" {
-				if j.err == nil || !strings.Contains(j.err.Error(), tt.wantErr) || !errors.Is(j.err, tags.ErrImmutable) {
-					t.Fatalf("error %v, want one wrapping tags.ErrImmutable with %q", j.err, tt.wantErr)
+				st, clock := newWorld()
+				publishAll(t, st, clock, anc, tt.before...)
+				if tt.promote != "" {
+					if _, err := promote(t, st, clock, "latest-stable", tt.promote); err != nil {
+						t.Fatal(err)
+					}
 				}
-				if tt.notErr != "" && strings.Contains(j.err.Error(), tt.notErr) {
-					t.Errorf("error %q speaks of %q", j.err, tt.notErr)
+				for _, f := range tt.faults {
+					st.Inject(f)
 				}
-				return
-			}
-			if j.err != nil {
-				t.Fatal(j.err)
-			}
-			p := j.plan
-			// From names the commit whose build the tag held.
-			names := map[string]string{}
-			for _, c := range append(tt.before, tt.c) {
-				names[c.digest(t).String()] = strings.TrimPrefix(c.content, "content of ")
-			}
-			for i := range p.Moves {
-				mv := &p.Moves[i]
-				switch leaves := mv.Action == tagger.ActionLeave || mv.Action == tagger.ActionHold; {
-				case leaves && (!strings.HasPrefix(mv.Skipped, mv.Tag+" ") || !strings.HasSuffix(mv.Skipped, ": "+mv.Reason)):
-					t.Errorf("%s: Skipped %q, want the tag and the reason", mv.Tag, mv.Skipped)
-				case !leaves && mv.Skipped != "":
-					t.Errorf("%s: %s, but Skipped says %q", mv.Tag, mv.Action, mv.Skipped)
+				writes := st.Writes()
+				j := (&job{c: tt.c, store: st, clock: clock, ancestry: anc, dryRun: true, opts: opts}).run()
+				if st.Writes() != writes {
+					t.Errorf("Plan wrote %d times to the store, want none", st.Writes()-writes)
 				}
-				mv.Skipped = ""
-				if n, ok := names[p.Moves[i].From]; ok {
-					p.Moves[i].From = n
+				if tt.wantErr != "" {
+					if j.err == nil || !strings.Contains(j.err.Error(), tt.wantErr) || !errors.Is(j.err, tags.ErrImmutable) {
+						t.Fatalf("error %v, want one wrapping tags.ErrImmutable with %q", j.err, tt.wantErr)
+					}
+					if tt.notErr != "" && strings.Contains(j.err.Error(), tt.notErr) {
+						t.Errorf("error %q speaks of %q", j.err, tt.notErr)
+					}
+					return
 				}
-			}
-			if diff := cmp.Diff(tt.want, p.Moves); diff != "" {
-				t.Errorf("moves (-want +got):\n%s", diff)
-			}
-			switch {
-			case tt.existing == "-" && p.Existing != nil:
-				t.Errorf("plan reuses %s (%q), want a push", p.Existing.Digest, p.ExistingTag)
-			case tt.existing != "-" && (p.Existing == nil || p.ExistingTag != tt.existing):
-				t.Errorf("plan reuses %v from %q, want the manifest of %q", p.Existing, p.ExistingTag, tt.existing)
-			}
-			if len(p.Notes) != tt.notes {
-				t.Errorf("notes %q, want %d", p.Notes, tt.notes)
-			}
-		})
+				if j.err != nil {
+					t.Fatal(j.err)
+				}
+				p := j.plan
+				// From names the commit whose build the tag held.
+				names := map[string]string{}
+				for _, c := range append(tt.before, tt.c) {
+					names[c.digest(t).String()] = strings.TrimPrefix(c.content, "content of ")
+				}
+				for i := range p.Moves {
+					mv := &p.Moves[i]
+					switch leaves := mv.Action == tagger.ActionLeave || mv.Action == tagger.ActionHold; {
+					case leaves && (!strings.HasPrefix(mv.Skipped, mv.Tag+" ") || !strings.HasSuffix(mv.Skipped, ": "+mv.Reason)):
+						t.Errorf("%s: Skipped %q, want the tag and the reason", mv.Tag, mv.Skipped)
+					case !leaves && mv.Skipped != "":
+						t.Errorf("%s: %s, but Skipped says %q", mv.Tag, mv.Action, mv.Skipped)
+					}
+					mv.Skipped = ""
+					if n, ok := names[p.Moves[i].From]; ok {
+						p.Moves[i].From = n
+					}
+				}
+				if diff := cmp.Diff(tt.want, p.Moves); diff != "" {
+					t.Errorf("moves (-want +got):\n%s", diff)
+				}
+				switch {
+				case tt.existing == "-" && p.Existing != nil:
+					t.Errorf("plan reuses %s (%q), want a push", p.Existing.Digest, p.ExistingTag)
+				case tt.existing != "-" && (p.Existing == nil || p.ExistingTag != tt.existing):
+					t.Errorf("plan reuses %v from %q, want the manifest of %q", p.Existing, p.ExistingTag, tt.existing)
+				}
+				if len(p.Notes) != tt.notes {
+					t.Errorf("notes %q, want %d", p.Notes, tt.notes)
+				}
+			})
+		}
 	}
 }
 

@@ -62,10 +62,43 @@ type options struct {
 	claimWait  time.Duration
 	poll       time.Duration
 	handOver   func(context.Context, *registry.Manifest) error
+	parallel   bool
 }
 
 // Option configures a Tagger.
 type Option func(*options)
+
+// WithParallelReads has Plan make its independent reads side by side (the
+// immutable tag beside latest; the tag listing beside the digest): each is a
+// round trip, and a one-component run waits for every one of them. All of
+// them still happen before anything is written. Without it (the default)
+// they are made one after another, in the order the interleaving tests
+// (tagtest's scheduler, which runs each run's store calls one at a time)
+// explore.
+func WithParallelReads() Option { return func(o *options) { o.parallel = true } }
+
+// beside starts read: in a goroutine with WithParallelReads, else when the
+// returned wait is called (the sequential order). wait returns once read has
+// run; abandon, for a plan that stops before it needs the read, waits for a
+// started read and skips one not started.
+func (t *Tagger) beside(read func()) (wait, abandon func()) {
+	if !t.o.parallel {
+		done := false
+		return func() {
+			if !done {
+				done = true
+				read()
+			}
+		}, func() {}
+	}
+	ch := make(chan struct{})
+	go func() {
+		defer close(ch)
+		read()
+	}()
+	w := func() { <-ch }
+	return w, w
+}
 
 // WithClock sets the clock (default: the system clock).
 func WithClock(c Clock) Option { return func(o *options) { o.clock = c } }
