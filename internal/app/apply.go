@@ -20,6 +20,7 @@ import (
 // waits on the transparency log.
 func (m *publishMode) apply(ctx context.Context, p *plan, signer sign.Signer, res *report.Result, g *group, gate *stageGate, release func()) (err error) {
 	defer func() { release() }()
+	defer p.drop() // the early verification, when signing did not take it
 	var prov sign.Provenance
 	if signer != nil {
 		prov = m.signers.provenance(p.c, m.src.sha, m.src.ref.Full(), m.build.ignore, m.annotations)

@@ -38,10 +38,21 @@ type plan struct {
 	tagger     *tagger.Tagger
 	tags       tagger.Plan
 	signatures []string // by format, as the run's signer writes them
+
+	// dropVerify abandons the speculative verification of digest (see verifyEarly) unless the
+	// signer took it; never nil once plan returns.
+	dropVerify func()
+}
+
+// drop abandons what the plan started and apply did not take.
+func (p *plan) drop() {
+	if p != nil && p.dropVerify != nil {
+		p.dropVerify()
+	}
 }
 
 // plan builds and validates the component and reads the registry; it writes nothing.
-func (m *publishMode) plan(ctx context.Context, c component.Component, tp tags.Plan, an *ancestry, g *group) (*plan, error) {
+func (m *publishMode) plan(ctx context.Context, c component.Component, tp tags.Plan, an *ancestry, g *group) (_ *plan, err error) {
 	p := &plan{c: c}
 	// The tags the plan reads first are read while the component builds and validates: the
 	// registry's first answers (its ping and token included) leave the critical path.
@@ -54,26 +65,6 @@ func (m *publishMode) plan(ctx context.Context, c component.Component, tp tags.P
 	p.layer = layer
 	g.logf("built %d entries, layer %s (%d bytes)", len(layer.Files), layer.Digest, layer.Size)
 
-	if m.validate {
-		var col collector
-		var rendered func(string, [][]byte)
-		if m.preview != nil && m.dryRun {
-			rendered = col.add
-		}
-		errs, err := m.build.findingsRendered(ctx, c, layer, g.logf, rendered)
-		p.rendered = col.side
-		if err != nil {
-			return nil, err
-		}
-		if len(errs) > 0 {
-			p.findings = errs
-			return p, fmt.Errorf("validation found %d problem(s); nothing was published", len(errs))
-		}
-	}
-
-	if p.store, err = m.stores.open(m.stores.target(c)); err != nil {
-		return nil, err
-	}
 	src := m.src
 	if p.img, err = artifact.Image(layer, artifact.Meta{
 		Source:      src.url,
@@ -96,6 +87,33 @@ func (m *publishMode) plan(ctx context.Context, c component.Component, tp tags.P
 	}
 	// The same sum a pushed manifest reports: manifest, config and layer.
 	p.size = int64(len(raw)) + man.Config.Size + layer.Size
+	p.dropVerify = m.verifyEarly(ctx, c, p.digest)
+	defer func() {
+		if err != nil {
+			p.drop() // nothing of the plan is carried out
+		}
+	}()
+
+	if m.validate {
+		var col collector
+		var rendered func(string, [][]byte)
+		if m.preview != nil && m.dryRun {
+			rendered = col.add
+		}
+		errs, err := m.build.findingsRendered(ctx, c, layer, g.logf, rendered)
+		p.rendered = col.side
+		if err != nil {
+			return nil, err
+		}
+		if len(errs) > 0 {
+			p.findings = errs
+			return p, fmt.Errorf("validation found %d problem(s); nothing was published", len(errs))
+		}
+	}
+
+	if p.store, err = m.stores.open(m.stores.target(c)); err != nil {
+		return nil, err
+	}
 
 	// The plan's reads side by side: a one-component run waits for each round trip.
 	topts := append([]tagger.Option{tagger.WithLogf(g.logf), tagger.WithParallelReads()}, m.tagOptions...)
@@ -137,7 +155,34 @@ func (m *publishMode) plan(ctx context.Context, c component.Component, tp tags.P
 		g.logf("dry run: %s", n)
 	}
 	p.signatures = m.signers.formats()
+	if p.tags.Existing == nil || p.tags.Existing.Digest != p.digest {
+		// The registry holds no digest or another one: what was read of the local digest
+		// speaks of nothing this run signs or tags.
+		p.drop()
+	}
 	return p, nil
+}
+
+// verifyEarly starts verifying the signatures the digest this run built (digest) may carry
+// already, when the run's signer can (sign.Prefetcher): on a re-run the registry holds that
+// digest, signed, and its verification's chain of reads runs beside the plan's reads of the
+// tags instead of after them. It is speculation: the Sign of that digest in the same repository
+// takes it, nothing else does, so when the registry turns out to hold another digest (or none)
+// the reads were only wasted. The returned func abandons it.
+func (m *publishMode) verifyEarly(ctx context.Context, c component.Component, digest v1.Hash) func() {
+	pf, ok := m.signer.(sign.Prefetcher)
+	if !ok || m.stores.isLayout {
+		return func() {}
+	}
+	store, err := m.stores.open(m.stores.target(c))
+	if err != nil {
+		return func() {} // the plan reports it
+	}
+	ref, err := store.Reference(digest)
+	if err != nil {
+		return func() {}
+	}
+	return pf.Prefetch(ctx, ref)
 }
 
 // action is what the plan does with the artifact.

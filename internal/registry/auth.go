@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 
@@ -36,11 +37,95 @@ func (r router) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	rt, err := r.c.stateOf(ref).transport(req.Context(), r.c)
+	st := r.c.stateOf(ref)
+	if !st.made.Load() && (req.Method == http.MethodGet || req.Method == http.MethodHead) && req.Body == nil {
+		return r.c.besidePing(req, st)
+	}
+	rt, err := st.transport(req.Context(), r.c)
 	if err != nil {
 		return nil, err
 	}
 	return rt.RoundTrip(req)
+}
+
+// besidePing sends a read of a repository whose authenticated transport is not made yet (the
+// registry's ping, maybe a token) beside the making of it, while the registry's ping is yet
+// to answer (once it has, a registry that wants credentials is known not to answer one read
+// without them, and one that does not makes the transport at once), so that a registry that wants no
+// credentials answers the read in the ping's round trip instead of after it. The read goes out
+// without credentials, and only when the keychain holds none for the repository: it is then
+// the very request the transport sends once the ping has answered 200 (no authentication, the
+// scheme the request names), and its answer is taken. Any other outcome of the ping (a
+// challenge: the registry wants a token or a password; another scheme; a failure) drops that
+// answer, unread, and the request goes out through the transport as it always did.
+func (c *Client) besidePing(req *http.Request, st *repoState) (*http.Response, error) {
+	ctx := req.Context()
+	if !c.pinged.(*pingCache).pending(req.URL) || !st.anonymous(ctx, c) {
+		rt, err := st.transport(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		return rt.RoundTrip(req)
+	}
+	type answer struct {
+		resp *http.Response
+		err  error
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	got := make(chan answer, 1)
+	go func() {
+		resp, err := c.rt.RoundTrip(req.Clone(sctx))
+		got <- answer{resp, err}
+	}()
+	rt, err := st.transport(ctx, c)
+	if err == nil && c.pinged.(*pingCache).anonymous(req.URL) {
+		a := <-got
+		if a.resp == nil {
+			cancel()
+			return nil, a.err
+		}
+		a.resp.Body = cancelOnClose{a.resp.Body, cancel}
+		return a.resp, a.err
+	}
+	// Its answer (a 401 by now: it took one round trip, the ping and the token two) is
+	// closed before the request goes out again, so that the two never overlap.
+	if a := <-got; a.resp != nil {
+		a.resp.Body.Close()
+	}
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	return rt.RoundTrip(req)
+}
+
+// cancelOnClose ends a request's context once its answer's body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+// anonymous reports whether the keychain holds no credentials for the repository, asked once.
+func (st *repoState) anonymous(ctx context.Context, c *Client) bool {
+	st.anonOnce.Do(func() {
+		auth, err := authn.Resolve(ctx, c.keychain(), st.repo)
+		if err != nil {
+			return
+		}
+		if auth == authn.Anonymous {
+			st.anon = true
+			return
+		}
+		cfg, err := authn.Authorization(ctx, auth)
+		st.anon = err == nil && *cfg == (authn.AuthConfig{})
+	})
+	return st.anon
 }
 
 // repositoryOf returns the repository a registry API path names: /v2/<name>/manifests/...,
@@ -93,6 +178,7 @@ func (st *repoState) transport(ctx context.Context, c *Client) (http.RoundTrippe
 		return nil, err
 	}
 	st.rt = rt
+	st.made.Store(true)
 	return rt, nil
 }
 
@@ -155,6 +241,33 @@ func (p *pingCache) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp.Body.Close()
 	e.status, e.header, e.ok = resp.StatusCode, resp.Header.Clone(), true
 	return e.replay(req), nil
+}
+
+// pending reports whether the registry of u has not answered its ping over u's scheme yet.
+func (p *pingCache) pending(u *url.URL) bool {
+	e := p.entry(u.Scheme + "://" + u.Host)
+	if !e.mu.TryLock() {
+		return true // the first ping is on its way
+	}
+	defer e.mu.Unlock()
+	return !e.ok
+}
+
+// anonymous reports whether the registry of u answered its ping 200 over u's scheme, and not
+// over the other one: go-containerregistry's transport then sends u's requests as they are,
+// over that scheme, without credentials (when it has none).
+func (p *pingCache) anonymous(u *url.URL) bool {
+	other := map[string]string{"http": "https", "https": "http"}[u.Scheme]
+	if other == "" {
+		return false
+	}
+	if p.entry(other + "://" + u.Host).answered() {
+		return false
+	}
+	e := p.entry(u.Scheme + "://" + u.Host)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.ok && e.status == http.StatusOK
 }
 
 func (e *ping) answered() bool {

@@ -264,6 +264,10 @@ type repoState struct {
 
 	rtMu sync.Mutex
 	rt   http.RoundTripper // authenticated, made on first use
+	made atomic.Bool       // rt is made
+
+	anonOnce sync.Once
+	anon     bool // the keychain holds no credentials for the repository
 
 	mu     sync.Mutex
 	absent bool             // the registry said it does not exist, and nothing was written since

@@ -51,3 +51,39 @@ func BenchmarkSign50Formats(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRerun50 is a re-run's verification of 50 digests signed with the defaults (both
+// formats and provenance), benchWorkers at a time against the loopback stack: each op is a
+// fresh run's Signer finding every signature there and verifying it. Its CPU profile is where
+// a re-run's verification spends its time.
+func BenchmarkRerun50(b *testing.B) {
+	env := testenv.Sigstore(b)
+	host := testenv.Registry(b)
+	ctx := context.Background()
+	id := e2eIdentity(env, e2eRepo, "refs/heads/main", "")
+	claims := testenv.GitHubClaims(e2eRepo, e2eWorkflow, "refs/heads/main")
+	prov := e2eProvenance
+	prov.Ref, prov.WorkflowRef = "refs/heads/main", e2eRepo+"/.github/workflows/"+e2eWorkflow+"@refs/heads/main"
+	both := func(o *sign.Options) { o.SignatureFormat, o.Provenance, o.Logf = sign.FormatBoth, true, nil }
+	digests := make([]name.Digest, 50)
+	for j := range digests {
+		digests[j] = pushRandom(b, host, fmt.Sprintf("acme/d2-apps/rerun-c%02d", j))
+	}
+	s := keyless(b, env, env.OIDC.Grant(claims), id, both)
+	if _, err := signPool(ctx, s, digests, benchWorkers, sign.Fresh(true), sign.WithProvenance(prov)); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		s := keyless(b, env, env.OIDC.Grant(claims), id, both)
+		res, err := signPool(ctx, s, digests, benchWorkers, sign.Reused(true), sign.WithProvenance(prov))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, r := range res {
+			if r.Status != sign.StatusExisting {
+				b.Fatalf("a re-run found %s, want existing", r.Status)
+			}
+		}
+	}
+}

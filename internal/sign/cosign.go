@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -78,6 +79,10 @@ type cosignSigner struct {
 	cred     *credential
 	credErr  error
 	credAt   time.Time // when credErr happened
+
+	// pre holds the Prefetches not yet taken by a Sign, by reference.
+	preMu sync.Mutex
+	pre   map[string]*prefetch
 }
 
 // credential is what signs: a key, and for keyless its short-lived certificate. A cosign
@@ -281,50 +286,18 @@ func (s *cosignSigner) Sign(ctx context.Context, ref name.Digest, opts ...SignOp
 	// What the digest carries already, per format: an earlier run may have signed it (then
 	// nothing is added), or written one format and died before the next (then only what is
 	// missing is added).
-	res := Result{Status: StatusExisting, RekorLogIndex: -1}
-	needLegacy := false
-	// scan is what the digest's bundles say (looked at when Sign needs to know).
-	var scan *bundleScan
-	scanBundles := func() (bundleScan, error) { return s.inspectBundles(ctx, ref) }
+	var lk looked
 	if so.fresh {
 		// Nothing to find on a digest this run just created.
-		scan = &bundleScan{}
-		needLegacy = s.format.legacy()
-	} else if s.format.legacy() {
-		if s.format.bundle() || s.o.Provenance {
-			// The bundles are read beside the legacy signature: a re-run's verification
-			// costs the longer of the two chains of reads, not their sum.
-			done := make(chan struct{})
-			var found bundleScan
-			var ferr error
-			bctx, cancel := context.WithCancel(ctx)
-			go func() {
-				defer close(done)
-				found, ferr = s.inspectBundles(bctx, ref)
-			}()
-			defer func() { cancel(); <-done }()
-			scanBundles = func() (bundleScan, error) { <-done; return found, ferr }
-		}
-		sigs, err := s.verify(ctx, ref, false)
-		switch {
-		case err == nil:
-			res = existingResult(sigs[0])
-			res.Legacy = AttachedExisting
-		case unsigned(err):
-			needLegacy = true
-		default:
-			return Result{}, fmt.Errorf("looking for an existing signature on %q: %w", ref, err)
-		}
+		lk = looked{res: Result{Status: StatusExisting, RekorLogIndex: -1}, scan: &bundleScan{}, needLegacy: s.format.legacy()}
+	} else if pre := s.prefetched(ctx, ref); pre != nil {
+		lk = *pre
+	} else if lk = s.look(ctx, ref); lk.err != nil {
+		return Result{}, lk.err
 	}
+	res, needLegacy, scan := lk.res, lk.needLegacy, lk.scan
 	needBundle, needProvenance := false, false
 	if s.format.bundle() || s.o.Provenance {
-		if scan == nil {
-			found, err := scanBundles()
-			if err != nil {
-				return Result{}, fmt.Errorf("looking for existing Sigstore bundles on %q: %w", ref, err)
-			}
-			scan = &found
-		}
 		if s.format.bundle() {
 			if b := scan.find(PredicateCosignSign); b != nil {
 				res.Bundle = AttachedExisting
