@@ -29,7 +29,7 @@ table=$(mktemp)
 trap 'rm -f "$out" "$table"' EXIT
 
 want() { [[ " $groups " == *" $1 "* ]]; }
-# The D2 loop needs the flux CLI, which only the benchmarks use.
+# The D2 loop needs the flux CLI (hack/test.sh installs it too).
 if want d2; then bash hack/tools.sh flux; fi
 run() { go test -run '^$' -bench "$1" -benchtime "$2" -benchmem "$3" | tee -a "$out" >&2; }
 want keyless && run 'BenchmarkPublishKeyless50$' "$keylesstime" ./internal/app
