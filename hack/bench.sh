@@ -13,6 +13,10 @@
 #                                  of the paired benchmark is two runs: keep it even, so each
 #                                  format runs first as often)
 #   D2_BENCHTIME=3x ...            iterations of the D2 loop (default 1x: a keyless loop takes ~40 s)
+#   hack/bench.sh prune            prune of 2,000 versions (not in the default list: distribution
+#                                  reads every tag of the repository on each manifest DELETE, so
+#                                  it takes many minutes); FLEETPUSH_BENCH_PRUNE_VERSIONS=500 for a
+#                                  smaller repository
 #
 # A row whose benchmark has not run (another group, or not written yet) shows "-".
 set -euo pipefail
@@ -41,6 +45,8 @@ want registry && run 'BenchmarkRoundTrips$' "$benchtime" ./internal/registry
 want detect && run 'BenchmarkDetect$' "$benchtime" ./internal/gitdiff
 want validate && run 'BenchmarkValidate150Overlays$' "$benchtime" ./internal/kustomize
 want build && run 'BenchmarkBuild$' "$benchtime" ./internal/artifact
+# Past go test's default 10-minute timeout on a loaded machine.
+want prune && go test -run '^$' -bench 'BenchmarkPrune$' -benchtime 1x -benchmem -timeout 2h ./internal/app | tee -a "$out" >&2
 
 # One line per benchmark: name, seconds per op, then "unit=value" for each reported metric.
 awk '/^Benchmark/ {
@@ -135,3 +141,8 @@ row "detect, push event" "$(secs BenchmarkDetect/push)" s "<=" 1
 row "detect, pull request" "$(secs BenchmarkDetect/pull_request)" s "<=" 1
 row "validate 150 overlays" "$(secs BenchmarkValidate150Overlays)" s "<=" 1
 row "build one artifact" "$(secs BenchmarkBuild)" s "" ""
+# Issue 18: prune of 2,000 main builds (each with a signature, a referrer and a fallback index)
+# on loopback, keeping 10.
+row "prune of ${FLEETPUSH_BENCH_PRUNE_VERSIONS:-2000} versions" "$(secs BenchmarkPrune)" s "" ""
+row "  registry requests per deleted version" "$(metric BenchmarkPrune requests/deleted)" "" "" ""
+row "  tag listings per deleted version" "$(metric BenchmarkPrune tag-lists/deleted)" "" "" ""
