@@ -92,16 +92,12 @@ func (m *pruneMode) run(ctx context.Context) (int, error) {
 		}
 		return res
 	})
+	// One step summary: the retention tables stand in for the publish table, whose columns
+	// (changed, digest, signed) say nothing of a prune.
+	m.out.summary = func(doc *report.Cut, title string, rs []report.Result) { report.PruneSummary(doc, title, rs, m.dryRun) }
 	code, err := m.out.finish(results, "fleetpush prune", "")
 	if werr := report.WritePruneText(m.log.Writer(), results); werr != nil && err == nil {
 		err = werr
-	}
-	if m.log.Actions() {
-		doc := report.NewSummary(m.log.SummaryBudget())
-		report.PruneMarkdown(doc, results, m.dryRun)
-		if serr := m.log.Summary(doc); serr != nil && err == nil {
-			err = serr
-		}
 	}
 	return code, err
 }
