@@ -528,8 +528,9 @@ func sortedHashes[T any](m map[v1.Hash]T) []v1.Hash {
 	return out
 }
 
-// gitHubAPI is the REST API of the GitHub server the run is on: api.github.com, or a GitHub
-// Enterprise Server's /api/v3.
+// gitHubAPI is the REST API of the GitHub server the run is on when the runner does not say
+// (GITHUB_API_URL, which Actions sets, comes first): api.github.com, or a GitHub Enterprise
+// Server's /api/v3.
 func gitHubAPI(serverURL string) string {
 	if serverURL == "" || strings.TrimSuffix(serverURL, "/") == "https://github.com" {
 		return "https://api.github.com"
