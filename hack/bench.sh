@@ -13,6 +13,10 @@
 #                                  of the paired benchmark is two runs: keep it even, so each
 #                                  format runs first as often)
 #   D2_BENCHTIME=3x ...            iterations of the D2 loop (default 1x: a keyless loop takes ~40 s)
+#   hack/bench.sh prune            prune of 2,000 versions (not in the default list: distribution
+#                                  reads every tag of the repository on each manifest DELETE, so
+#                                  it takes many minutes); FLEETPUSH_BENCH_PRUNE_VERSIONS=500 for a
+#                                  smaller repository
 #
 #   hack/bench.sh latency          issue 19's latency benchmark, not among the default groups: it
 #                                  takes about 10 minutes (a D2 loop of 50 components keyless, with
@@ -43,8 +47,13 @@ timeline=${LATENCY_TIMELINE:-$(mktemp)}
 trap 'rm -f "$out" "$table"; [[ -n "${LATENCY_TIMELINE:-}" ]] || rm -f "$timeline"' EXIT
 
 want() { [[ " $groups " == *" $1 "* ]]; }
+<<<<<<< HEAD
 # The D2 loop needs the flux CLI, which only the benchmarks use.
 if want d2 || want latency; then bash hack/tools.sh flux; fi
+=======
+# The D2 loop needs the flux CLI (hack/test.sh installs it too).
+if want d2; then bash hack/tools.sh flux; fi
+>>>>>>> prune18
 run() { go test -run '^$' -bench "$1" -benchtime "$2" -benchmem "$3" | tee -a "$out" >&2; }
 want keyless && run 'BenchmarkPublishKeyless50$' "$keylesstime" ./internal/app
 want d2 && run 'BenchmarkD2Loop50$' "$d2time" ./internal/app
@@ -55,6 +64,7 @@ want registry && run 'BenchmarkRoundTrips$' "$benchtime" ./internal/registry
 want detect && run 'BenchmarkDetect$' "$benchtime" ./internal/gitdiff
 want validate && run 'BenchmarkValidate150Overlays$' "$benchtime" ./internal/kustomize
 want build && run 'BenchmarkBuild$' "$benchtime" ./internal/artifact
+<<<<<<< HEAD
 if want latency; then
 	# Three runs of the test binary, so that each gets its own iterations; the 50-component D2
 	# loops outlast go test's default ten-minute timeout when iterated.
@@ -66,6 +76,10 @@ if want latency; then
 	lrun 'BenchmarkLatency/loopback/(keyless|unsigned)/^50$' "$latency50time"
 	load_after=$(uptime)
 fi
+=======
+# Past go test's default 10-minute timeout on a loaded machine.
+want prune && go test -run '^$' -bench 'BenchmarkPrune$' -benchtime 1x -benchmem -timeout 2h ./internal/app | tee -a "$out" >&2
+>>>>>>> prune18
 
 # One line per benchmark: name, seconds per op, then "unit=value" for each reported metric.
 awk '/^Benchmark/ {
@@ -237,4 +251,12 @@ row "detect, push event" "$(secs BenchmarkDetect/push)" s "<=" 1
 row "detect, pull request" "$(secs BenchmarkDetect/pull_request)" s "<=" 1
 row "validate 150 overlays" "$(secs BenchmarkValidate150Overlays)" s "<=" 1
 row "build one artifact" "$(secs BenchmarkBuild)" s "" ""
+<<<<<<< HEAD
 if want latency; then latency_table; fi
+=======
+# Issue 18: prune of 2,000 main builds (each with a signature, a referrer and a fallback index)
+# on loopback, keeping 10.
+row "prune of ${FLEETPUSH_BENCH_PRUNE_VERSIONS:-2000} versions" "$(secs BenchmarkPrune)" s "" ""
+row "  registry requests per deleted version" "$(metric BenchmarkPrune requests/deleted)" "" "" ""
+row "  tag listings per deleted version" "$(metric BenchmarkPrune tag-lists/deleted)" "" "" ""
+>>>>>>> prune18

@@ -3,7 +3,8 @@
 # later runs reuse: a cold cache costs a few minutes of builds, a warm one nothing.
 #
 #   FLEETPUSH_TOOLS  cache folder (default: $HOME/.cache/fleetpush/tools); binaries go to $FLEETPUSH_TOOLS/bin
-#   hack/tools.sh flux   also the flux CLI, which only the benchmarks need (hack/bench.sh asks for it)
+#   hack/tools.sh flux   also the flux CLI (hack/test.sh and hack/bench.sh ask for it): a few
+#                        minutes of go build on a cold cache, nothing on a warm one
 #
 # Go tools come through the Go module proxy (`go install pkg@version`), system packages through
 # apt-get. A tool is rebuilt only when its version stamp changes.
@@ -88,11 +89,12 @@ fi
 install_go_tool cosign github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5
 install_go_tool_as cosign3 github.com/sigstore/cosign/v3/cmd/cosign@v3.1.3
 
-# The flux CLI, for the benchmarks only: BenchmarkD2Loop50 runs the D2 reference architecture's
+# The flux CLI: TestPruneLifecycle pulls every tag prune keeps with `flux pull artifact`, as a
+# cluster's source-controller would, and BenchmarkD2Loop50 runs the D2 reference architecture's
 # publish loop with it, to measure fleetpush against what it replaces. flux2's go.mod holds replace
 # directives, which `go install pkg@version` refuses, so its module source (through the module
 # proxy, at an exact version) is built in place. Its `install` command embeds manifests that its
-# Makefile downloads from GitHub; the artifact commands the loop runs do not use them, so a
+# Makefile downloads from GitHub; the artifact commands used here do not use them, so a
 # placeholder stands in.
 install_flux() {
 	local version=v2.7.5

@@ -128,7 +128,7 @@ func execute(ctx context.Context, cfg *config.Config, log *report.Log, stdout io
 	case config.Prune:
 		p := &pruneMode{log: log, out: out, components: src.components, stores: stores, dryRun: cfg.DryRunOn, clock: o.clock,
 			policy:  retention.Policy{Keep: cfg.Keep, KeepDays: cfg.KeepDays, Grace: cfg.Grace},
-			ghToken: cmp.Or(cfg.Password, cfg.GitHub.Token), ghAPI: gitHubAPI(cfg.GitHub.ServerURL)}
+			ghToken: cmp.Or(cfg.Password, cfg.GitHub.Token), ghAPI: cmp.Or(cfg.GitHub.APIURL, gitHubAPI(cfg.GitHub.ServerURL))}
 		return p.run(ctx)
 	case config.Verify:
 		v := &verifyMode{out: out, components: src.components, policy: policy, stores: stores, signers: signers, version: cfg.Version}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,6 +27,16 @@ import (
 // distribution's in-memory registry on loopback, keeping 10. It reports the time of the run
 // and, through a counting proxy, the registry requests per deleted version. The repository is
 // filled directly (one small manifest a version), not by publish: the benchmark measures prune.
+// FLEETPUSH_BENCH_PRUNE_LOG=1 prints prune's log and the requests summed by shape.
+//
+// Where the time goes: distribution answers a manifest DELETE by digest only after reading the
+// link of every tag of the repository (to remove the tags on that manifest), and v3.1 records a
+// trace span, JSON-encoded for its debug log, for each of those reads. A version takes four such
+// DELETEs, the floor for what must go (the build, its referrer, its signature, its fallback
+// index), so the registry's work grows with versions × tags: quadratically, whatever order the
+// client deletes in. Prune's own requests per version are constant (about 11: the plan's read,
+// the four DELETEs, the HEAD that guards the signatures, the referrers and the attachment reads,
+// and one tag listing page per batch of deletions).
 func BenchmarkPrune(b *testing.B) {
 	n := 2000
 	if s := os.Getenv("FLEETPUSH_BENCH_PRUNE_VERSIONS"); s != "" {
@@ -51,7 +62,7 @@ func BenchmarkPrune(b *testing.B) {
 		b.StopTimer()
 		b.Logf("pruned in %s", time.Since(fillStart).Round(time.Millisecond))
 		if os.Getenv("FLEETPUSH_BENCH_PRUNE_LOG") != "" {
-			b.Log(stderr.String())
+			fmt.Fprintf(os.Stderr, "%s\nrequests by shape:\n%s", stderr.String(), requestBreakdown(proxy.Timeline()))
 		}
 		if code != 0 {
 			b.Fatalf("prune exit %d:\n%s", code, stderr.String())
@@ -67,9 +78,48 @@ func BenchmarkPrune(b *testing.B) {
 	}
 }
 
+// requestBreakdown sums a timeline by request shape (method, kind, by tag or by digest,
+// status): how many and how long, the longest first. It is where a slow prune spends its time.
+func requestBreakdown(tl []testenv.Request) string {
+	type sum struct {
+		n     int
+		total time.Duration
+	}
+	by := map[string]*sum{}
+	for _, r := range tl {
+		kind := "other"
+		switch {
+		case strings.Contains(r.Path, "/manifests/sha256:"):
+			kind = "manifest by digest"
+		case strings.Contains(r.Path, "/manifests/"):
+			kind = "manifest by tag"
+		case strings.Contains(r.Path, "/referrers/"):
+			kind = "referrers"
+		case strings.HasSuffix(r.Path, "/tags/list"):
+			kind = "tags"
+		}
+		k := fmt.Sprintf("%s %s %d", r.Method, kind, r.Status)
+		if by[k] == nil {
+			by[k] = &sum{}
+		}
+		by[k].n++
+		by[k].total += r.End - r.Start
+	}
+	var ks []string
+	for k := range by {
+		ks = append(ks, k)
+	}
+	sort.Slice(ks, func(i, j int) bool { return by[ks[i]].total > by[ks[j]].total })
+	var out strings.Builder
+	for _, k := range ks {
+		fmt.Fprintf(&out, "%-32s %6d requests %10s total %8s each\n", k, by[k].n, by[k].total.Round(time.Millisecond), (by[k].total / time.Duration(by[k].n)).Round(time.Microsecond))
+	}
+	return out.String()
+}
+
 // fillPruneRepo pushes n main builds, a day apart, each with a .sig tag and a referrer in a
 // fallback index, straight to the registry.
-func fillPruneRepo(b *testing.B, host, repo string, n int) {
+func fillPruneRepo(b testing.TB, host, repo string, n int) {
 	b.Helper()
 	r, err := name.NewRepository(host+"/"+repo, name.Insecure)
 	if err != nil {

@@ -30,9 +30,10 @@
 //
 // A real run deletes, per digest and oldest first:
 //
-//  1. the tags, listed again, and every moving or new one read again: a digest that a tag
-//     not in the plan, or a channel, points at now stays (a publish, release or promote
-//     reached it since the plan);
+//  1. the tags, listed again right before each small batch of deletions, and every moving or
+//     new one read again: a digest of the batch that a tag not in the plan, or a channel,
+//     points at now stays (a publish, release or promote reached it since the plan); why a
+//     re-read per batch guards as well as one per deletion is argued at recheck;
 //  2. the digest's manifest, by digest; a distribution registry removes every tag on it in
 //     the same request;
 //  3. its referrers (each only if its own manifest names the digest as subject), then the
@@ -60,5 +61,5 @@
 // client close is the moment between the last read of step 1 and the DELETE of step 2: a
 // publish that tags a pruned digest exactly then (a re-run of an old commit, whose content
 // is unchanged) finds its tag gone; its next run pushes the digest again. The grace period
-// and the re-read make that window one request wide.
+// and the re-read make that window one batch of deletions wide.
 package app

@@ -92,16 +92,12 @@ func (m *pruneMode) run(ctx context.Context) (int, error) {
 		}
 		return res
 	})
+	// One step summary: the retention tables stand in for the publish table, whose columns
+	// (changed, digest, signed) say nothing of a prune.
+	m.out.summary = func(doc *report.Cut, title string, rs []report.Result) { report.PruneSummary(doc, title, rs, m.dryRun) }
 	code, err := m.out.finish(results, "fleetpush prune", "")
 	if werr := report.WritePruneText(m.log.Writer(), results); werr != nil && err == nil {
 		err = werr
-	}
-	if m.log.Actions() {
-		doc := report.NewSummary(m.log.SummaryBudget())
-		report.PruneMarkdown(doc, results, m.dryRun)
-		if serr := m.log.Summary(doc); serr != nil && err == nil {
-			err = serr
-		}
 	}
 	return code, err
 }
@@ -121,8 +117,7 @@ type prunePlan struct {
 	claims    map[string]v1.Hash // sweepable claim tag → its record's digest
 	dangling  []string           // tags listed whose manifest is gone
 
-	fresh     []string // the last tag list of the apply, and the deletions since
-	sinceList int
+	fresh []string // the last tag list of the apply
 }
 
 // planPrune reads the repository and decides; it writes nothing.
@@ -287,49 +282,35 @@ func applyPrune(ctx context.Context, p registry.Pruner, pl *prunePlan, logf func
 	protected := func(h v1.Hash) bool { return pl.protected[h] }
 	counted := map[v1.Hash]bool{}
 
+	var deletions []int // indexes into pl.decisions, oldest first
 	for i, dec := range pl.decisions {
-		if !dec.Delete {
-			continue
+		if dec.Delete {
+			deletions = append(deletions, i)
 		}
-		d, _ := v1.NewHash(dec.Digest)
-		fresh, why, err := recheck(ctx, p, pl, d)
-		if err != nil {
-			fail(fmt.Errorf("re-reading the tags before deleting %s: %w", d, err))
-			continue
+	}
+	for len(deletions) > 0 {
+		batch := deletions[:min(len(deletions), recheckBatch(pl.fresh))]
+		deletions = deletions[len(batch):]
+		digests := map[v1.Hash]bool{}
+		for _, i := range batch {
+			d, _ := v1.NewHash(pl.decisions[i].Digest)
+			digests[d] = true
 		}
-		if why != "" {
-			r.Left = append(r.Left, fmt.Sprintf("%s: %s", d, why))
-			r.Versions[i].Action, r.Versions[i].Reason = "keep", "kept: "+why
-			r.Kept++
-			continue
-		}
-		// The manifest first: on a distribution registry its tags go with it in one request,
-		// so no tag is ever left on a deleted digest, and an interruption from here on leaves
-		// only attachments whose subject is gone (404), which the next prune sweeps.
-		if err := p.DeleteManifest(ctx, d); err != nil {
-			fail(err)
-			continue
-		}
-		logf("deleted %s (%s)", d, strings.Join(dec.Tags, ", "))
-		r.Deleted++
-		r.BytesFreed += freed(pl.manifests[d], pl.keptBlobs, counted)
-		// Pushed again since (a re-run of the same commit): its signatures are that run's now.
-		if again, err := p.Exists(ctx, d); err != nil || again {
+		fresh, keep, err := recheck(ctx, p, pl, digests)
+		for _, i := range batch {
+			dec := pl.decisions[i]
+			d, _ := v1.NewHash(dec.Digest)
 			if err != nil {
-				fail(fmt.Errorf("checking %s before deleting its signatures: %w", d, err))
-			} else {
-				r.Left = append(r.Left, fmt.Sprintf("%s: pushed again right after its deletion; its signatures and referrers stay", d))
-				r.Deleted--
-				r.Kept++
+				fail(fmt.Errorf("re-reading the tags before deleting %s: %w", d, err))
+				continue
 			}
-			continue
-		}
-		det, err := registry.DeleteAttachments(ctx, p, d, fresh, protected)
-		r.Attachments += len(det.Manifests)
-		r.BytesFreed += det.Bytes
-		r.Left = append(r.Left, det.Left...)
-		if err != nil {
-			fail(err)
+			if why := keep[d]; why != "" {
+				r.Left = append(r.Left, fmt.Sprintf("%s: %s", d, why))
+				r.Versions[i].Action, r.Versions[i].Reason = "keep", "kept: "+why
+				r.Kept++
+				continue
+			}
+			deleteVersion(ctx, p, pl, d, dec.Tags, fresh, counted, logf)
 		}
 	}
 	for _, dec := range pl.decisions {
@@ -382,27 +363,92 @@ func applyPrune(ctx context.Context, p registry.Pruner, pl *prunePlan, logf func
 	}
 }
 
+// deleteVersion deletes the version d, which the last re-read cleared, in the order the package
+// documentation gives: its manifest (and with it, its tags), then, unless d was pushed again
+// meanwhile, its referrers, signatures and fallback index, found in fresh.
+func deleteVersion(ctx context.Context, p registry.Pruner, pl *prunePlan, d v1.Hash, tags, fresh []string, counted map[v1.Hash]bool, logf func(string, ...any)) {
+	r := pl.report
+	fail := func(err error) { r.Failures = append(r.Failures, err.Error()) }
+	// The manifest first: on a distribution registry its tags go with it in one request,
+	// so no tag is ever left on a deleted digest, and an interruption from here on leaves
+	// only attachments whose subject is gone (404), which the next prune sweeps.
+	if err := p.DeleteManifest(ctx, d); err != nil {
+		fail(err)
+		return
+	}
+	logf("deleted %s (%s)", d, strings.Join(tags, ", "))
+	r.Deleted++
+	r.BytesFreed += freed(pl.manifests[d], pl.keptBlobs, counted)
+	// Pushed again since (a re-run of the same commit): its signatures are that run's now.
+	// Asked per digest, right before its signatures go, never per batch.
+	if again, err := p.Exists(ctx, d); err != nil || again {
+		if err != nil {
+			fail(fmt.Errorf("checking %s before deleting its signatures: %w", d, err))
+		} else {
+			r.Left = append(r.Left, fmt.Sprintf("%s: pushed again right after its deletion; its signatures and referrers stay", d))
+			r.Deleted--
+			r.Kept++
+		}
+		return
+	}
+	det, err := registry.DeleteAttachments(ctx, p, d, fresh, func(h v1.Hash) bool { return pl.protected[h] })
+	r.Attachments += len(det.Manifests)
+	r.BytesFreed += det.Bytes
+	r.Left = append(r.Left, det.Left...)
+	if err != nil {
+		fail(err)
+	}
+}
+
 // relistPage is the number of tags one listing request returns (go-containerregistry's page
-// size). A repository of many pages is listed again once per that many deletions, not before
-// each: listing 10,000 tags before each of 2,000 deletions would cost more requests than the
-// deletions themselves, and seconds each on a registry that walks its storage to list.
+// size).
 const relistPage = 1000
 
-// recheck reads the repository again right before d is deleted and says why d must stay after
-// all: a tag that was not in the plan, or a moving tag (a channel), points at it now. The
-// moving tags and every tag not in the plan are read again before each deletion; the tag list
-// itself before each deletion in a repository of one page, else once per page of tags
-// (relistPage). It returns the tag list, for d's attachment tags.
-func recheck(ctx context.Context, p registry.Pruner, pl *prunePlan, d v1.Hash) ([]string, string, error) {
-	if pl.fresh == nil || pl.sinceList >= max(1, len(pl.fresh)/relistPage) {
-		fresh, err := p.Tags(ctx)
-		if err != nil {
-			return nil, "", err
-		}
-		pl.fresh, pl.sinceList = fresh, 0
+// minRecheckBatch is how many deletions one re-read of the repository covers at least.
+const minRecheckBatch = 8
+
+// recheckBatch is how many deletions the next re-read covers: minRecheckBatch, or one per page
+// of the last listing when that is more, so that listing a repository of many pages costs
+// about one request per deletion (10,000 tags listed before each of 2,000 deletions would cost
+// more requests than the deletions themselves, and seconds each on a registry that walks its
+// storage to list).
+func recheckBatch(lastList []string) int {
+	return max(minRecheckBatch, (len(lastList)+relistPage-1)/relistPage)
+}
+
+// recheck reads the repository again right before a batch of deletions and says, for each
+// digest of the batch that must stay after all, why: a tag that was not in the plan, or a
+// moving tag (a channel), points at it now. It lists the tags, and reads every moving tag and
+// every tag not in the plan, once for the whole batch. It returns the tag list, for the
+// digests' attachment tags.
+//
+// Why one re-read per small batch keeps the guarantee that a publish beside prune never ends
+// with a tag on a deleted digest, nor a live tag without its signatures:
+//   - What the re-read catches is a tag that reached a planned digest since the plan (a re-run
+//     of an old commit re-tagging its unchanged digest, a promote or rollback moving a
+//     channel). Every digest of the batch is checked against the same fresh read, taken right
+//     before the batch's first deletion, so whatever reached a batch digest before that read
+//     keeps it, exactly as a re-read before each deletion would.
+//   - What no read can catch, per deletion or per batch, is a tag that arrives after the last
+//     read and before the DELETE of the manifest: that DELETE takes the tag with it (the
+//     registry removes the tags on a deleted manifest, in the same request), so the publish
+//     finds its tag gone, never a tag on a missing digest; a registry that keeps such tags
+//     leaves it listed but unreadable, and the next plan deletes it. A batch widens this window
+//     from one deletion's requests to a batch's (minRecheckBatch deletions, well under a
+//     second on a nearby registry); it does not change what can happen in it.
+//   - The signatures are guarded per digest, not per batch: after its manifest is deleted, each
+//     digest is asked for again (deleteVersion) right before its referrers and signatures go,
+//     and a digest pushed again meanwhile keeps them. The order manifest → referrers →
+//     signatures and fallback index holds within the batch: each digest is deleted completely
+//     before the next, so an interruption anywhere leaves at most one digest's attachments
+//     without their subject, which the next prune sweeps.
+func recheck(ctx context.Context, p registry.Pruner, pl *prunePlan, batch map[v1.Hash]bool) ([]string, map[v1.Hash]string, error) {
+	fresh, err := p.Tags(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
-	pl.sinceList++
-	fresh := pl.fresh
+	pl.fresh = fresh
+	keep := map[v1.Hash]string{}
 	for _, t := range fresh {
 		if registry.IsAttachmentTag(t) {
 			continue
@@ -410,20 +456,20 @@ func recheck(ctx context.Context, p registry.Pruner, pl *prunePlan, d v1.Hash) (
 		k := retention.KindOf(t)
 		if h, ok := pl.digestOf[t]; ok && (k == retention.Build || k == retention.Release || k == retention.Record) {
 			// Immutable (builds, releases) or never an artifact (records): as planned.
-			if h == d && k != retention.Build {
-				return nil, fmt.Sprintf("%s points at it", t), nil
+			if batch[h] && k != retention.Build && keep[h] == "" {
+				keep[h] = fmt.Sprintf("%s points at it", t)
 			}
 			continue
 		}
 		m, err := p.Get(ctx, t)
 		if err != nil {
-			return nil, "", err
+			return nil, nil, err
 		}
-		if m != nil && m.Digest == d {
-			return nil, fmt.Sprintf("%s points at it since the plan was made", t), nil
+		if m != nil && batch[m.Digest] && keep[m.Digest] == "" {
+			keep[m.Digest] = fmt.Sprintf("%s points at it since the plan was made", t)
 		}
 	}
-	return fresh, "", nil
+	return fresh, keep, nil
 }
 
 // deleteClaimRecord deletes the record a claim tag points at, on a registry that cannot
@@ -482,8 +528,9 @@ func sortedHashes[T any](m map[v1.Hash]T) []v1.Hash {
 	return out
 }
 
-// gitHubAPI is the REST API of the GitHub server the run is on: api.github.com, or a GitHub
-// Enterprise Server's /api/v3.
+// gitHubAPI is the REST API of the GitHub server the run is on when the runner does not say
+// (GITHUB_API_URL, which Actions sets, comes first): api.github.com, or a GitHub Enterprise
+// Server's /api/v3.
 func gitHubAPI(serverURL string) string {
 	if serverURL == "" || strings.TrimSuffix(serverURL, "/") == "https://github.com" {
 		return "https://api.github.com"

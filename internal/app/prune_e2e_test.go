@@ -16,6 +16,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/fleetpush/fleetpush/internal/artifact"
 	"github.com/fleetpush/fleetpush/internal/registry"
 	"github.com/fleetpush/fleetpush/internal/report"
 	"github.com/fleetpush/fleetpush/internal/retention"
@@ -197,6 +198,10 @@ func TestPruneLifecycle(t *testing.T) {
 		judgeKept(t, judges, ref.String())
 	}
 
+	// The real flux CLI still pulls every kept tag, and what it extracts is the component's
+	// files at the commit the artifact names: what a cluster's source-controller would apply.
+	fluxPullsKept(t, host, path, repo, after)
+
 	// The verify mode still passes on the channels after the prune.
 	code, _, stderr = run(t, map[string]string{"COSIGN_PASSWORD": keyPassword}, "verify", "--source", repo.Dir, "--repository", f.prefix,
 		"--components", "frontend", "--sign", "key", "--cosign-key", f.keyFile, "--tlog-upload=false")
@@ -207,6 +212,71 @@ func TestPruneLifecycle(t *testing.T) {
 	mustCode(t, code, 0, stderr)
 	if p := rs["frontend"].Prune; p.Deleted != 0 || p.TagsDeleted != 0 || len(p.Orphans) != 0 || len(p.Claims) != 0 || p.Attachments != 0 {
 		t.Errorf("second prune plans %+v, want nothing", p)
+	}
+}
+
+// fluxPullsKept runs `flux pull artifact` for every artifact tag in tags (not attachments, not
+// records) and checks that the files it extracts are those of components/frontend at the commit
+// the artifact's revision annotation names, file for file.
+func fluxPullsKept(t *testing.T, host, path string, repo *testenv.GitRepo, tags map[string]string) {
+	t.Helper()
+	flux := testenv.Binary(t, "flux")
+	home := t.TempDir()
+	pulled := 0
+	for _, tag := range keys(tags) {
+		if registry.IsAttachmentTag(tag) || retention.KindOf(tag) == retention.Record {
+			continue
+		}
+		ref, _ := name.NewTag(host+"/"+path+":"+tag, name.Insecure)
+		desc, err := remote.Get(ref)
+		if err != nil {
+			t.Fatalf("kept tag %s: %v", tag, err)
+		}
+		mf, err := v1.ParseManifest(strings.NewReader(string(desc.Manifest)))
+		if err != nil {
+			t.Fatalf("kept tag %s: %v", tag, err)
+		}
+		rev := mf.Annotations[artifact.RevisionAnnotation]
+		_, sha, ok := strings.Cut(rev, "@sha1:")
+		if !ok {
+			t.Fatalf("kept tag %s: revision %q names no commit", tag, rev)
+		}
+		out := t.TempDir()
+		cmd := exec.Command(flux, "pull", "artifact", "oci://"+ref.String(), "--output", out, "--insecure-registry")
+		cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH")}
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("flux pull artifact %s after prune: %v\n%s", tag, err, b)
+			continue
+		}
+		want := strings.Fields(repo.Git("ls-tree", "-r", "--name-only", sha, "components/frontend"))
+		var got []string
+		err = filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			rel, _ := filepath.Rel(out, p)
+			got = append(got, "components/frontend/"+filepath.ToSlash(rel))
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			if w := repo.Git("show", sha+":components/frontend/"+filepath.ToSlash(rel)); strings.TrimSpace(string(b)) != strings.TrimSpace(w) {
+				t.Errorf("flux pull artifact %s: %s differs from commit %s", tag, rel, sha)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sort.Strings(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("flux pull artifact %s extracted %v, want the files of %s: %v", tag, got, sha, want)
+		}
+		pulled++
+	}
+	// The 5 newest builds, two releases, latest, latest-stable and staging at least.
+	if pulled < 10 {
+		t.Errorf("flux pulled %d kept tags, want every kept artifact tag (10 or more)", pulled)
 	}
 }
 

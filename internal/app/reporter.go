@@ -29,6 +29,9 @@ type reporter struct {
 	// commentFile: in Actions, for validate and a dry run, the preview also goes to a comment
 	// file that the preview output names.
 	commentFile bool
+	// summary writes the step summary's report in place of the publish table (prune's); nil
+	// for report.SummaryMarkdown.
+	summary func(doc *report.Cut, title string, results []report.Result)
 }
 
 // forEach runs fn for every component, jobs at a time, printing a progress line as each
@@ -164,7 +167,11 @@ func (r *reporter) actionsReport(results []report.Result, title, snippet string)
 	}
 	budget := r.log.SummaryBudget()
 	doc := report.NewSummary(budget)
-	report.SummaryMarkdown(doc, title, results, snippet)
+	if r.summary != nil {
+		r.summary(doc, title, results)
+	} else {
+		report.SummaryMarkdown(doc, title, results, snippet)
+	}
 	if previewed != "" {
 		// The preview draws on the run's one summary budget, after the table and findings.
 		room := min(report.SummaryPreviewBudget, budget.Left()-previewReserve)

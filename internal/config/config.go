@@ -130,6 +130,7 @@ type GitHub struct {
 	CI          bool   // CI=true
 	Repository  string // owner/repo
 	ServerURL   string
+	APIURL      string // GITHUB_API_URL: the REST API (prune deletes ghcr.io versions through it)
 	EventName   string
 	EventPath   string
 	WorkflowRef string // owner/repo/.github/workflows/x.yaml@refs/heads/main

@@ -120,6 +120,7 @@ func readGitHub(getenv func(string) string) GitHub {
 		CI:                getenv("CI") == "true",
 		Repository:        getenv("GITHUB_REPOSITORY"),
 		ServerURL:         getenv("GITHUB_SERVER_URL"),
+		APIURL:            getenv("GITHUB_API_URL"),
 		EventName:         getenv("GITHUB_EVENT_NAME"),
 		EventPath:         getenv("GITHUB_EVENT_PATH"),
 		WorkflowRef:       getenv("GITHUB_WORKFLOW_REF"),

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -209,6 +210,13 @@ func DeleteAttachments(ctx context.Context, p Pruner, subject v1.Hash, tags []st
 		if h, ok := SubjectOf(t); !ok || h != subject {
 			continue
 		}
+		if deletedReferrerTag(t, subject, out.Manifests) {
+			// The tag that records a referrer just deleted: it went with that manifest (two
+			// requests per version saved: a GET answering 404 and a DELETE of the tag). A
+			// registry that keeps the tags of a deleted manifest leaves it listed with its
+			// subject gone: an orphan the next prune sweeps.
+			continue
+		}
 		m, err := p.Get(ctx, t)
 		if err != nil {
 			errs = append(errs, err)
@@ -234,6 +242,21 @@ func DeleteAttachments(ctx context.Context, p Pruner, subject v1.Hash, tags []st
 		del(m.Digest, m.Raw)
 	}
 	return out, errors.Join(errs...)
+}
+
+// deletedReferrerTag reports whether t is the tag that records one of the referrers of subject
+// in deleted (sha256-<subject hex>.ref.<the first refTagHex hex digits of its digest>).
+func deletedReferrerTag(t string, subject v1.Hash, deleted []v1.Hash) bool {
+	suffix, ok := strings.CutPrefix(t, "sha256-"+subject.Hex+refTagInfix)
+	if !ok || len(suffix) != refTagHex {
+		return false
+	}
+	for _, d := range deleted {
+		if strings.HasPrefix(d.Hex, suffix) {
+			return true
+		}
+	}
+	return false
 }
 
 // subjectOfManifest returns the subject a manifest names, if any.

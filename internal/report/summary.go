@@ -79,6 +79,19 @@ func SummaryMarkdown(doc *Cut, title string, rs []Result, snippet string) {
 	if verify != nil {
 		verify.Close()
 	}
+	summaryErrors(doc, rs)
+}
+
+// PruneSummary is prune's step summary: the title, the retention tables (PruneMarkdown) in place
+// of the publish table, whose columns say nothing of a prune, and each component's error.
+func PruneSummary(doc *Cut, title string, rs []Result, dryRun bool) {
+	doc.Add(fmt.Sprintf("### %s\n", clip(title, summaryCell, MarkdownText)))
+	PruneMarkdown(doc, rs, dryRun)
+	summaryErrors(doc, rs)
+}
+
+// summaryErrors adds each component's error and findings.
+func summaryErrors(doc *Cut, rs []Result) {
 	for _, r := range rs {
 		name := clip(display(r.Component), summaryCell, MarkdownText)
 		switch {

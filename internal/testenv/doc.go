@@ -3,4 +3,7 @@
 // $FLEETPUSH_TOOLS/bin (default $HOME/.cache/fleetpush/tools/bin, filled by hack/tools.sh) and
 // then on PATH. A missing binary fails the test under CI (CI=true) and skips it elsewhere with the
 // command that installs it, so a developer without the tools can still run the unit tests.
+//
+// What cannot run here is faked, as its documentation describes it: the GitHub Packages REST
+// API (FakeGitHub), shared by the registry client's tests and prune's.
 package testenv

@@ -21,7 +21,11 @@ func Binary(t testing.TB, name string) string {
 	if p := lookup(name); p != "" {
 		return p
 	}
-	msg := fmt.Sprintf("%s is not installed: run `bash hack/tools.sh` (it installs the test servers into $FLEETPUSH_TOOLS/bin)", name)
+	install := "bash hack/tools.sh"
+	if name == "flux" {
+		install += " flux" // built from source, on request only
+	}
+	msg := fmt.Sprintf("%s is not installed: run `%s` (it installs the test servers into $FLEETPUSH_TOOLS/bin)", name, install)
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
 	}
