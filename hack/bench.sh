@@ -47,13 +47,8 @@ timeline=${LATENCY_TIMELINE:-$(mktemp)}
 trap 'rm -f "$out" "$table"; [[ -n "${LATENCY_TIMELINE:-}" ]] || rm -f "$timeline"' EXIT
 
 want() { [[ " $groups " == *" $1 "* ]]; }
-<<<<<<< HEAD
-# The D2 loop needs the flux CLI, which only the benchmarks use.
+# The D2 loop needs the whole flux CLI, which only the benchmarks use.
 if want d2 || want latency; then bash hack/tools.sh flux; fi
-=======
-# The D2 loop needs the flux CLI (hack/test.sh installs it too).
-if want d2; then bash hack/tools.sh flux; fi
->>>>>>> prune18
 run() { go test -run '^$' -bench "$1" -benchtime "$2" -benchmem "$3" | tee -a "$out" >&2; }
 want keyless && run 'BenchmarkPublishKeyless50$' "$keylesstime" ./internal/app
 want d2 && run 'BenchmarkD2Loop50$' "$d2time" ./internal/app
@@ -64,7 +59,6 @@ want registry && run 'BenchmarkRoundTrips$' "$benchtime" ./internal/registry
 want detect && run 'BenchmarkDetect$' "$benchtime" ./internal/gitdiff
 want validate && run 'BenchmarkValidate150Overlays$' "$benchtime" ./internal/kustomize
 want build && run 'BenchmarkBuild$' "$benchtime" ./internal/artifact
-<<<<<<< HEAD
 if want latency; then
 	# Three runs of the test binary, so that each gets its own iterations; the 50-component D2
 	# loops outlast go test's default ten-minute timeout when iterated.
@@ -76,10 +70,8 @@ if want latency; then
 	lrun 'BenchmarkLatency/loopback/(keyless|unsigned)/^50$' "$latency50time"
 	load_after=$(uptime)
 fi
-=======
 # Past go test's default 10-minute timeout on a loaded machine.
 want prune && go test -run '^$' -bench 'BenchmarkPrune$' -benchtime 1x -benchmem -timeout 2h ./internal/app | tee -a "$out" >&2
->>>>>>> prune18
 
 # One line per benchmark: name, seconds per op, then "unit=value" for each reported metric.
 awk '/^Benchmark/ {
@@ -251,12 +243,9 @@ row "detect, push event" "$(secs BenchmarkDetect/push)" s "<=" 1
 row "detect, pull request" "$(secs BenchmarkDetect/pull_request)" s "<=" 1
 row "validate 150 overlays" "$(secs BenchmarkValidate150Overlays)" s "<=" 1
 row "build one artifact" "$(secs BenchmarkBuild)" s "" ""
-<<<<<<< HEAD
-if want latency; then latency_table; fi
-=======
 # Issue 18: prune of 2,000 main builds (each with a signature, a referrer and a fallback index)
 # on loopback, keeping 10.
 row "prune of ${FLEETPUSH_BENCH_PRUNE_VERSIONS:-2000} versions" "$(secs BenchmarkPrune)" s "" ""
 row "  registry requests per deleted version" "$(metric BenchmarkPrune requests/deleted)" "" "" ""
 row "  tag listings per deleted version" "$(metric BenchmarkPrune tag-lists/deleted)" "" "" ""
->>>>>>> prune18
+if want latency; then latency_table; fi
