@@ -3,8 +3,8 @@
 # later runs reuse: a cold cache costs a few minutes of builds, a warm one nothing.
 #
 #   FLEETPUSH_TOOLS  cache folder (default: $HOME/.cache/fleetpush/tools); binaries go to $FLEETPUSH_TOOLS/bin
-#   hack/tools.sh flux   also the flux CLI (hack/test.sh and hack/bench.sh ask for it): a few
-#                        minutes of go build on a cold cache, nothing on a warm one
+#   hack/tools.sh flux   also the whole flux CLI, for the benchmarks' D2 loop (hack/bench.sh asks
+#                        for it): over ten minutes of go build on a cold cache, nothing on a warm one
 #
 # Go tools come through the Go module proxy (`go install pkg@version`), system packages through
 # apt-get. A tool is rebuilt only when its version stamp changes.
@@ -89,9 +89,25 @@ fi
 install_go_tool cosign github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5
 install_go_tool_as cosign3 github.com/sigstore/cosign/v3/cmd/cosign@v3.1.3
 
-# The flux CLI: TestPruneLifecycle pulls every tag prune keeps with `flux pull artifact`, as a
-# cluster's source-controller would, and BenchmarkD2Loop50 runs the D2 reference architecture's
-# publish loop with it, to measure fleetpush against what it replaces. flux2's go.mod holds replace
+# flux-pull: `flux pull artifact` alone (hack/flux-pull: the same calls into the same Flux library,
+# github.com/fluxcd/pkg/oci, at the version flux v2.7.5 builds with). The end-to-end tests pull
+# what prune keeps with it, as a cluster's source-controller would. Built from its own module,
+# pinned by its go.sum; the stamp is the hash of its sources.
+install_flux_pull() {
+	local src=hack/flux-pull
+	local stamp="$FLEETPUSH_TOOLS/stamps/flux-pull" sum
+	sum=$(cat "$src/go.mod" "$src/go.sum" "$src/main.go" | sha256sum | cut -d' ' -f1)
+	if [[ -x "$FLEETPUSH_TOOLS/bin/flux-pull" && "$(cat "$stamp" 2>/dev/null)" == "$sum" ]]; then
+		return 0
+	fi
+	echo "tools: building flux-pull ($src)" >&2
+	(cd "$src" && CGO_ENABLED=0 GOFLAGS=-buildvcs=false go build -o "$FLEETPUSH_TOOLS/bin/flux-pull" .)
+	echo "$sum" >"$stamp"
+}
+install_flux_pull
+
+# The flux CLI, for the benchmarks: BenchmarkD2Loop50 and BenchmarkLatency run the D2 reference
+# architecture's publish loop with it, to measure fleetpush against what it replaces. flux2's go.mod holds replace
 # directives, which `go install pkg@version` refuses, so its module source (through the module
 # proxy, at an exact version) is built in place. Its `install` command embeds manifests that its
 # Makefile downloads from GitHub; the artifact commands used here do not use them, so a

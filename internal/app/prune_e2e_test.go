@@ -215,12 +215,12 @@ func TestPruneLifecycle(t *testing.T) {
 	}
 }
 
-// fluxPullsKept runs `flux pull artifact` for every artifact tag in tags (not attachments, not
-// records) and checks that the files it extracts are those of components/frontend at the commit
+// fluxPullsKept runs `flux pull artifact` (hack/flux-pull: the flux CLI's pull, through the same
+// Flux library) for every artifact tag in tags (not attachments, not records) and checks that the files it extracts are those of components/frontend at the commit
 // the artifact's revision annotation names, file for file.
 func fluxPullsKept(t *testing.T, host, path string, repo *testenv.GitRepo, tags map[string]string) {
 	t.Helper()
-	flux := testenv.Binary(t, "flux")
+	flux := testenv.Binary(t, "flux-pull")
 	home := t.TempDir()
 	pulled := 0
 	for _, tag := range keys(tags) {
@@ -242,7 +242,7 @@ func fluxPullsKept(t *testing.T, host, path string, repo *testenv.GitRepo, tags 
 			t.Fatalf("kept tag %s: revision %q names no commit", tag, rev)
 		}
 		out := t.TempDir()
-		cmd := exec.Command(flux, "pull", "artifact", "oci://"+ref.String(), "--output", out, "--insecure-registry")
+		cmd := exec.Command(flux, "--insecure-registry", "oci://"+ref.String(), out)
 		cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH")}
 		if b, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("flux pull artifact %s after prune: %v\n%s", tag, err, b)
