@@ -113,7 +113,10 @@ func newCosignSigner(o Options) (*cosignSigner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("setting up the registry client: %w", err)
 	}
-	s.ropts = append(slices.Clip(o.RemoteOptions), remote.Reuse(puller), remote.Reuse(pusher))
+	// Clipped: cosign's WithRemoteOptions keeps this very slice and its WithMoreRemoteOptions
+	// appends to it (remote binds each call's context so). With room to spare, concurrent calls
+	// would append into one shared array, and a call could go out under another's context.
+	s.ropts = slices.Clip(append(slices.Clip(o.RemoteOptions), remote.Reuse(puller), remote.Reuse(pusher)))
 	s.ociOpts = []ociremote.Option{ociremote.WithRemoteOptions(s.ropts...)}
 	if s.referrers, err = registry.NewReferrerClient(o.RemoteOptions...); err != nil {
 		return nil, fmt.Errorf("setting up the registry client: %w", err)
