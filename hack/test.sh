@@ -55,12 +55,19 @@ echo "== go test" >&2
 go test -count=1 -timeout 30m ./...
 
 # The race detector over the packages that share state between goroutines and stay quick under
-# it. internal/app (every step at once, and the Sigstore stack) takes minutes with -race on two
-# cores: run `CGO_ENABLED=1 go test -race ./...` on demand for the whole tree.
+# it. internal/app whole (every step at once, and the Sigstore stack) takes minutes with -race on
+# two cores: its concurrency tests run below; `CGO_ENABLED=1 go test -race ./...` runs the whole
+# tree on demand.
 echo "== go test -race" >&2
 CGO_ENABLED=1 go test -race -count=1 -timeout 15m ./internal/report/... ./internal/registry/... ./internal/gitdiff/... \
 	./internal/tags/... ./internal/tagger/... ./internal/retry/... ./internal/kustomize/... ./internal/artifact/... ./internal/config/... ./internal/component/... \
-	./internal/checkout/... ./internal/inputfile/... ./internal/preview/... ./internal/retention/...
+	./internal/checkout/... ./internal/inputfile/... ./internal/preview/... ./internal/retention/... \
+	./internal/sign/...
+# From internal/app, the end-to-end tests where signing overlaps the push, verification starts
+# beside the first reads, and prune runs beside publishes: they caught a shared options slice
+# that concurrent signing calls appended into.
+CGO_ENABLED=1 go test -race -count=1 -timeout 15m \
+	-run 'TestSigningOverlapsThePush|TestKeylessRerunOfAnotherDigest|TestKeylessPublishSignVerify|TestKillBeforeTheTags|TestRaceLatest|TestPruneBesidePublishE2E' ./internal/app/
 
 # Every Fuzz* target in the repository, found by grep, runs briefly on top of its seed corpus and
 # any regression inputs under testdata/fuzz (which go test above already replayed).
