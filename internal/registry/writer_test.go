@@ -87,6 +87,11 @@ func TestReferrersThroughTheClientWriter(t *testing.T) {
 				t.Errorf("referrers API asked %d times, want once", n)
 			}
 			delete(got, "GET other")
+			if api && got["GET manifest"] == 0 {
+				// The index read thrown away may be cancelled before it reaches the registry:
+				// the push ends, and cancels it, once the API has answered and the PUTs are done.
+				got["GET manifest"] = 1
+			}
 			if !cmp.Equal(got, want) {
 				t.Errorf("requests of the push: %v, want %v", got, want)
 			}
