@@ -108,8 +108,11 @@ func TestPlan(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
+				// A copy of each fault per subtest: a store counts its hits in the fault, and
+				// the two modes run in parallel.
 				for _, f := range tt.faults {
-					st.Inject(f)
+					f := *f
+					st.Inject(&f)
 				}
 				writes := st.Writes()
 				j := (&job{c: tt.c, store: st, clock: clock, ancestry: anc, dryRun: true, opts: opts}).run()
