@@ -537,12 +537,23 @@ func (c *ReferrerClient) FetchManifest(ctx context.Context, ref name.Digest, lim
 // FetchBlob reads the blob desc describes from repo, refusing one larger than limit bytes or
 // whose content does not match the descriptor.
 func (c *ReferrerClient) FetchBlob(ctx context.Context, repo name.Repository, desc v1.Descriptor, limit int64) ([]byte, error) {
-	ref := repo.Digest(desc.Digest.String())
 	if desc.Size > limit || desc.Size < 0 {
-		return nil, fmt.Errorf("reading %q: the blob is %d bytes, more than the %d expected", ref, desc.Size, limit)
+		return nil, fmt.Errorf("reading %q: the blob is %d bytes, more than the %d expected", repo.Digest(desc.Digest.String()), desc.Size, limit)
 	}
-	if desc.Digest.Algorithm != "sha256" {
-		return nil, fmt.Errorf("reading %q: unsupported digest algorithm %q", ref, desc.Digest.Algorithm)
+	return c.fetchBlob(ctx, repo, desc.Digest, desc.Size, limit)
+}
+
+// FetchBlobOf reads the blob of digest h from repo, whatever its size up to limit bytes,
+// refusing one larger or whose content does not match h.
+func (c *ReferrerClient) FetchBlobOf(ctx context.Context, repo name.Repository, h v1.Hash, limit int64) ([]byte, error) {
+	return c.fetchBlob(ctx, repo, h, -1, limit)
+}
+
+// fetchBlob reads the blob h of size bytes (-1: any size up to limit) from repo.
+func (c *ReferrerClient) fetchBlob(ctx context.Context, repo name.Repository, h v1.Hash, size, limit int64) ([]byte, error) {
+	ref := repo.Digest(h.String())
+	if h.Algorithm != "sha256" {
+		return nil, fmt.Errorf("reading %q: unsupported digest algorithm %q", ref, h.Algorithm)
 	}
 	l, err := remote.Layer(ref, withContext(ctx, c.opts)...)
 	if err != nil {
@@ -553,12 +564,19 @@ func (c *ReferrerClient) FetchBlob(ctx context.Context, repo name.Repository, de
 		return nil, fmt.Errorf("reading %q: %w", ref, explain(err))
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, desc.Size+1))
+	want := size
+	if want < 0 {
+		want = limit
+	}
+	b, err := io.ReadAll(io.LimitReader(rc, want+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading %q: %w", ref, explain(err))
 	}
+	if size < 0 && int64(len(b)) > limit {
+		return nil, fmt.Errorf("reading %q: the blob is more than the %d bytes expected", ref, limit)
+	}
 	sum := sha256.Sum256(b)
-	if int64(len(b)) != desc.Size || hex.EncodeToString(sum[:]) != desc.Digest.Hex {
+	if (size >= 0 && int64(len(b)) != size) || hex.EncodeToString(sum[:]) != h.Hex {
 		return nil, fmt.Errorf("reading %q: the registry answered other content than the digest names", ref)
 	}
 	return b, nil

@@ -253,6 +253,12 @@ func checkBundleLayout(t *testing.T, d name.Digest, a attached, predicateType st
 	}
 	delete(annotations, "org.opencontainers.image.created")
 	layer := m["layers"].([]any)[0].(map[string]any)
+	// fleetpush's one addition to cosign's layout: the hint naming the layer (see
+	// TestBundleLayerHint).
+	if got := annotations[layerAnnotation]; got != layer["digest"] {
+		t.Errorf("%s = %v, want the layer's digest %v", layerAnnotation, got, layer["digest"])
+	}
+	delete(annotations, layerAnnotation)
 	delete(layer, "digest")
 	delete(layer, "size")
 	want := map[string]any{
