@@ -123,6 +123,9 @@ latency_table() {
 			lrow "  D2 loop ($d2)" "$(metric "$n" "d2-$phase-s")" "$(metric "$n" "d2-$phase-min-s")" "$(metric "$n" "d2-$phase-max-s")" s "" ""
 			lrow "  fleetpush / D2" "$(metric "$n" "$phase-x")" "$(metric "$n" "$phase-min-x")" "$(metric "$n" "$phase-max-x")" x "${target:+<=}" "$target"
 			info "  registry requests/component, fleetpush / D2" "$(nums " / " "$(metric "$n" "fleetpush-$phase-requests/component")" "$(metric "$n" "d2-$phase-requests/component")")"
+			local cpu busy
+			cpu=$(metric "$n" "fleetpush-$phase-cpu-s") busy=$(metric "$n" "fleetpush-$phase-machine-busy")
+			info "  fleetpush's CPU; machine busy (all cores)" "$([[ -n "$cpu" ]] && calc "$cpu" 2 || echo -) s; $([[ -n "$busy" ]] && calc "$busy * 100" 0 || echo -)%"
 		done
 	}
 	printf '\n%-46s %24s %10s  %s\n' "latency (issue 19)" "mean (min–max)" target met

@@ -43,8 +43,11 @@ import (
 // the digests), and the D2 loop cold, then again (flux diff finds every component unchanged
 // and the loop skips it: D2 verifies nothing on a re-run). Metrics, per run kind
 // (fleetpush-cold, fleetpush-rerun, d2-cold, d2-rerun): mean, min and max seconds, registry
-// requests per component (plus Fulcio and Rekor requests for fleetpush); per phase (cold,
-// rerun) the ratio fleetpush / D2 of the means and its lowest and highest over the ops.
+// requests per component (plus Fulcio and Rekor requests for fleetpush), how busy the
+// machine's cores were (the servers share them: a run near 100% is bound by them) and, for
+// fleetpush, its process's own CPU seconds; per phase (cold, rerun) the ratio fleetpush / D2 of
+// the means and its lowest and highest over the ops. fleetpush runs as the binary
+// hack/build.sh builds, a process like each CLI call of the D2 loop.
 //
 // Targets (issue 19, 2-core machine; hack/bench.sh prints them): net, one component keyless
 // cold ≤ 0.5× D2, re-run ≤ 0.8× D2's re-run, 50 components keyless cold and re-run ≤ 0.05×;
@@ -180,11 +183,47 @@ func (s *latencyStack) resetCounts() {
 type runCount struct {
 	took                    time.Duration
 	registry, fulcio, rekor int
-	peak                    int // the most registry requests in flight at once
+	peak                    int     // the most registry requests in flight at once
+	cpu                     float64 // seconds of CPU the fleetpush process used (0 for the D2 loop)
+	busy                    float64 // how busy the machine's cores were over the run, 0 to 1
 }
 
-func (s *latencyStack) counted(took time.Duration) runCount {
-	return runCount{took: took, registry: s.registry.Total(), fulcio: s.fulcio.Total(), rekor: s.rekor.Total(), peak: peakInFlight(s.registry.Timeline())}
+func (s *latencyStack) counted(took time.Duration, since cpuTimes) runCount {
+	return runCount{took: took, registry: s.registry.Total(), fulcio: s.fulcio.Total(), rekor: s.rekor.Total(),
+		peak: peakInFlight(s.registry.Timeline()), busy: machineCPU().busySince(since)}
+}
+
+// cpuTimes is the machine's CPU time from /proc/stat, in clock ticks: busy and all.
+type cpuTimes struct{ busy, total float64 }
+
+// machineCPU reads the machine's CPU times (zero where /proc/stat cannot be read).
+func machineCPU() cpuTimes {
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuTimes{}
+	}
+	line, _, _ := strings.Cut(string(raw), "\n")
+	f := strings.Fields(line)
+	if len(f) < 5 || f[0] != "cpu" {
+		return cpuTimes{}
+	}
+	var t cpuTimes
+	for i, v := range f[1:] {
+		x, _ := strconv.ParseFloat(v, 64)
+		t.total += x
+		if i != 3 && i != 4 { // idle and iowait
+			t.busy += x
+		}
+	}
+	return t
+}
+
+// busySince is the share of the machine's CPU that was busy between then and t.
+func (t cpuTimes) busySince(then cpuTimes) float64 {
+	if t.total <= then.total {
+		return 0
+	}
+	return (t.busy - then.busy) / (t.total - then.total)
 }
 
 // peakInFlight is the most requests of tl in flight at one moment: how wide the run went.
@@ -240,7 +279,7 @@ func (s *latencyStack) fleetpush(b *testing.B, n int, prefix string, keyless, re
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
 	s.resetCounts()
-	start := time.Now()
+	cpu0, start := machineCPU(), time.Now()
 	// A process, as the action and the D2 loop's CLIs run: its start-up is part of the time.
 	code := 0
 	if err := cmd.Run(); err != nil {
@@ -249,7 +288,10 @@ func (s *latencyStack) fleetpush(b *testing.B, n int, prefix string, keyless, re
 			code = ee.ExitCode()
 		}
 	}
-	c := s.counted(time.Since(start))
+	c := s.counted(time.Since(start), cpu0)
+	if cmd.ProcessState != nil {
+		c.cpu = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+	}
 	if code != 0 {
 		b.Fatalf("fleetpush into %s: exit %d\n%s", prefix, code, stderr.String())
 	}
@@ -297,7 +339,7 @@ func (s *latencyStack) d2(b *testing.B, n int, prefix string, keyless, rerun boo
 		return out.String(), nil
 	}
 	s.resetCounts()
-	start := time.Now()
+	cpu0, start := machineCPU(), time.Now()
 	for c := range n {
 		comp := fmt.Sprintf("app%03d", c)
 		ref := s.registry.Host + "/" + prefix + "/" + comp
@@ -330,7 +372,7 @@ func (s *latencyStack) d2(b *testing.B, n int, prefix string, keyless, rerun boo
 			}
 		}
 	}
-	return s.counted(time.Since(start))
+	return s.counted(time.Since(start), cpu0)
 }
 
 // cosignSigningConfig writes the signing config cosign v3 signs with: D2's cosign reads the
@@ -378,9 +420,11 @@ func (s *latencyStack) benchCase(b *testing.B, n int, keyless bool) {
 			continue
 		}
 		secs := make([]float64, len(rs))
-		var reg, ful, rek float64
+		var reg, ful, rek, cpu, busy float64
 		for j, r := range rs {
 			secs[j] = r.took.Seconds()
+			cpu += r.cpu
+			busy += r.busy
 			reg += float64(r.registry)
 			ful += float64(r.fulcio)
 			rek += float64(r.rekor)
@@ -390,7 +434,10 @@ func (s *latencyStack) benchCase(b *testing.B, n int, keyless bool) {
 		b.ReportMetric(slices.Min(secs), k+"-min-s")
 		b.ReportMetric(slices.Max(secs), k+"-max-s")
 		b.ReportMetric(reg/per, k+"-requests/component")
+		// Whether the machine's cores, which the servers share, were the bound.
+		b.ReportMetric(busy/float64(len(rs)), k+"-machine-busy")
 		if strings.HasPrefix(k, "fleetpush") {
+			b.ReportMetric(cpu/float64(len(rs)), k+"-cpu-s")
 			var peak float64
 			for _, r := range rs {
 				peak = max(peak, float64(r.peak))
