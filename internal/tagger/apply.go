@@ -256,6 +256,17 @@ func (t *Tagger) moveLatest(ctx context.Context, p Plan, m *registry.Manifest, f
 		if i == 0 && first != nil {
 			read = first
 		}
+		// After a write of this run, the check needs latest and the tags both read after
+		// that write, in no order between them (see newerBuild): with WithParallelReads the
+		// listing goes out beside the read of latest instead of after it.
+		var listed func() ([]string, error)
+		if wrote {
+			var all []string
+			var lerr error
+			wait, abandon := t.beside(func() { all, lerr = t.store.Tags(ctx) })
+			defer abandon()
+			listed = func() ([]string, error) { wait(); return all, lerr }
+		}
 		cur, err := read()
 		if err != nil {
 			return Move{}, err
@@ -313,7 +324,7 @@ func (t *Tagger) moveLatest(ctx context.Context, p Plan, m *registry.Manifest, f
 			d.From = mv.From
 			left, base, baseHead = d, cur, headOf(cur)
 		}
-		newer, after, err := t.newerBuild(ctx, p, base, baseHead)
+		newer, after, err := t.newerBuild(ctx, p, base, baseHead, listed)
 		if err != nil {
 			return Move{}, err
 		}
@@ -365,12 +376,13 @@ func (t *Tagger) write(ctx context.Context, m *registry.Manifest, tag string, af
 // newerBuild returns the newest build of this branch tagged since the plan
 // was made (tags not listed then) when it is newer than mine, the build this
 // run last pointed latest at (its own, or one it handed latest to) at commit
-// mineHead, else nil; and every tag of the repository as listed now. Only
-// those few manifests are read.
-func (t *Tagger) newerBuild(ctx context.Context, p Plan, mine *registry.Manifest, mineHead tags.Head) (*registry.Manifest, []string, error) {
+// mineHead, else nil; and every tag of the repository as listed by listed, a
+// listing taken after this run's last write of latest. Only those few
+// manifests are read.
+func (t *Tagger) newerBuild(ctx context.Context, p Plan, mine *registry.Manifest, mineHead tags.Head, listed func() ([]string, error)) (*registry.Manifest, []string, error) {
 	in := p.Input
 	pol := in.Policy
-	after, err := t.store.Tags(ctx)
+	after, err := listed()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -188,12 +188,13 @@ func TestRaceKilledReleaseLands(t *testing.T) {
 	for _, lands := range []int{1, 4, 16} {
 		t.Run(fmt.Sprintf("lands after %d", lands), func(t *testing.T) {
 			t.Parallel()
-			eachInterleaving(t, func(t *testing.T, pick tagtest.Picker, swap bool) {
+			eachInterleaving(t, func(t *testing.T, pick tagtest.Picker, ord order) {
 				st, clock := newWorld()
 				ja, jb := &job{c: a, seed: 1}, &job{c: b, seed: 2}
+				ord.apply(ja, jb)
 				s := tagtest.NewSched(pick)
 				ia, ib := 0, 1
-				if swap {
+				if ord.swap {
 					ia, ib = 1, 0
 				}
 				ja.store, ja.clock = &killOnVersion{Store: s.Store(ia, st), st: st, tag: "v2.0.0", lands: lands}, s.Clock(ia, clock)

@@ -170,15 +170,16 @@ func TestRacePromoteLatestAndRerun(t *testing.T) {
 	a, c := onMain("a", 1), onMain("c", 3)
 	v100 := a
 	v100.ref = tags.Ref{Kind: tags.Tag, Name: "frontend/v1.0.0"}
-	eachInterleaving(t, func(t *testing.T, pick tagtest.Picker, swap bool) {
+	eachInterleaving(t, func(t *testing.T, pick tagtest.Picker, ord order) {
 		st, clock := newWorld()
 		publishAll(t, st, clock, linear(a, c), a, c, v100)
 		want := st.Digest("v1.0.0")
 		rerun := &job{c: c, seed: 7, ancestry: linear(a, c)}
+		ord.apply(rerun)
 		var perr error
 		s := tagtest.NewSched(pick)
 		rid, pid := 0, 1
-		if swap {
+		if ord.swap {
 			rid, pid = 1, 0
 		}
 		rerun.store, rerun.clock = s.Store(rid, st), s.Clock(rid, clock)

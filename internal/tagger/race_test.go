@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/fleetpush/fleetpush/internal/registry"
+	"github.com/fleetpush/fleetpush/internal/tagger"
 	"github.com/fleetpush/fleetpush/internal/tagger/tagtest"
 	"github.com/fleetpush/fleetpush/internal/tags"
 )
@@ -38,18 +39,33 @@ func race(st *tagtest.Store, clock *tagtest.Clock, pick tagtest.Picker, jobs ...
 	s.Run(len(jobs), func(id int) { jobs[id].run() })
 }
 
+// order is how an interleaving orders the runs: swap says whether run 0 or
+// run 1 is the first job; sideFirst makes each job's side reads (those
+// WithParallelReads makes beside another) come before the other read
+// instead of after it, the second order parallel reads may land in.
+type order struct{ swap, sideFirst bool }
+
+// apply gives the jobs the order's read order.
+func (o order) apply(jobs ...*job) {
+	if o.sideFirst {
+		for _, j := range jobs {
+			j.opts = append(j.opts, tagger.WithSideReadsFirst())
+		}
+	}
+}
+
 // eachInterleaving calls fn for raceIterations seeds of every picker, with
-// the runs in both orders (swapped: whether run 0 or run 1 is the first
-// job), each in a subtest.
-func eachInterleaving(t *testing.T, fn func(t *testing.T, pick tagtest.Picker, swap bool)) {
+// the runs in both orders and the reads of each run in both orders, each in
+// a subtest.
+func eachInterleaving(t *testing.T, fn func(t *testing.T, pick tagtest.Picker, ord order)) {
 	for _, p := range pickers {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
 			for i := range raceIterations {
-				for _, swap := range []bool{false, true} {
-					fn(t, p.new(uint64(i)), swap)
+				for _, o := range []order{{}, {swap: true}, {sideFirst: true}, {swap: true, sideFirst: true}} {
+					fn(t, p.new(uint64(i)), o)
 					if t.Failed() {
-						t.Fatalf("iteration %d (swapped: %v)", i, swap)
+						t.Fatalf("iteration %d (%+v)", i, o)
 					}
 				}
 			}
@@ -57,8 +73,9 @@ func eachInterleaving(t *testing.T, fn func(t *testing.T, pick tagtest.Picker, s
 	}
 }
 
-func ordered(swap bool, a, b *job) []*job {
-	if swap {
+func ordered(o order, a, b *job) []*job {
+	o.apply(a, b)
+	if o.swap {
 		return []*job{b, a}
 	}
 	return []*job{a, b}
@@ -81,11 +98,11 @@ func tagWrites(st *tagtest.Store, tag string) []v1.Hash {
 // content, not even for a moment.
 func TestRaceSameVersion(t *testing.T) {
 	t.Parallel()
-	eachInterleaving(t, func(t *testing.T, pick tagtest.Picker, swap bool) {
+	eachInterleaving(t, func(t *testing.T, pick tagtest.Picker, ord order) {
 		st, clock := newWorld()
 		a := &job{c: release("a", 1, "v2.0.0"), seed: 1}
 		b := &job{c: release("b", 2, "v2.0.0"), seed: 2}
-		race(st, clock, pick, ordered(swap, a, b)...)
+		race(st, clock, pick, ordered(ord, a, b)...)
 		var won, lost []*job
 		for _, j := range []*job{a, b} {
 			switch {
@@ -215,11 +232,11 @@ func TestRaceLatest(t *testing.T) {
 			if !known {
 				anc = nil
 			}
-			eachInterleaving(t, func(t *testing.T, pick tagtest.Picker, swap bool) {
+			eachInterleaving(t, func(t *testing.T, pick tagtest.Picker, ord order) {
 				st, clock := newWorld()
 				o := &job{c: older, seed: 1, ancestry: anc}
 				n := &job{c: newer, seed: 2, ancestry: anc}
-				race(st, clock, pick, ordered(swap, o, n)...)
+				race(st, clock, pick, ordered(ord, o, n)...)
 				for _, j := range []*job{o, n} {
 					if j.err != nil {
 						t.Fatalf("%s: %v", j.c.content, j.err)
@@ -242,10 +259,10 @@ func TestRaceLatest(t *testing.T) {
 func TestRaceSameCommit(t *testing.T) {
 	t.Parallel()
 	c := onMain("a", 1)
-	eachInterleaving(t, func(t *testing.T, pick tagtest.Picker, swap bool) {
+	eachInterleaving(t, func(t *testing.T, pick tagtest.Picker, ord order) {
 		st, clock := newWorld()
 		j1, j2 := &job{c: c, seed: 1}, &job{c: c, seed: 2}
-		race(st, clock, pick, ordered(swap, j1, j2)...)
+		race(st, clock, pick, ordered(ord, j1, j2)...)
 		if j1.err != nil || j2.err != nil {
 			t.Fatalf("errors: %v, %v", j1.err, j2.err)
 		}
@@ -267,12 +284,12 @@ func TestRaceSameCommit(t *testing.T) {
 func TestRaceReleases(t *testing.T) {
 	t.Parallel()
 	r110, r120 := release("a", 1, "v1.1.0"), release("b", 2, "v1.2.0")
-	eachInterleaving(t, func(t *testing.T, pick tagtest.Picker, swap bool) {
+	eachInterleaving(t, func(t *testing.T, pick tagtest.Picker, ord order) {
 		st, clock := newWorld()
 		var v110, v120 v1.Hash
 		for round := range 2 {
 			o, n := &job{c: r110, seed: uint64(1 + 2*round)}, &job{c: r120, seed: uint64(2 + 2*round)}
-			race(st, clock, pick, ordered(swap, o, n)...)
+			race(st, clock, pick, ordered(ord, o, n)...)
 			if o.err != nil || n.err != nil {
 				t.Fatalf("round %d: %v, %v", round, o.err, n.err)
 			}
@@ -325,16 +342,17 @@ func TestRaceThreeReleases(t *testing.T) {
 func TestRacePromoteAndRerun(t *testing.T) {
 	t.Parallel()
 	r124, r130 := release("a", 1, "v1.2.4"), release("b", 2, "v1.3.0")
-	eachInterleaving(t, func(t *testing.T, pick tagtest.Picker, swap bool) {
+	eachInterleaving(t, func(t *testing.T, pick tagtest.Picker, ord order) {
 		st, clock := newWorld()
 		publishAll(t, st, clock, nil, r124, r130)
 		want := st.Digest("v1.2.4")
 		rerun := &job{c: r130, seed: 7}
+		ord.apply(rerun)
 		var perr error
 		s := tagtest.NewSched(pick)
 		rerun.store, rerun.clock = s.Store(0, st), s.Clock(0, clock)
 		pid := 1
-		if swap {
+		if ord.swap {
 			rerun.store, rerun.clock = s.Store(1, st), s.Clock(1, clock)
 			pid = 0
 		}

@@ -63,6 +63,7 @@ type options struct {
 	poll       time.Duration
 	handOver   func(context.Context, *registry.Manifest) error
 	parallel   bool
+	sideFirst  bool
 }
 
 // Option configures a Tagger.
@@ -77,11 +78,22 @@ type Option func(*options)
 // explore.
 func WithParallelReads() Option { return func(o *options) { o.parallel = true } }
 
-// beside starts read: in a goroutine with WithParallelReads, else when the
-// returned wait is called (the sequential order). wait returns once read has
+// WithSideReadsFirst keeps the reads sequential but makes each read that
+// WithParallelReads would start beside another before that other, not after:
+// the second order parallel reads may land in, for the interleaving tests to
+// explore too.
+func WithSideReadsFirst() Option { return func(o *options) { o.sideFirst = true } }
+
+// beside starts read: in a goroutine with WithParallelReads, at once with
+// WithSideReadsFirst, else when the returned wait is called (the sequential
+// order). wait returns once read has
 // run; abandon, for a plan that stops before it needs the read, waits for a
 // started read and skips one not started.
 func (t *Tagger) beside(read func()) (wait, abandon func()) {
+	if !t.o.parallel && t.o.sideFirst {
+		read()
+		return func() {}, func() {}
+	}
 	if !t.o.parallel {
 		done := false
 		return func() {
