@@ -3,12 +3,14 @@ package app
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/fleetpush/fleetpush/internal/registry"
 	"github.com/fleetpush/fleetpush/internal/report"
 	"github.com/fleetpush/fleetpush/internal/sign"
+	"github.com/fleetpush/fleetpush/internal/tagger"
 )
 
 // apply carries out a plan: push the artifact (or take the digest the registry holds), sign it,
@@ -60,10 +62,19 @@ func (m *publishMode) apply(ctx context.Context, p *plan, signer sign.Signer, re
 	}
 	res.Digest, res.Size = man.Digest.String(), man.Size()
 
+	var begun *tagger.Begun
+	defer func() { begun.Drop() }()
 	if signer != nil {
 		release()
 		var out sign.Result
 		if early != nil {
+			// Once the signatures are written and only their last check remains, the tags'
+			// first reads go out beside it: reads only, no tag moves before the check.
+			select {
+			case <-early.stored:
+				begun = p.tagger.Begin(ctx, p.tags)
+			case <-early.done:
+			}
 			out, err = early.wait()
 		} else {
 			out, err = signExisting(ctx, signer, p.store, man, sign.WithProvenance(prov))
@@ -79,7 +90,7 @@ func (m *publishMode) apply(ctx context.Context, p *plan, signer sign.Signer, re
 		}
 	}
 
-	out, err := p.tagger.Apply(ctx, p.tags, man)
+	out, err := p.tagger.ApplyBegun(ctx, p.tags, man, begun)
 	res.Tags, res.Skipped = out.Tags, out.Skipped
 	if out.Digest != "" {
 		// Another run released this content under its own digest meanwhile: that is the release.
@@ -96,6 +107,7 @@ func (m *publishMode) apply(ctx context.Context, p *plan, signer sign.Signer, re
 type earlySigning struct {
 	push   chan error // the push's outcome, once
 	done   chan struct{}
+	stored chan struct{} // closed once the referrers index is written, before its last check
 	out    sign.Result
 	err    error
 	cancel context.CancelFunc
@@ -121,7 +133,9 @@ func (m *publishMode) signWhilePushing(ctx context.Context, p *plan, signer sign
 		return nil, err
 	}
 	sctx, cancel := context.WithCancel(ctx)
-	e := &earlySigning{push: make(chan error, 1), done: make(chan struct{}), cancel: cancel}
+	e := &earlySigning{push: make(chan error, 1), done: make(chan struct{}), stored: make(chan struct{}), cancel: cancel}
+	var stored sync.Once
+	sctx = registry.WithIndexWritten(sctx, func() { stored.Do(func() { close(e.stored) }) })
 	ready := func(ctx context.Context) error {
 		select {
 		case err := <-e.push:

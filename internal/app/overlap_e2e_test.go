@@ -11,10 +11,13 @@ import (
 	"github.com/fleetpush/fleetpush/internal/testenv"
 )
 
-// TestSigningOverlapsThePush fails each side of the overlap of a keyless publish: the log
-// entries of a new digest are made while its push is in flight (signWhilePushing). A push that
-// fails while they are made, or a log entry that fails while the push succeeds, must leave no
-// tag and no signature; the re-run, without the fault, publishes and tags the digest signed.
+// TestSigningOverlapsThePush fails each side of the overlaps of a keyless publish: the log
+// entries of a new digest are made while its push is in flight (signWhilePushing), and the
+// tags' first reads go out beside the last check of the referrers index (tagger.Begin). A push
+// that fails while the entries are made, or a log entry that fails while the push succeeds,
+// must leave no tag and no signature; a last check of the index that fails while the tags are
+// read must leave no tag of the component; the re-run, without the fault, publishes and tags
+// the digest signed.
 func TestSigningOverlapsThePush(t *testing.T) {
 	t.Parallel()
 	host := testenv.Registry(t)
@@ -22,15 +25,21 @@ func TestSigningOverlapsThePush(t *testing.T) {
 	repo := apps(t)
 	tests := []struct {
 		name   string
-		rekor  bool          // the fault is Rekor's, else the registry's
-		fault  testenv.Fault // persistent
-		rerun  report.Action // the re-run's plan
-		status string        // the re-run's signed status
+		rekor  bool           // the fault is Rekor's, else the registry's
+		fault  testenv.Fault  // persistent
+		after  *testenv.Fault // the fault's marker (Fault.After), if any
+		rerun  report.Action  // the re-run's plan
+		status string         // the re-run's signed status
+		stored bool           // the signatures were stored before the fault
 	}{
 		{name: "the push fails while the log entries are made", fault: testenv.Fault{Method: "PUT", Path: re(pathManifestByID), Status: 500},
 			rerun: report.ActionPush, status: "new"},
 		{name: "a log entry fails while the push succeeds", rekor: true, fault: testenv.Fault{Method: "POST", Path: re(`^/api/v1/log/entries$`), Status: 500},
 			rerun: report.ActionFinish, status: "healed"},
+		{name: "the index's last check fails while the tags are read",
+			fault: testenv.Fault{Method: "GET", Path: re(`/manifests/sha256-[0-9a-f]{64}$`), Status: 500},
+			after: &testenv.Fault{Method: "PUT", Path: re(`/manifests/sha256-[0-9a-f]{64}$`), Times: -1},
+			rerun: report.ActionFinish, status: "existing", stored: true},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -39,6 +48,10 @@ func TestSigningOverlapsThePush(t *testing.T) {
 			rekor := testenv.NewProxy(t, strings.TrimPrefix(st.RekorURL, "http://"))
 			fault := tt.fault
 			fault.Times = -1
+			if tt.after != nil {
+				fault.After = tt.after
+				reg.Inject(tt.after)
+			}
 			if tt.rekor {
 				rekor.Inject(&fault)
 			} else {
@@ -58,13 +71,35 @@ func TestSigningOverlapsThePush(t *testing.T) {
 			if fault.Hits == 0 {
 				t.Fatalf("the fault was never hit:\n%s", stderr)
 			}
+			if tt.after != nil {
+				// The overlap was there: latest was read after the index was written, and
+				// never written.
+				var indexWritten time.Duration = -1
+				readAfter := false
+				for _, q := range reg.Timeline() {
+					switch {
+					case q.Method == "PUT" && tt.after.Path.MatchString(q.Path) && indexWritten < 0:
+						indexWritten = q.End
+					case q.Method == "GET" && strings.HasSuffix(q.Path, "/manifests/latest") && indexWritten >= 0 && q.Start >= indexWritten:
+						readAfter = true
+					case q.Method == "PUT" && strings.HasSuffix(q.Path, "/manifests/latest"):
+						t.Errorf("latest was written: %+v", q)
+					}
+				}
+				if !readAfter {
+					t.Errorf("latest was not read after the index was written: the tags' first reads did not overlap the index's last check")
+				}
+			}
 			r := actionResults(t, env)["frontend"]
 			if r.Status != report.Failed {
 				t.Errorf("frontend: status %s, want failed", r.Status)
 			}
-			// No tag at all: neither the component's nor a signature's.
-			if tags := testenv.Tags(t, host, path+"/frontend"); len(tags) != 0 {
-				t.Errorf("the failed run left tags %v", tags)
+			// No tag at all: neither the component's nor (unless they were stored before the
+			// fault) a signature's.
+			for _, tag := range testenv.Tags(t, host, path+"/frontend") {
+				if !tt.stored || !strings.HasPrefix(tag, "sha256-") {
+					t.Errorf("the failed run left the tag %s", tag)
+				}
 			}
 
 			reg.Clear()

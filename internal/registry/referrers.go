@@ -697,6 +697,24 @@ func addToFallbackIndex(ctx context.Context, subject name.Digest, add []v1.Descr
 		if err := remote.Put(tag, rawTaggable{raw: b, mediaType: types.OCIImageIndex}, opts...); err != nil {
 			return fmt.Errorf("updating the referrers index %q: %w", tag, explain(err))
 		}
+		if attempt == 1 {
+			indexWritten(ctx)
+		}
+	}
+}
+
+type indexWrittenKey struct{}
+
+// WithIndexWritten returns ctx carrying f, which a push of referrers through the fallback index
+// calls once its first write of the index has landed, before the look that checks it: what
+// waits only on the signatures being stored may start then, beside that look.
+func WithIndexWritten(ctx context.Context, f func()) context.Context {
+	return context.WithValue(ctx, indexWrittenKey{}, f)
+}
+
+func indexWritten(ctx context.Context) {
+	if f, ok := ctx.Value(indexWrittenKey{}).(func()); ok {
+		f()
 	}
 }
 

@@ -43,6 +43,50 @@ func (o *Outcome) record(mv Move) {
 // documentation); latest and the stable tag converge with overlapping runs.
 // On error the Outcome holds what was done before it.
 func (t *Tagger) Apply(ctx context.Context, p Plan, m *registry.Manifest) (Outcome, error) {
+	return t.ApplyBegun(ctx, p, m, nil)
+}
+
+// Begun holds the first reads of an Apply, made ahead by Begin.
+type Begun struct {
+	latest, immutable func() (*registry.Manifest, error)
+	abandon           func()
+}
+
+// Drop abandons reads nobody took (a nil Begun is fine).
+func (b *Begun) Drop() {
+	if b != nil {
+		b.abandon()
+	}
+}
+
+// Begin makes the first reads Apply of p will make (a branch build that moves
+// latest: latest and the build's own tag) now, with WithParallelReads (or,
+// for the interleaving tests, WithSideReadsFirst), so
+// that they overlap what the caller still does before Apply (the last check
+// of its signatures); pass the result to ApplyBegun. Those reads need only
+// come after the plan's list of the tags (see Apply), which Begin does. It
+// returns nil when there is nothing to read ahead.
+func (t *Tagger) Begin(ctx context.Context, p Plan) *Begun {
+	in := p.Input
+	if (!t.o.parallel && !t.o.sideFirst) || tags.IsRelease(in.Plan.Immutable) || !in.Plan.Latest {
+		return nil
+	}
+	latestTag := in.Policy.WithDefaults().LatestTag
+	var lm, im *registry.Manifest
+	var lerr, ierr error
+	waitL, dropL := t.beside(func() { lm, lerr = t.store.Get(ctx, latestTag) })
+	waitI, dropI := t.beside(func() { im, ierr = t.store.Get(ctx, in.Plan.Immutable) })
+	return &Begun{
+		latest:    func() (*registry.Manifest, error) { waitL(); return lm, lerr },
+		immutable: func() (*registry.Manifest, error) { waitI(); return im, ierr },
+		abandon:   func() { dropL(); dropI() },
+	}
+}
+
+// ApplyBegun is Apply, taking its first reads from b (from Begin of the same
+// plan, or nil).
+func (t *Tagger) ApplyBegun(ctx context.Context, p Plan, m *registry.Manifest, b *Begun) (Outcome, error) {
+	defer b.Drop()
 	var out Outcome
 	in := p.Input
 	in.Policy = in.Policy.WithDefaults()
@@ -69,7 +113,10 @@ func (t *Tagger) Apply(ctx context.Context, p Plan, m *registry.Manifest) (Outco
 	// the immutable tag (WithParallelReads): both come after the plan's list
 	// of the tags, which is all moveLatest's argument asks of that read.
 	var firstLatest func() (*registry.Manifest, error)
-	if deferred {
+	getImmutable := func() (*registry.Manifest, error) { return t.store.Get(ctx, in.Plan.Immutable) }
+	if deferred && b != nil {
+		firstLatest, getImmutable = b.latest, b.immutable
+	} else if deferred {
 		var lm *registry.Manifest
 		var lerr error
 		read, drop := t.beside(func() { lm, lerr = t.store.Get(ctx, in.Policy.LatestTag) })
@@ -79,7 +126,7 @@ func (t *Tagger) Apply(ctx context.Context, p Plan, m *registry.Manifest) (Outco
 	if tags.IsRelease(in.Plan.Immutable) {
 		mv, err = t.writeRelease(ctx, in, m)
 	} else {
-		mv, err = t.writeBuild(ctx, in, m, !deferred)
+		mv, err = t.writeBuild(ctx, in, m, !deferred, getImmutable)
 	}
 	if err != nil {
 		return out, err
@@ -165,10 +212,10 @@ func (p Plan) inPlace(m *registry.Manifest) bool {
 // catches content that changed without a commit since the plan.
 //
 // With write false it only checks: the move is "write" when the tag is
-// absent, and the caller writes it.
-func (t *Tagger) writeBuild(ctx context.Context, in Input, m *registry.Manifest, write bool) (Move, error) {
+// absent, and the caller writes it. get reads the tag.
+func (t *Tagger) writeBuild(ctx context.Context, in Input, m *registry.Manifest, write bool, get func() (*registry.Manifest, error)) (Move, error) {
 	tag := in.Plan.Immutable
-	cur, err := t.store.Get(ctx, tag)
+	cur, err := get()
 	if err != nil {
 		return Move{}, err
 	}

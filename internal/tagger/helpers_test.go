@@ -133,16 +133,19 @@ func (j *job) run() *job {
 			return nil
 		}
 		m := j.plan.Existing
+		var begun *tagger.Begun // Apply's first reads made while signing, as a push's are
 		if m == nil {
 			if m, err = j.store.Push(ctx, img); err != nil {
 				return err
 			}
+			begun = tg.Begin(ctx, j.plan)
 		}
 		j.digest = m.Digest
 		if err := sign(ctx, j.store, m); err != nil {
+			begun.Drop()
 			return err
 		}
-		j.out, err = tg.Apply(ctx, j.plan, m)
+		j.out, err = tg.ApplyBegun(ctx, j.plan, m, begun)
 		return err
 	}()
 	return j

@@ -46,6 +46,10 @@ type Fault struct {
 	Header http.Header    // extra response headers (Retry-After)
 	Times  int            // how many matching requests to fail; <0 = all
 	Hits   int            // how many it failed
+	// After, when set, holds the fault back until After has been hit: with a fault that only
+	// passes requests through (no Status, Reset or Delay) as a marker, "fail the reads that come
+	// after this write".
+	After *Fault
 }
 
 // NewProxy starts a proxy to upstream (host:port, plain HTTP), stopped at test cleanup.
@@ -103,6 +107,9 @@ func NewProxy(t testing.TB, upstream string) *Proxy {
 
 func (f *Fault) matches(r *http.Request) bool {
 	if f.Times >= 0 && f.Hits >= f.Times {
+		return false
+	}
+	if f.After != nil && f.After.Hits == 0 {
 		return false
 	}
 	if f.Method != "" && f.Method != r.Method {
