@@ -420,6 +420,10 @@ func TestHeadAndCommitInfo(t *testing.T) {
 	if _, err := r.CommitInfo(ctx, "no-such-branch"); err == nil {
 		t.Error("CommitInfo of a missing branch: no error")
 	}
+	src.Git("tag", "-a", "-m", "release", "v1.0.0", c1)
+	if got, err := r.CommitInfo(ctx, "v1.0.0"); err != nil || got.SHA != c1 {
+		t.Errorf("CommitInfo of an annotated tag = %+v, %v; want its commit %s", got, err, c1)
+	}
 
 	src.Git("checkout", "-q", "--detach", c1)
 	head, err = r.Head(ctx)
@@ -558,5 +562,39 @@ func TestSafeDirectory(t *testing.T) {
 	// Nothing was written to the user's configuration.
 	if b, err := os.ReadFile(os.Getenv("GIT_CONFIG_GLOBAL")); err == nil && strings.Contains(string(b), "safe") {
 		t.Errorf("global git config was edited:\n%s", b)
+	}
+}
+
+// TestCommitInfoOneProcess: the event's commit, which the checkout has, is read with one git
+// process: every run reads it before its first request.
+func TestCommitInfoOneProcess(t *testing.T) {
+	t.Parallel()
+	src := newRepo(t, fixture())
+	sha := src.Git("rev-parse", "HEAD")
+	real, err := exec.LookPath("git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	count := filepath.Join(dir, "count")
+	wrapper := filepath.Join(dir, "git")
+	script := "#!/bin/sh\necho run >>'" + count + "'\nexec '" + real + "' \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := open(t, src.Dir, WithGit(wrapper))
+	if err := os.Remove(count); err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	c, err := r.CommitInfo(context.Background(), sha)
+	if err != nil || c.SHA != sha {
+		t.Fatalf("CommitInfo(%s) = %+v, %v", sha, c, err)
+	}
+	raw, err := os.ReadFile(count)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(raw), "run"); n != 1 {
+		t.Errorf("CommitInfo of a commit the checkout has ran git %d times, want 1", n)
 	}
 }

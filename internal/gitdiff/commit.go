@@ -45,17 +45,24 @@ func (r *Repo) Head(ctx context.Context) (Commit, error) {
 // CommitInfo returns the commit rev names (a SHA, branch, tag or any git
 // revision). A full SHA missing from a shallow checkout is fetched.
 func (r *Repo) CommitInfo(ctx context.Context, rev string) (Commit, error) {
-	sha, err := r.ensureCommit(ctx, rev)
+	// A commit the checkout has (the event's SHA, as a rule) costs one git
+	// process: every run starts here, before its first request. Anything
+	// else (a commit to fetch, a name that is no commit) takes the long way,
+	// which says what is wrong.
+	c, err := r.commit(ctx, rev+"^{commit}")
 	if err != nil {
-		return Commit{}, err
-	}
-	c, err := r.commit(ctx, sha)
-	if err != nil {
-		return Commit{}, err
+		sha, err := r.ensureCommit(ctx, rev)
+		if err != nil {
+			return Commit{}, err
+		}
+		if c, err = r.commit(ctx, sha); err != nil {
+			return Commit{}, err
+		}
 	}
 	// rev-parse --symbolic-full-name ignores --end-of-options (git 2.39), so
-	// an option-like rev is simply not looked up: it cannot be a branch.
-	if !strings.HasPrefix(rev, "-") {
+	// an option-like rev is simply not looked up: it cannot be a branch. A
+	// full SHA names the commit itself, not a branch.
+	if !strings.HasPrefix(rev, "-") && !isFullSHA(rev) {
 		if full, err := r.run(ctx, "rev-parse", "--symbolic-full-name", rev); err == nil {
 			if b, ok := strings.CutPrefix(strings.TrimSpace(full), "refs/heads/"); ok {
 				c.Branch = b
