@@ -420,6 +420,9 @@ func TestHeadAndCommitInfo(t *testing.T) {
 	if _, err := r.CommitInfo(ctx, "no-such-branch"); err == nil {
 		t.Error("CommitInfo of a missing branch: no error")
 	}
+	if got, err := r.CommitInfo(ctx, c1+".."+c2); err == nil {
+		t.Errorf("CommitInfo of a range = %+v: want an error, a range is no commit", got)
+	}
 	src.Git("tag", "-a", "-m", "release", "v1.0.0", c1)
 	if got, err := r.CommitInfo(ctx, "v1.0.0"); err != nil || got.SHA != c1 {
 		t.Errorf("CommitInfo of an annotated tag = %+v, %v; want its commit %s", got, err, c1)

@@ -45,11 +45,16 @@ func (r *Repo) Head(ctx context.Context) (Commit, error) {
 // CommitInfo returns the commit rev names (a SHA, branch, tag or any git
 // revision). A full SHA missing from a shallow checkout is fetched.
 func (r *Repo) CommitInfo(ctx context.Context, rev string) (Commit, error) {
-	// A commit the checkout has (the event's SHA, as a rule) costs one git
-	// process: every run starts here, before its first request. Anything
-	// else (a commit to fetch, a name that is no commit) takes the long way,
-	// which says what is wrong.
-	c, err := r.commit(ctx, rev+"^{commit}")
+	// A full SHA of a commit the checkout has (the event's, as a rule) costs
+	// one git process: every run starts here, before its first request.
+	// Anything else (a name, a commit to fetch, something that is no commit:
+	// git log would take a range) takes the long way, which resolves exactly
+	// one commit and says what is wrong.
+	var c Commit
+	err := errors.New("not a full SHA")
+	if isFullSHA(rev) {
+		c, err = r.commit(ctx, rev+"^{commit}")
+	}
 	if err != nil {
 		sha, err := r.ensureCommit(ctx, rev)
 		if err != nil {
