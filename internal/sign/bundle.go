@@ -231,8 +231,10 @@ type notBundle struct{ error }
 // layer (annotationLayer), that blob is read beside the manifest, and used only if it is the
 // layer the manifest names.
 func (s *cosignSigner) fetchBundle(ctx context.Context, repo name.Repository, d v1.Descriptor) (*sgbundle.Bundle, error) {
-	var hinted func() ([]byte, v1.Hash, error) // the hinted blob, once read
+	var hinted func() ([]byte, error) // the hinted blob, once read
+	var hint v1.Hash
 	if h, err := v1.NewHash(d.Annotations[annotationLayer]); err == nil && h.Algorithm == "sha256" {
+		hint = h
 		hctx, cancel := context.WithCancel(ctx)
 		var data []byte
 		var herr error
@@ -242,7 +244,7 @@ func (s *cosignSigner) fetchBundle(ctx context.Context, repo name.Repository, d 
 			defer close(done)
 			data, herr = s.referrers.FetchBlobOf(hctx, repo, h, bundleLayerLimit)
 		}()
-		hinted = func() ([]byte, v1.Hash, error) { <-done; return data, h, herr }
+		hinted = func() ([]byte, error) { <-done; return data, herr }
 	}
 	raw, _, err := s.referrers.FetchManifest(ctx, repo.Digest(d.Digest.String()), bundleManifestLimit)
 	if err != nil {
@@ -256,8 +258,9 @@ func (s *cosignSigner) fetchBundle(ctx context.Context, repo name.Repository, d 
 		return nil, notBundle{errors.New("not a bundle")}
 	}
 	var layer []byte
-	if hinted != nil {
-		if data, h, err := hinted(); err == nil && h == m.Layers[0].Digest && int64(len(data)) == m.Layers[0].Size {
+	// A hint that names another blob is not waited for: the deferred cancel stops its read.
+	if hinted != nil && hint == m.Layers[0].Digest {
+		if data, err := hinted(); err == nil && int64(len(data)) == m.Layers[0].Size {
 			layer = data // the manifest's own layer: its digest was checked as it was read
 		}
 	}
