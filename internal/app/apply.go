@@ -85,9 +85,17 @@ func (m *publishMode) apply(ctx context.Context, p *plan, signer sign.Signer, re
 		if err != nil {
 			return err
 		}
-		if release, err = gate.enter(ctx); err != nil {
-			return err
+		rel, free := gate.tryEnter()
+		if !free {
+			// Waiting for the registry stage may take a while, during which another run may
+			// move the tags: the early reads would be stale, so Apply reads afresh.
+			begun.Drop()
+			begun = nil
+			if rel, err = gate.enter(ctx); err != nil {
+				return err
+			}
 		}
+		release = rel
 	}
 
 	out, err := p.tagger.ApplyBegun(ctx, p.tags, man, begun)

@@ -185,6 +185,20 @@ type stageGate struct{ slots chan struct{} }
 
 func newStageGate(n int) *stageGate { return &stageGate{slots: make(chan struct{}, max(1, n))} }
 
+// tryEnter takes a slot if one is free, without waiting.
+func (g *stageGate) tryEnter() (release func(), ok bool) {
+	if g == nil {
+		return func() {}, true
+	}
+	select {
+	case g.slots <- struct{}{}:
+		var once sync.Once
+		return func() { once.Do(func() { <-g.slots }) }, true
+	default:
+		return nil, false
+	}
+}
+
 // enter waits for a slot; the release it returns gives it back and may be called more than once.
 func (g *stageGate) enter(ctx context.Context) (release func(), err error) {
 	if g == nil {

@@ -52,7 +52,8 @@ type Begun struct {
 	abandon           func()
 }
 
-// Drop abandons reads nobody took (a nil Begun is fine).
+// Drop abandons reads nobody took, and releases those taken (a nil Begun is
+// fine; Drop may be called more than once).
 func (b *Begun) Drop() {
 	if b != nil {
 		b.abandon()
@@ -72,14 +73,16 @@ func (t *Tagger) Begin(ctx context.Context, p Plan) *Begun {
 		return nil
 	}
 	latestTag := in.Policy.WithDefaults().LatestTag
+	bctx, cancel := context.WithCancel(ctx)
 	var lm, im *registry.Manifest
 	var lerr, ierr error
-	waitL, dropL := t.beside(func() { lm, lerr = t.store.Get(ctx, latestTag) })
-	waitI, dropI := t.beside(func() { im, ierr = t.store.Get(ctx, in.Plan.Immutable) })
+	waitL, dropL := t.beside(func() { lm, lerr = t.store.Get(bctx, latestTag) })
+	waitI, dropI := t.beside(func() { im, ierr = t.store.Get(bctx, in.Plan.Immutable) })
 	return &Begun{
 		latest:    func() (*registry.Manifest, error) { waitL(); return lm, lerr },
 		immutable: func() (*registry.Manifest, error) { waitI(); return im, ierr },
-		abandon:   func() { dropL(); dropI() },
+		// Reads nobody will take are cancelled, not waited out.
+		abandon: func() { cancel(); dropL(); dropI() },
 	}
 }
 
@@ -298,7 +301,13 @@ func (t *Tagger) moveLatest(ctx context.Context, p Plan, m *registry.Manifest, f
 	// handed latest to. A hand-over is a write like any other: it too may
 	// overwrite a still newer run's move, and is checked the same way.
 	mine, mineHead := m, in.Head
+	// The listing of the pass before, abandoned (cancelled) once a pass ends
+	// without using it, at the latest when moveLatest returns.
+	abandonListing := func() {}
+	defer func() { abandonListing() }()
 	for i := range moveAttempts {
+		abandonListing()
+		abandonListing = func() {}
 		read := func() (*registry.Manifest, error) { return t.store.Get(ctx, tag) }
 		if i == 0 && first != nil {
 			read = first
@@ -308,10 +317,11 @@ func (t *Tagger) moveLatest(ctx context.Context, p Plan, m *registry.Manifest, f
 		// listing goes out beside the read of latest instead of after it.
 		var listed func() ([]string, error)
 		if wrote {
+			lctx, cancel := context.WithCancel(ctx)
 			var all []string
 			var lerr error
-			wait, abandon := t.beside(func() { all, lerr = t.store.Tags(ctx) })
-			defer abandon()
+			wait, abandon := t.beside(func() { all, lerr = t.store.Tags(lctx) })
+			abandonListing = func() { cancel(); abandon() }
 			listed = func() ([]string, error) { wait(); return all, lerr }
 		}
 		cur, err := read()

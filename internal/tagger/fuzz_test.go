@@ -25,6 +25,7 @@ func FuzzReleaseRace(f *testing.F) {
 	f.Add(uint64(0), uint8(2), uint8(0b10), uint8(0))
 	f.Add(uint64(7), uint8(3), uint8(0b101), uint8(200))
 	f.Add(uint64(42), uint8(4), uint8(0b0110), uint8(128))
+	f.Add(uint64(9<<32|42), uint8(4), uint8(0b0110), uint8(128))
 	f.Fuzz(func(t *testing.T, seed uint64, n, contents, stay uint8) {
 		n = 2 + n%3
 		st, clock := newWorld()
@@ -33,6 +34,7 @@ func FuzzReleaseRace(f *testing.F) {
 			name := fmt.Sprintf("c%d", contents>>i&1)
 			jobs[i] = &job{c: release(name, 1, "v3.0.0"), seed: seed + uint64(i)}
 		}
+		sideFirstBits(seed>>32, jobs...) // each job's read order too, from the seed
 		race(st, clock, tagtest.Sticky(seed, float64(stay)/256), jobs...)
 		winner := ""
 		for _, j := range jobs {
@@ -78,6 +80,8 @@ func FuzzLatestRace(f *testing.F) {
 	f.Add(uint64(0), uint8(2), uint8(0), false)
 	f.Add(uint64(43), uint8(2), uint8(218), true)
 	f.Add(uint64(238), uint8(3), uint8(240), false)
+	f.Add(uint64(5<<32|238), uint8(3), uint8(240), true)
+	f.Add(uint64(2<<32|43), uint8(3), uint8(218), false)
 	f.Fuzz(func(t *testing.T, seed uint64, n, stay uint8, known bool) {
 		n = 2 + n%2
 		commits := make([]commit, n)
@@ -94,6 +98,7 @@ func FuzzLatestRace(f *testing.F) {
 			// The newest commit's run starts first: the order that loses updates.
 			jobs[i] = &job{c: commits[int(n)-1-i], seed: seed + uint64(i), ancestry: anc}
 		}
+		sideFirstBits(seed>>32, jobs...) // each job's read order too, from the seed
 		race(st, clock, tagtest.Sticky(seed, float64(stay)/256), jobs...)
 		for _, j := range jobs {
 			if j.err != nil {

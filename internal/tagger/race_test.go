@@ -40,29 +40,40 @@ func race(st *tagtest.Store, clock *tagtest.Clock, pick tagtest.Picker, jobs ...
 }
 
 // order is how an interleaving orders the runs: swap says whether run 0 or
-// run 1 is the first job; sideFirst makes each job's side reads (those
-// WithParallelReads makes beside another) come before the other read
-// instead of after it, the second order parallel reads may land in.
-type order struct{ swap, sideFirst bool }
+// run 1 is the first job; side says, for the first and the second job, whether
+// its side reads (those WithParallelReads makes beside another, and Begin's
+// reads ahead of Apply) come before the other read instead of after it: the
+// second order parallel reads may land in.
+type order struct {
+	swap bool
+	side [2]bool
+}
 
-// apply gives the jobs the order's read order.
+// apply gives the jobs, in the order given, their read orders.
 func (o order) apply(jobs ...*job) {
-	if o.sideFirst {
-		for _, j := range jobs {
+	for i, j := range jobs {
+		if i < len(o.side) && o.side[i] {
 			j.opts = append(j.opts, tagger.WithSideReadsFirst())
 		}
 	}
 }
 
-// eachInterleaving calls fn for raceIterations seeds of every picker, with
-// the runs in both orders and the reads of each run in both orders, each in
-// a subtest.
+// orders are the orders each interleaving is run in: both orders of the
+// runs, with each job's reads in either order (both, neither, or one).
+var orders = []order{
+	{}, {swap: true},
+	{side: [2]bool{true, true}}, {swap: true, side: [2]bool{true, true}},
+	{side: [2]bool{true, false}}, {swap: true, side: [2]bool{true, false}},
+}
+
+// eachInterleaving calls fn for raceIterations seeds of every picker, in
+// every order, each in a subtest.
 func eachInterleaving(t *testing.T, fn func(t *testing.T, pick tagtest.Picker, ord order)) {
 	for _, p := range pickers {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
 			for i := range raceIterations {
-				for _, o := range []order{{}, {swap: true}, {sideFirst: true}, {swap: true, sideFirst: true}} {
+				for _, o := range orders {
 					fn(t, p.new(uint64(i)), o)
 					if t.Failed() {
 						t.Fatalf("iteration %d (%+v)", i, o)
@@ -70,6 +81,16 @@ func eachInterleaving(t *testing.T, fn func(t *testing.T, pick tagtest.Picker, o
 				}
 			}
 		})
+	}
+}
+
+// sideFirstBits gives job i the side-reads-first order when bit i of bits is
+// set: for the races of more than two runs, each iteration its own mix.
+func sideFirstBits(bits uint64, jobs ...*job) {
+	for i, j := range jobs {
+		if bits>>i&1 == 1 {
+			j.opts = append(j.opts, tagger.WithSideReadsFirst())
+		}
 	}
 }
 
@@ -146,6 +167,7 @@ func TestRaceSameVersionThree(t *testing.T) {
 		a1 := &job{c: release("a", 1, "v2.0.0"), seed: 1}
 		a2 := &job{c: release("a", 1, "v2.0.0"), seed: 2}
 		b := &job{c: release("b", 2, "v2.0.0"), seed: 3}
+		sideFirstBits(uint64(i), a1, b, a2)
 		race(st, clock, tagtest.Random(uint64(i)), a1, b, a2)
 		if (a1.err == nil) != (a2.err == nil) {
 			t.Fatalf("iteration %d: the two runs of one commit disagree: %v and %v", i, a1.err, a2.err)
@@ -323,6 +345,7 @@ func TestRaceThreeReleases(t *testing.T) {
 			{c: release("c", 3, "v1.3.0"), seed: 3},
 			{c: release("b", 2, "v1.2.0"), seed: 2},
 		}
+		sideFirstBits(uint64(i), jobs...)
 		race(st, clock, tagtest.Random(uint64(i)), jobs...)
 		for _, j := range jobs {
 			if j.err != nil {
