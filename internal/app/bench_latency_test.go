@@ -209,6 +209,9 @@ func machineCPU() cpuTimes {
 	}
 	var t cpuTimes
 	for i, v := range f[1:] {
+		if i >= 8 {
+			break // guest and guest_nice: already counted in user and nice
+		}
 		x, _ := strconv.ParseFloat(v, 64)
 		t.total += x
 		if i != 3 && i != 4 { // idle and iowait

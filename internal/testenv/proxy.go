@@ -46,9 +46,9 @@ type Fault struct {
 	Header http.Header    // extra response headers (Retry-After)
 	Times  int            // how many matching requests to fail; <0 = all
 	Hits   int            // how many it failed
-	// After, when set, holds the fault back until After has been hit: with a fault that only
-	// passes requests through (no Status, Reset or Delay) as a marker, "fail the reads that come
-	// after this write".
+	// After, when set, holds the fault back until After, a fault injected into the same proxy
+	// (read under its lock), has been hit: with a fault that only passes requests through (no
+	// Status, Reset or Delay) as a marker, "fail the reads that come after this write".
 	After *Fault
 }
 
