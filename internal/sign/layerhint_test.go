@@ -96,15 +96,21 @@ func (g *gatedRegistry) gotten(path string) bool {
 	return false
 }
 
-// bundleManifests reads the manifests of d's referrers.
-func bundleManifests(t *testing.T, d name.Digest) []v1.Manifest {
+// listedManifest is a referrer as listed, with its manifest.
+type listedManifest struct {
+	desc v1.Descriptor
+	m    v1.Manifest
+}
+
+// bundleManifests lists d's referrers and reads their manifests.
+func bundleManifests(t *testing.T, d name.Digest) []listedManifest {
 	t.Helper()
 	ctx := context.Background()
 	rs, err := registry.ListReferrers(ctx, d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []v1.Manifest
+	var out []listedManifest
 	for _, desc := range rs.Manifests {
 		raw, _, err := registry.FetchManifest(ctx, d.Context().Digest(desc.Digest.String()), 1<<20)
 		if err != nil {
@@ -114,7 +120,7 @@ func bundleManifests(t *testing.T, d name.Digest) []v1.Manifest {
 		if err := json.Unmarshal(raw, &m); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, m)
+		out = append(out, listedManifest{desc, m})
 	}
 	return out
 }
@@ -135,23 +141,13 @@ func TestBundleLayerHint(t *testing.T) {
 			if _, err := s.Sign(ctx, d); err != nil {
 				t.Fatal(err)
 			}
-			rs, err := registry.ListReferrers(ctx, d)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(rs.Manifests) == 0 {
+			listed := bundleManifests(t, d)
+			if len(listed) == 0 {
 				t.Fatal("no referrers listed after signing")
 			}
 			hold := map[string]string{}
-			for _, desc := range rs.Manifests {
-				raw, _, err := registry.FetchManifest(ctx, d.Context().Digest(desc.Digest.String()), 1<<20)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var m v1.Manifest
-				if err := json.Unmarshal(raw, &m); err != nil {
-					t.Fatal(err)
-				}
+			for _, l := range listed {
+				desc, m := l.desc, l.m
 				want := m.Layers[0].Digest.String()
 				if got := m.Annotations[layerAnnotation]; got != want {
 					t.Errorf("manifest %s: %s = %q, want its layer %s", desc.Digest, layerAnnotation, got, want)
@@ -195,7 +191,8 @@ func TestBundleLayerHintIsOnlyAHint(t *testing.T) {
 	if len(ms) != 1 {
 		t.Fatalf("%d referrers after signing one bundle", len(ms))
 	}
-	for _, m := range ms {
+	for _, l := range ms {
+		m := l.m
 		b, err := registry.FetchBlob(ctx, d.Context(), m.Layers[0], 1<<20)
 		if err != nil {
 			t.Fatal(err)
