@@ -28,6 +28,7 @@ func TestSigningOverlapsThePush(t *testing.T) {
 		rekor  bool           // the fault is Rekor's, else the registry's
 		fault  testenv.Fault  // persistent
 		after  *testenv.Fault // the fault's marker (Fault.After), if any
+		wait   *testenv.Fault // the request the fault's answer waits for (Fault.Wait), if any
 		rerun  report.Action  // the re-run's plan
 		status string         // the re-run's signed status
 		stored bool           // the signatures were stored before the fault
@@ -39,6 +40,9 @@ func TestSigningOverlapsThePush(t *testing.T) {
 		{name: "the index's last check fails while the tags are read",
 			fault: testenv.Fault{Method: "GET", Path: re(`/manifests/sha256-[0-9a-f]{64}$`), Status: 500},
 			after: &testenv.Fault{Method: "PUT", Path: re(`/manifests/sha256-[0-9a-f]{64}$`), Times: -1},
+			// The failure is answered once latest has been read: the run gives up the early
+			// reads when signing fails, which could otherwise come before they are sent.
+			wait:  &testenv.Fault{Method: "GET", Path: re(`/manifests/latest$`), Times: -1},
 			rerun: report.ActionFinish, status: "existing", stored: true},
 	}
 	for i, tt := range tests {
@@ -51,6 +55,11 @@ func TestSigningOverlapsThePush(t *testing.T) {
 			if tt.after != nil {
 				fault.After = tt.after
 				reg.Inject(tt.after)
+			}
+			if tt.wait != nil {
+				tt.wait.After = tt.after // a read after the index is written, not the plan's
+				fault.Wait, fault.WaitAtMost = tt.wait, time.Minute
+				reg.Inject(tt.wait)
 			}
 			if tt.rekor {
 				rekor.Inject(&fault)

@@ -50,6 +50,12 @@ type Fault struct {
 	// (read under its lock), has been hit: with a fault that only passes requests through (no
 	// Status, Reset or Delay) as a marker, "fail the reads that come after this write".
 	After *Fault
+	// Wait, when set, holds the answer back until Wait, a fault injected into the same proxy,
+	// has been hit (at most WaitAtMost, so that a test whose expectation fails fails instead of
+	// hanging): "answer this only once that other request has arrived".
+	Wait       *Fault
+	WaitAtMost time.Duration
+	hit        chan struct{} // closed at the first hit (made by Inject)
 }
 
 // NewProxy starts a proxy to upstream (host:port, plain HTTP), stopped at test cleanup.
@@ -74,12 +80,23 @@ func NewProxy(t testing.TB, upstream string) *Proxy {
 		for _, f := range p.faults {
 			if f.matches(r) {
 				f.Hits++
+				if f.Hits == 1 && f.hit != nil {
+					close(f.hit)
+				}
 				hit = f
 				break
 			}
 		}
 		p.mu.Unlock()
 		if hit != nil {
+			if w := hit.Wait; w != nil && w.hit != nil {
+				select {
+				case <-w.hit:
+				case <-time.After(hit.WaitAtMost):
+				case <-r.Context().Done():
+					return
+				}
+			}
 			if hit.Delay > 0 {
 				time.Sleep(hit.Delay)
 			}
@@ -183,6 +200,9 @@ func (p *Proxy) Timeline() []Request {
 func (p *Proxy) Inject(f *Fault) *Fault {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if f.hit == nil {
+		f.hit = make(chan struct{})
+	}
 	p.faults = append(p.faults, f)
 	return f
 }
