@@ -274,8 +274,9 @@ type repoState struct {
 	blobs  map[v1.Hash]bool // blobs known to be in it
 
 	// sessions are upload sessions opened ahead of their blobs (Reserve), each sending its
-	// Location, or nil when the POST failed, once.
+	// Location, or nil when the POST failed, once; reserved counts those sent or still opening.
 	sessions chan *url.URL
+	reserved int
 }
 
 // stateOf returns what the client knows of repo, keyed by registry host and repository path:

@@ -176,7 +176,7 @@ func (s *remoteStore) upload(ctx context.Context, st *repoState, b blob) error {
 			return nil
 		}
 	}
-	loc, reserved := st.takeSession(ctx)
+	loc, reserved := st.takeSession()
 	if loc == nil {
 		var err error
 		if loc, err = s.startUpload(ctx); err != nil {
@@ -239,7 +239,10 @@ func (w blobWriter) Reserve(ctx context.Context, repo name.Repository, n int) {
 	if st.sessions == nil {
 		st.sessions = make(chan *url.URL, 64)
 	}
-	n = min(n, cap(st.sessions)-len(st.sessions))
+	// Counted when reserved, not when opened: sessions still opening hold their place, so
+	// that no opener ever waits for room in the channel.
+	n = min(n, cap(st.sessions)-st.reserved)
+	st.reserved += n
 	ch := st.sessions
 	st.mu.Unlock()
 	for range n {
@@ -253,17 +256,14 @@ func (w blobWriter) Reserve(ctx context.Context, repo name.Repository, n int) {
 	}
 }
 
-// takeSession takes a session opened by Reserve, waiting for one on its way: nil (not
-// reserved) when there is none, or it failed to open.
-func (st *repoState) takeSession(ctx context.Context) (*url.URL, bool) {
+// takeSession takes a session Reserve has opened, without waiting for one still opening: nil
+// (not reserved) when none is ready, or the one taken failed to open.
+func (st *repoState) takeSession() (*url.URL, bool) {
 	st.mu.Lock()
-	ch := st.sessions
-	st.mu.Unlock()
-	if ch == nil {
-		return nil, false
-	}
+	defer st.mu.Unlock()
 	select {
-	case loc := <-ch:
+	case loc := <-st.sessions: // a nil channel: never ready
+		st.reserved--
 		return loc, loc != nil
 	default:
 		return nil, false

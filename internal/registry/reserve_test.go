@@ -65,6 +65,9 @@ func TestReservedUploadSessions(t *testing.T) {
 
 	// A session the registry does not know (expired): the write opens a new one.
 	stale, _ := url.Parse("http://" + repo.RegistryStr() + "/v2/" + repo.RepositoryStr() + "/blobs/uploads/expired")
+	st.mu.Lock()
+	st.reserved++
+	st.mu.Unlock()
 	st.sessions <- stale
 	write("second")
 	if got := l.take(); got["POST blob-upload"] != 1 || got["PUT blob-upload"] != 2 {
@@ -74,5 +77,18 @@ func TestReservedUploadSessions(t *testing.T) {
 	write("third")
 	if got := l.take(); got["POST blob-upload"] != 1 || got["PUT blob-upload"] != 1 {
 		t.Errorf("a write without a reserved session sent %v, want a POST and a PUT", got)
+	}
+
+	// Reservations past the room for them, made while earlier ones are still opening, are cut
+	// to that room: every opened session has a place, and no opener waits for one.
+	w.Reserve(ctx, repo, 60)
+	w.Reserve(ctx, repo, 60)
+	ready(cap(st.sessions))
+	if got := l.take(); got["POST blob-upload"] != cap(st.sessions) {
+		t.Errorf("two reservations of 60 sent %d POSTs, want %d (the room for sessions)", got["POST blob-upload"], cap(st.sessions))
+	}
+	write("fourth")
+	if got := l.take(); got["POST blob-upload"] != 0 {
+		t.Errorf("a write after the reservations sent %v, want its PUT alone", got)
 	}
 }
