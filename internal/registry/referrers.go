@@ -185,19 +185,11 @@ func (c *ReferrerClient) List(ctx context.Context, subject name.Digest) (Referre
 	// The referrers tag schema's index is read beside the API, unless the registry is known
 	// to serve the API: its answer then costs no round trip of its own on a registry without
 	// the API, and one request that is thrown away on one with it, the first time.
-	type fallbackRead struct {
-		im  *v1.IndexManifest
-		err error
-	}
-	var fallback chan fallbackRead
+	var fallback <-chan indexRead
 	if !knownWithAPI(subject.RegistryStr()) {
-		fallback = make(chan fallbackRead, 1)
 		fctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		go func() {
-			im, err := readFallbackIndex(fctx, subject, withContext(fctx, c.opts))
-			fallback <- fallbackRead{im, err}
-		}()
+		fallback = c.readFallbackAhead(fctx, subject)
 	}
 	// The API is asked every time, whatever a push learnt: a verifier must not miss referrers
 	// a registry indexed itself on the strength of a hint.
@@ -383,18 +375,9 @@ func (c *ReferrerClient) Push(ctx context.Context, subject name.Digest, subjectD
 	} else {
 		probe <- apiUnknown
 	}
-	type indexRead struct {
-		im  *v1.IndexManifest
-		err error
-	}
-	index := make(chan indexRead, 1)
+	var index <-chan indexRead // nil: not read
 	if !knownWithAPI(host) {
-		go func() {
-			im, err := readFallbackIndex(pctx, subject, withContext(pctx, c.opts))
-			index <- indexRead{im, err}
-		}()
-	} else {
-		close(index)
+		index = c.readFallbackAhead(pctx, subject)
 	}
 
 	// The blobs first, side by side: a manifest may only name blobs the registry holds.
@@ -494,14 +477,33 @@ func (c *ReferrerClient) Push(ctx context.Context, subject name.Digest, subjectD
 	}
 	if len(fallback) > 0 {
 		var first *v1.IndexManifest
-		if r, ok := <-index; ok && r.err == nil {
-			first = r.im
+		if index != nil {
+			if r := <-index; r.err == nil {
+				first = r.im
+			}
 		}
 		if err := addToFallbackIndex(ctx, subject, fallback, first, c.maxTagPages, withContext(ctx, c.opts)); err != nil {
 			return nil, err
 		}
 	}
 	return descs, nil
+}
+
+// indexRead is a read of a referrers tag schema index.
+type indexRead struct {
+	im  *v1.IndexManifest
+	err error
+}
+
+// readFallbackAhead reads subject's referrers tag schema index in the background; the channel
+// hands over the answer once (it never blocks the reader, who may abandon it by cancelling ctx).
+func (c *ReferrerClient) readFallbackAhead(ctx context.Context, subject name.Digest) <-chan indexRead {
+	ch := make(chan indexRead, 1)
+	go func() {
+		im, err := readFallbackIndex(ctx, subject, withContext(ctx, c.opts))
+		ch <- indexRead{im, err}
+	}()
+	return ch
 }
 
 // hasAPI says whether subject's registry serves the referrers API, for a manifest PUT it
