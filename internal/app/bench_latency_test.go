@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -277,7 +278,9 @@ func (s *latencyStack) fleetpush(b *testing.B, n int, prefix string, keyless, re
 	for k, v := range env {
 		environ = append(environ, k+"="+v)
 	}
-	cmd := exec.Command(s.bin) // the action runs the image with no arguments
+	ctx, cancel := context.WithTimeout(context.Background(), runBound)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.bin) // the action runs the image with no arguments
 	cmd.Dir, cmd.Env = repo.Dir, environ
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
@@ -332,7 +335,9 @@ func (s *latencyStack) d2(b *testing.B, n int, prefix string, keyless, rerun boo
 	env := []string{"HOME=" + s.home, "PATH=" + os.Getenv("PATH"), "TUF_ROOT=" + filepath.Join(s.home, "tuf"),
 		"ACTIONS_ID_TOKEN_REQUEST_URL=" + g.RequestURL, "ACTIONS_ID_TOKEN_REQUEST_TOKEN=" + g.RequestToken}
 	cli := func(bin string, args ...string) (string, error) {
-		cmd := exec.Command(bin, args...)
+		ctx, cancel := context.WithTimeout(context.Background(), runBound)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, args...)
 		cmd.Dir, cmd.Env = repo.Dir, env
 		var out, errb bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errb
@@ -477,6 +482,10 @@ func mean(xs []float64) float64 {
 	}
 	return sum / float64(len(xs))
 }
+
+// runBound ends a run of fleetpush or of one CLI call that hangs, so that the benchmark fails
+// instead of waiting for ever; far above any run it measures.
+const runBound = 10 * time.Minute
 
 // shippedBinary builds fleetpush once for a benchmark with hack/build.sh, the Dockerfile's own
 // command and flags, so that what is timed is what ships.
