@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -242,7 +241,7 @@ func TestPreviewRegistryCannotAnswer(t *testing.T) {
 	tests := []struct {
 		name, host, reason string
 	}{
-		{"unreachable", "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)), "connection refused"},
+		{"unreachable", testenv.RefusingAddr(t), "connection refused"},
 		{"unauthorized", testenv.RegistryWithAuth(t, "bot", "pw"), "UNAUTHORIZED"},
 	}
 	for _, tt := range tests {

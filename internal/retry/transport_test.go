@@ -5,13 +5,14 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fleetpush/fleetpush/internal/testenv"
 )
 
 func TestRetryStatusCodes(t *testing.T) {
@@ -238,12 +239,7 @@ func TestRetryAttemptTimeout(t *testing.T) {
 // TestRetryRefusedIsFinal: nothing listens there; waiting will not change that.
 func TestRetryRefusedIsFinal(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := testenv.RefusingAddr(t)
 	c, log, clock := retryClient(fastPolicy)
 	if _, err := c.Get("http://" + addr + "/v2/"); err == nil {
 		t.Fatal("GET of a closed port succeeded")

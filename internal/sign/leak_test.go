@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -110,15 +109,9 @@ func echoServer(t *testing.T, status int) string {
 	return srv.URL
 }
 
-// closedURL is an http URL on which nothing listens.
+// closedURL is an http URL that refuses every connection while the test runs.
 func closedURL(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return "http://" + addr
+	return "http://" + testenv.RefusingAddr(t)
 }
 
 // TestNoSecretInFailures: however keyless signing fails, neither the error nor any log line of
