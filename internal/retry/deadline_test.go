@@ -82,7 +82,8 @@ func TestDeadlineCoversTheBody(t *testing.T) {
 }
 
 // TestDeadlineRetriesAStalledBody: a try whose body stalls is retried, and the retry's answer is
-// the caller's.
+// the caller's. The deadlines run on a fake clock, moved once the server holds the first try:
+// on a loaded machine the retry cannot run out of time as well.
 func TestDeadlineRetriesAStalledBody(t *testing.T) {
 	t.Parallel()
 	var tries, stalled atomic.Int64
@@ -96,8 +97,24 @@ func TestDeadlineRetriesAStalledBody(t *testing.T) {
 	}))
 	defer srv.Close()
 	log := &logLines{}
-	c := &http.Client{Transport: NewTransport(nil, Policy{Attempts: 3, Base: time.Millisecond, AttemptTimeout: 200 * time.Millisecond}, WithLogf(log.logf))}
-	resp, err := c.Get(srv.URL + "/v2/acme/app/tags/list")
+	clock := retrytest.NewClock(epoch)
+	const window = 200 * time.Millisecond
+	c := &http.Client{Transport: NewTransport(nil, Policy{Attempts: 3, Base: time.Millisecond, AttemptTimeout: window}, WithLogf(log.logf), WithClock(clock))}
+	type answer struct {
+		resp *http.Response
+		err  error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		resp, err := c.Get(srv.URL + "/v2/acme/app/tags/list")
+		done <- answer{resp, err}
+	}()
+	for stalled.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	clock.Advance(window + time.Millisecond)
+	a := <-done
+	resp, err := a.resp, a.err
 	if err != nil {
 		t.Fatalf("GET: %v\nlog:\n%s", err, log)
 	}
