@@ -55,7 +55,7 @@ func PromotionTag(channel string) string {
 // or a promotion record), not an artifact. A branch build of a branch named
 // like a record still ends in "-" and hex digits, and is not a record.
 func IsRecord(tag string) bool {
-	if branchTagSuffixRE.MatchString(tag) {
+	if hasBranchTagSuffix(tag) {
 		return false
 	}
 	return strings.HasPrefix(tag, ClaimPrefix) || strings.HasPrefix(tag, PromotionPrefix)
