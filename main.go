@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"github.com/fleetpush/fleetpush/internal/app"
+	"github.com/fleetpush/fleetpush/internal/heap"
 )
 
 func main() {
+	heap.StartAt(64 << 20)
 	// Buffered for two: the first signal cancels the run, the second exits at once.
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
