@@ -6,6 +6,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export FLEETPUSH_TOOLS=${FLEETPUSH_TOOLS:-$HOME/.cache/fleetpush/tools}
+
+# stage NAME: starts a stage of the run, and prints how long the one before took; the last
+# line sums them up, so a slow stage shows where the time of a CI run went.
+stage_name="" stage_start=$SECONDS stage_times=""
+stage() {
+	if [[ -n $stage_name ]]; then
+		stage_times+="${stage_name}: $((SECONDS - stage_start)) s; "
+	fi
+	stage_name=$1 stage_start=$SECONDS
+	echo "== $1" >&2
+}
+
+stage "tools"
 bash hack/tools.sh
 
 # Test with the shipped binary's build settings (the Dockerfile's CGO_ENABLED=0 -trimpath), so
@@ -16,13 +29,13 @@ export GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath"
 
 # A merge resolved by hand can leave its conflict markers behind in any kind of file (a script
 # among them, where nothing else would notice until it runs).
-echo "== conflict markers" >&2
+stage "conflict markers"
 if git rev-parse --git-dir >/dev/null 2>&1 && git grep -n -E '^(<<<<<<<|>>>>>>>) ' -- .; then
 	echo "conflict markers above: finish the merge" >&2
 	exit 1
 fi
 
-echo "== gofmt" >&2
+stage "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './dist/*'))
 if [[ -n "$unformatted" ]]; then
 	echo "gofmt would change these files (run gofmt -w):" >&2
@@ -32,7 +45,7 @@ fi
 
 # go.mod names what the code imports, no more and no less: every direct dependency marked as
 # such, nothing unused. (go mod tidy -diff changes nothing; it exits non-zero and prints the diff.)
-echo "== go mod tidy" >&2
+stage "go mod tidy"
 if ! go mod tidy -diff; then
 	echo "go.mod/go.sum are not tidy: run go mod tidy and commit the result" >&2
 	exit 1
@@ -40,7 +53,7 @@ fi
 
 # action.yml and the README's inputs and outputs tables are generated from internal/config's
 # option and output tables: a hand edit, or a table change without regenerating, fails here.
-echo "== generated files" >&2
+stage "generated files"
 go generate ./internal/packaging
 if ! git diff --exit-code -- action.yml README.md; then
 	echo "action.yml or README.md differ from what go generate ./internal/packaging writes (diff above):" >&2
@@ -48,17 +61,17 @@ if ! git diff --exit-code -- action.yml README.md; then
 	exit 1
 fi
 
-echo "== go vet" >&2
+stage "go vet"
 go vet ./...
 
-echo "== go test" >&2
+stage "go test"
 go test -count=1 -timeout 30m ./...
 
 # The race detector over the packages that share state between goroutines and stay quick under
 # it. internal/app whole (every step at once, and the Sigstore stack) takes minutes with -race on
 # two cores: its concurrency tests run below; `CGO_ENABLED=1 go test -race ./...` runs the whole
 # tree on demand.
-echo "== go test -race" >&2
+stage "go test -race"
 # Skipped here, run above: two tests of internal/report that format thousands of entries at every
 # size on one goroutine, nearly a minute of the stage under the race detector for nothing it
 # checks.
@@ -98,12 +111,14 @@ fuzz_target() {
 	done
 }
 
-echo "== fuzz (${FLEETPUSH_FUZZTIME:-5s} per target)" >&2
+stage "fuzz (${FLEETPUSH_FUZZTIME:-5s} per target)"
 grep -rE --include='*_test.go' -o '^func Fuzz[A-Za-z0-9_]+' . | sed 's|^\./||; s|/[^/]*_test\.go:func | |' | sort -u |
 	while read -r dir target; do
 		echo "-- ./$dir $target" >&2
 		fuzz_target "$dir" "$target"
 	done
 
-echo "== build (Dockerfile flags)" >&2
+stage "build (Dockerfile flags)"
 bash hack/build.sh
+stage done
+echo "== times: ${stage_times%; } (total $SECONDS s)" >&2
