@@ -332,10 +332,10 @@ func TestPublishThroughTransientFaults(t *testing.T) {
 			f.proxy.Total() // takes the proxy's lock: the Hits below are the final counts
 			mustCode(t, code, 0, stderr)
 			for _, fault := range faults {
-				if fault.Hits != fault.Times {
-					t.Errorf("fault %s %v %s hit %d times, want %d: the publish did not cross it", fault.Method, fault.Path, faultKind(fault), fault.Hits, fault.Times)
+				if fault.Hits() != fault.Times {
+					t.Errorf("fault %s %v %s hit %d times, want %d: the publish did not cross it", fault.Method, fault.Path, faultKind(fault), fault.Hits(), fault.Times)
 				}
-				tally.add(faultKind(fault), fault.Hits)
+				tally.add(faultKind(fault), fault.Hits())
 			}
 			for c, r := range rs {
 				if r.Status != report.Pushed || r.Signed != "new" || !r.Verified {
@@ -415,7 +415,7 @@ func TestPersistentFaultsAndCrashPoints(t *testing.T) {
 			f.proxy.Inject(&fault)
 			code, rs, stderr := f.publish(t, extra...)
 			f.proxy.Total() // takes the proxy's lock: Hits is final
-			injected.Add(int64(fault.Hits))
+			injected.Add(int64(fault.Hits()))
 			mustCode(t, code, ExitFailed, stderr)
 			for c, r := range rs {
 				switch {
@@ -427,9 +427,9 @@ func TestPersistentFaultsAndCrashPoints(t *testing.T) {
 					t.Errorf("%s: status %s (%s), want pushed: a fault in %s stopped it", c, r.Status, r.Error, tt.failed)
 				}
 			}
-			t.Logf("%s failed after %d tries: %s", tt.failed, fault.Hits, rs[tt.failed].Error)
-			if tt.wantTries > 0 && fault.Hits != tt.wantTries {
-				t.Errorf("the failing request was sent %d times, want %d", fault.Hits, tt.wantTries)
+			t.Logf("%s failed after %d tries: %s", tt.failed, fault.Hits(), rs[tt.failed].Error)
+			if tt.wantTries > 0 && fault.Hits() != tt.wantTries {
+				t.Errorf("the failing request was sent %d times, want %d", fault.Hits(), tt.wantTries)
 			}
 			if tt.wantTries == testRetry.Attempts && !strings.Contains(stderr, fmt.Sprintf("giving up after %d attempts", testRetry.Attempts)) {
 				t.Errorf("the log does not say it gave up:\n%s", stderr)

@@ -77,7 +77,7 @@ func TestSigningOverlapsThePush(t *testing.T) {
 			env["INPUT_VALIDATE"] = "false"
 			code, _, stderr := run(t, env)
 			mustCode(t, code, ExitFailed, stderr)
-			if fault.Hits == 0 {
+			if fault.Hits() == 0 {
 				t.Fatalf("the fault was never hit:\n%s", stderr)
 			}
 			if tt.after != nil {

@@ -99,8 +99,11 @@ func TestPruneHandsGHCRToGitHubPackages(t *testing.T) {
 
 			// Every request went to the package under its owner's kind, with the token.
 			base := "/" + scope + "/acme/packages/container/apps%2Ffrontend/versions"
+			gh.Lock() // its handler wrote them; a socket orders nothing for the race detector
+			requests := append([]string(nil), gh.Requests...)
+			gh.Unlock()
 			deletes := 0
-			for _, r := range gh.Requests {
+			for _, r := range requests {
 				if strings.HasPrefix(r, "DELETE ") {
 					deletes++
 					if !strings.HasPrefix(r, "DELETE "+base+"/") {
@@ -111,7 +114,7 @@ func TestPruneHandsGHCRToGitHubPackages(t *testing.T) {
 			// Each pruned build goes with its signature, referrer and fallback index: four
 			// versions each.
 			if want := 4 * (versions - keep); deletes != want {
-				t.Errorf("%d versions deleted through the API, want %d: %v", deletes, want, gh.Requests)
+				t.Errorf("%d versions deleted through the API, want %d: %v", deletes, want, requests)
 			}
 			left, err := remote.List(repo)
 			if err != nil {

@@ -211,10 +211,10 @@ func TestKeylessRidesOutTransientFaults(t *testing.T) {
 
 	hits := 0
 	for _, x := range faults {
-		if x.f.Hits != x.f.Times {
-			t.Errorf("fault %+v hit %d times, want %d", *x.f, x.f.Hits, x.f.Times)
+		if x.f.Hits() != x.f.Times {
+			t.Errorf("fault %+v hit %d times, want %d", *x.f, x.f.Hits(), x.f.Times)
 		}
-		hits += x.f.Hits
+		hits += x.f.Hits()
 	}
 	certsAfter, err := f.env.FulcioCertificates()
 	if err != nil {
@@ -356,8 +356,8 @@ func TestKeylessCredentialFailures(t *testing.T) {
 			case !tt.healed && f.token.Total()+f.fulcio.Total() != before:
 				t.Errorf("a failure that cannot heal was tried again")
 			}
-			if fault != nil && fault.Hits != fault.Times {
-				t.Errorf("fault hit %d times, want %d", fault.Hits, fault.Times)
+			if fault != nil && fault.Hits() != fault.Times {
+				t.Errorf("fault hit %d times, want %d", fault.Hits(), fault.Times)
 			}
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -45,7 +46,7 @@ type Fault struct {
 	Delay  time.Duration  // wait before answering (or before passing through when Status is 0 and !Reset)
 	Header http.Header    // extra response headers (Retry-After)
 	Times  int            // how many matching requests to fail; <0 = all
-	Hits   int            // how many it failed
+	hits   *atomic.Int64  // how many it failed (Hits; made by Inject, so a Fault copies freely before)
 	// After, when set, holds the fault back until After, a fault injected into the same proxy
 	// (read under its lock), has been hit: with a fault that only passes requests through (no
 	// Status, Reset or Delay) as a marker, "fail the reads that come after this write".
@@ -56,6 +57,15 @@ type Fault struct {
 	Wait       *Fault
 	WaitAtMost time.Duration
 	hit        chan struct{} // closed at the first hit (made by Inject)
+}
+
+// Hits is how many requests f failed so far. Atomic: the proxy counts in its handlers, and a test
+// reads after its client saw the answers, which orders nothing for the race detector.
+func (f *Fault) Hits() int {
+	if f.hits == nil {
+		return 0
+	}
+	return int(f.hits.Load())
 }
 
 // NewProxy starts a proxy to upstream (host:port, plain HTTP), stopped at test cleanup.
@@ -79,8 +89,7 @@ func NewProxy(t testing.TB, upstream string) *Proxy {
 		var hit *Fault
 		for _, f := range p.faults {
 			if f.matches(r) {
-				f.Hits++
-				if f.Hits == 1 && f.hit != nil {
+				if f.hits.Add(1) == 1 && f.hit != nil {
 					close(f.hit)
 				}
 				hit = f
@@ -123,10 +132,10 @@ func NewProxy(t testing.TB, upstream string) *Proxy {
 }
 
 func (f *Fault) matches(r *http.Request) bool {
-	if f.Times >= 0 && f.Hits >= f.Times {
+	if f.Times >= 0 && f.Hits() >= f.Times {
 		return false
 	}
-	if f.After != nil && f.After.Hits == 0 {
+	if f.After != nil && f.After.Hits() == 0 {
 		return false
 	}
 	if f.Method != "" && f.Method != r.Method {
@@ -202,6 +211,9 @@ func (p *Proxy) Inject(f *Fault) *Fault {
 	defer p.mu.Unlock()
 	if f.hit == nil {
 		f.hit = make(chan struct{})
+	}
+	if f.hits == nil {
+		f.hits = new(atomic.Int64)
 	}
 	p.faults = append(p.faults, f)
 	return f
