@@ -58,7 +58,12 @@ func openSource(ctx context.Context, cfg *config.Config, log *report.Log) (*sour
 		}
 	}
 
-	s.git, s.gitErr = gitdiff.Open(ctx, cfg.Source, gitdiff.WithLogger(func(f string, a ...any) { log.Printf("git: "+f, a...) }))
+	gitOpts := []gitdiff.Option{gitdiff.WithLogger(func(f string, a ...any) { log.Printf("git: "+f, a...) })}
+	if cfg.Command == config.Publish {
+		// publish resolves this commit first thing (resolveCommit): git reads it beside Open.
+		gitOpts = append(gitOpts, gitdiff.WithCommit(cfg.SHA))
+	}
+	s.git, s.gitErr = gitdiff.Open(ctx, cfg.Source, gitOpts...)
 	s.url = repoURL(cfg.GitHub.ServerURL, cfg.GitHub.Repository)
 	if s.url == "" && s.git != nil {
 		if u, err := s.git.RemoteURL(ctx); err == nil {

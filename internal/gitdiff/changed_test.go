@@ -601,3 +601,90 @@ func TestCommitInfoOneProcess(t *testing.T) {
 		t.Errorf("CommitInfo of a commit the checkout has ran git %d times, want 1", n)
 	}
 }
+
+// gitRecorder is a git wrapper that appends each call's arguments, a line each, to a file. With
+// hold, a `rev-parse --show-toplevel` waits (up to a minute) for a `log` to have started, and
+// notes whether one had: a read ahead that is not beside Open shows as "sequential".
+func gitRecorder(t *testing.T, hold bool) (wrapper, calls string) {
+	t.Helper()
+	real, err := exec.LookPath("git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	calls, marker := filepath.Join(dir, "calls"), filepath.Join(dir, "log-started")
+	wait := ""
+	if hold {
+		wait = `	i=0
+	while [ ! -e '` + marker + `' ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
+	if [ -e '` + marker + `' ]; then echo concurrent >>'` + calls + `'; else echo sequential >>'` + calls + `'; fi
+`
+	}
+	script := "#!/bin/sh\necho \"$*\" >>'" + calls + "'\ncase \" $* \" in\n*\" rev-parse --show-toplevel \"*)\n" + wait +
+		"\t;;\n*\" log \"*)\n\ttouch '" + marker + "'\n\t;;\nesac\nexec '" + real + "' \"$@\"\n"
+	wrapper = filepath.Join(dir, "git")
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return wrapper, calls
+}
+
+// TestCommitReadBesideOpen: with WithCommit, the commit is read while Open asks git for the top
+// level, not after it, and CommitInfo then starts no process of its own.
+func TestCommitReadBesideOpen(t *testing.T) {
+	t.Parallel()
+	src := newRepo(t, fixture())
+	sha := src.Git("rev-parse", "HEAD")
+	wrapper, calls := gitRecorder(t, true)
+	r, _ := open(t, src.Dir, WithGit(wrapper), WithCommit(sha))
+	c, err := r.CommitInfo(context.Background(), sha)
+	if err != nil || c.SHA != sha || c.Time.IsZero() {
+		t.Fatalf("CommitInfo(%s) = %+v, %v", sha, c, err)
+	}
+	raw, err := os.ReadFile(calls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), "concurrent") {
+		t.Errorf("the commit was not read while Open asked for the top level:\n%s", raw)
+	}
+	if n := strings.Count(string(raw), " log "); n != 1 {
+		t.Errorf("git log ran %d times, want 1 (the read ahead, taken by CommitInfo):\n%s", n, raw)
+	}
+}
+
+// TestCommitReadAheadThrownAway: when git places the top level elsewhere than Open looked first
+// (core.worktree here), the read ahead ran with the wrong safe.directory: CommitInfo reads again
+// from git's top level. A read ahead that fails leaves CommitInfo to take the long way, with the
+// same answer as without it.
+func TestCommitReadAheadThrownAway(t *testing.T) {
+	t.Parallel()
+	src := newRepo(t, fixture())
+	sha := src.Git("rev-parse", "HEAD")
+	src.Git("config", "core.worktree", filepath.Join(src.Dir, "components"))
+	wrapper, calls := gitRecorder(t, false)
+	r, _ := open(t, filepath.Join(src.Dir, "components"), WithGit(wrapper), WithCommit(sha))
+	if want := filepath.Join(src.Dir, "components"); r.root != want {
+		t.Fatalf("root %q, want git's top level %q (the case under test)", r.root, want)
+	}
+	c, err := r.CommitInfo(context.Background(), sha)
+	if err != nil || c.SHA != sha {
+		t.Fatalf("CommitInfo(%s) = %+v, %v", sha, c, err)
+	}
+	raw, err := os.ReadFile(calls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), "-C "+r.root+" -c safe.directory="+r.root+" -c gc.auto=0 -c maintenance.auto=false log ") {
+		t.Errorf("CommitInfo did not read the commit again from git's top level:\n%s", raw)
+	}
+
+	missing := strings.Repeat("ab", 20)
+	plain, _ := open(t, src.Dir)
+	_, want := plain.CommitInfo(context.Background(), missing)
+	ahead, _ := open(t, src.Dir, WithCommit(missing))
+	_, got := ahead.CommitInfo(context.Background(), missing)
+	if want == nil || got == nil || got.Error() != want.Error() {
+		t.Errorf("a commit the checkout lacks: %v with the read ahead, %v without", got, want)
+	}
+}

@@ -52,7 +52,15 @@ func (r *Repo) CommitInfo(ctx context.Context, rev string) (Commit, error) {
 	// one commit and says what is wrong.
 	var c Commit
 	err := errors.New("not a full SHA")
-	if isFullSHA(rev) {
+	switch p := r.pre; {
+	case p != nil && p.rev == rev:
+		select {
+		case <-p.done:
+			c, err = p.c, p.err
+		case <-ctx.Done():
+			return Commit{}, ctx.Err()
+		}
+	case isFullSHA(rev):
 		c, err = r.commit(ctx, rev+"^{commit}")
 	}
 	if err != nil {

@@ -32,6 +32,24 @@ type Repo struct {
 	root   string // absolute, symlink-free top level of the working tree
 	prefix string // slash path of the opened directory inside root, "" at the top
 	o      options
+	pre    *readAhead // the commit WithCommit named, read beside Open; nil: none
+}
+
+// readAhead is a read of one commit started before it is asked for.
+type readAhead struct {
+	rev    string
+	done   chan struct{}
+	cancel context.CancelFunc
+	c      Commit
+	err    error
+}
+
+// dropAhead stops and forgets the read ahead, if any.
+func (r *Repo) dropAhead() {
+	if r.pre != nil {
+		r.pre.cancel()
+		r.pre = nil
+	}
 }
 
 type options struct {
@@ -41,6 +59,7 @@ type options struct {
 	firstDepth int
 	maxDepth   int
 	unshallow  bool
+	commit     string
 }
 
 // Option configures Open.
@@ -72,6 +91,16 @@ func WithDeepen(first, max int) Option {
 // bounded deepening did not find a merge base; on by default.
 func WithUnshallow(on bool) Option {
 	return func(o *options) { o.unshallow = on }
+}
+
+// WithCommit has Open read commit rev, a full SHA (the event's), beside its own question to git,
+// for the CommitInfo(rev) that follows: a publish asks both before its first request, and two git
+// processes one after the other were two on every run's critical path. The read is the one
+// CommitInfo would make; it is thrown away when git places the top level elsewhere than Open
+// looked first (the read then ran with the wrong safe.directory), and CommitInfo reads again.
+// Anything but a full SHA is not read ahead.
+func WithCommit(rev string) Option {
+	return func(o *options) { o.commit = rev }
 }
 
 // Open returns the repository whose working tree contains dir.
@@ -117,14 +146,27 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Repo, error) {
 		return nil, fmt.Errorf("opening git repository %q: no .git found in it or above it: run from a git checkout (actions/checkout), or pass --all to skip change detection", dir)
 	}
 	r := &Repo{git: gitPath, root: root, o: o}
+	if isFullSHA(o.commit) {
+		actx, cancel := context.WithCancel(ctx)
+		p := &readAhead{rev: o.commit, done: make(chan struct{}), cancel: cancel}
+		ahead := &Repo{git: gitPath, root: root, o: o} // a copy: r.root may change below
+		go func() {
+			defer close(p.done)
+			defer cancel()
+			p.c, p.err = ahead.commit(actx, p.rev+"^{commit}")
+		}()
+		r.pre = p
+	}
 	top, err := r.run(ctx, "rev-parse", "--show-toplevel")
 	if err != nil {
+		r.dropAhead()
 		return nil, fmt.Errorf("opening git repository %q: %w", dir, err)
 	}
 	if top = strings.TrimSpace(top); top != root {
 		// A worktree whose .git was found above its real top level (e.g. a
 		// nested .git file): trust git, keep safe.directory pointing at it.
 		r.root = top
+		r.dropAhead()
 	}
 	rel, err := filepath.Rel(r.root, abs)
 	if err != nil {
