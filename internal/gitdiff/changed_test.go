@@ -679,10 +679,15 @@ func TestCommitReadAheadThrownAway(t *testing.T) {
 		t.Errorf("CommitInfo did not read the commit again from git's top level:\n%s", raw)
 	}
 
+	// A checkout without core.worktree: the read ahead is kept, and fails.
+	fresh := newRepo(t, fixture())
 	missing := strings.Repeat("ab", 20)
-	plain, _ := open(t, src.Dir)
+	plain, _ := open(t, fresh.Dir)
 	_, want := plain.CommitInfo(context.Background(), missing)
-	ahead, _ := open(t, src.Dir, WithCommit(missing))
+	ahead, _ := open(t, fresh.Dir, WithCommit(missing))
+	if ahead.pre == nil {
+		t.Fatal("the read ahead was thrown away: the case under test needs it kept")
+	}
 	_, got := ahead.CommitInfo(context.Background(), missing)
 	if want == nil || got == nil || got.Error() != want.Error() {
 		t.Errorf("a commit the checkout lacks: %v with the read ahead, %v without", got, want)
