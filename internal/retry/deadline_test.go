@@ -82,8 +82,9 @@ func TestDeadlineCoversTheBody(t *testing.T) {
 }
 
 // TestDeadlineRetriesAStalledBody: a try whose body stalls is retried, and the retry's answer is
-// the caller's. The deadlines run on a fake clock, moved once the server holds the first try:
-// on a loaded machine the retry cannot run out of time as well.
+// the caller's. The deadlines run on a fake clock, moved once the client holds the first try's
+// headers (so it is the body that stalls, not the answer that is late): on a loaded machine the
+// retry cannot run out of time as well.
 func TestDeadlineRetriesAStalledBody(t *testing.T) {
 	t.Parallel()
 	var tries, stalled atomic.Int64
@@ -99,7 +100,9 @@ func TestDeadlineRetriesAStalledBody(t *testing.T) {
 	log := &logLines{}
 	clock := retrytest.NewClock(epoch)
 	const window = 200 * time.Millisecond
-	c := &http.Client{Transport: NewTransport(nil, Policy{Attempts: 3, Base: time.Millisecond, AttemptTimeout: window}, WithLogf(log.logf), WithClock(clock))}
+	headers := make(chan struct{}, 1) // a try's headers reached the client
+	base := headersSeen{http.DefaultTransport, headers}
+	c := &http.Client{Transport: NewTransport(base, Policy{Attempts: 3, Base: time.Millisecond, AttemptTimeout: window}, WithLogf(log.logf), WithClock(clock))}
 	type answer struct {
 		resp *http.Response
 		err  error
@@ -109,11 +112,21 @@ func TestDeadlineRetriesAStalledBody(t *testing.T) {
 		resp, err := c.Get(srv.URL + "/v2/acme/app/tags/list")
 		done <- answer{resp, err}
 	}()
-	for stalled.Load() == 0 {
-		time.Sleep(time.Millisecond)
+	// Backstops only, never reached when the transport works: a failure, not a hang.
+	select {
+	case <-headers:
+	case a := <-done:
+		t.Fatalf("GET ended before the first try's headers: %v", a.err)
+	case <-time.After(time.Minute):
+		t.Fatal("the first try's headers did not arrive")
 	}
 	clock.Advance(window + time.Millisecond)
-	a := <-done
+	var a answer
+	select {
+	case a = <-done:
+	case <-time.After(time.Minute):
+		t.Fatalf("the stalled try was not given up at its deadline\nlog:\n%s", log)
+	}
 	resp, err := a.resp, a.err
 	if err != nil {
 		t.Fatalf("GET: %v\nlog:\n%s", err, log)
@@ -123,9 +136,26 @@ func TestDeadlineRetriesAStalledBody(t *testing.T) {
 	if string(b) != `{"tags":["v1.0.0"]}` {
 		t.Errorf("body %q, want a later try's answer", b)
 	}
-	if !regexp.MustCompile(`200ms.*; retrying`).MatchString(log.String()) {
-		t.Errorf("the log does not say a try ran past its deadline:\n%s", log)
+	if !regexp.MustCompile(`the answer stalled.*; retrying`).MatchString(log.String()) {
+		t.Errorf("the log does not say the first try's answer stalled:\n%s", log)
 	}
+}
+
+// headersSeen signals on seen (without blocking) each time an answer's headers have arrived.
+type headersSeen struct {
+	base http.RoundTripper
+	seen chan struct{}
+}
+
+func (h headersSeen) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := h.base.RoundTrip(r)
+	if err == nil {
+		select {
+		case h.seen <- struct{}{}:
+		default:
+		}
+	}
+	return resp, err
 }
 
 // TestDeadlineKeepsAMovingTransfer: a large answer that keeps moving at least MinRate in every
