@@ -7,16 +7,23 @@ cd "$(dirname "$0")/.."
 
 export FLEETPUSH_TOOLS=${FLEETPUSH_TOOLS:-$HOME/.cache/fleetpush/tools}
 
-# stage NAME: starts a stage of the run, and prints how long the one before took; the last
-# line sums them up, so a slow stage shows where the time of a CI run went.
+# stage NAME: starts a stage of the run and notes how long the one before took; the last line
+# of every run, failed or not, sums them up, so a slow stage shows where the time of a CI run went.
 stage_name="" stage_start=$SECONDS stage_times=""
 stage() {
 	if [[ -n $stage_name ]]; then
 		stage_times+="${stage_name}: $((SECONDS - stage_start)) s; "
 	fi
 	stage_name=$1 stage_start=$SECONDS
-	echo "== $1" >&2
+	if [[ -n $1 ]]; then
+		echo "== $1" >&2
+	fi
 }
+stage_summary() {
+	stage ""
+	echo "== times: ${stage_times%; } (total $SECONDS s)" >&2
+}
+trap stage_summary EXIT
 
 stage "tools"
 bash hack/tools.sh
@@ -120,5 +127,3 @@ grep -rE --include='*_test.go' -o '^func Fuzz[A-Za-z0-9_]+' . | sed 's|^\./||; s
 
 stage "build (Dockerfile flags)"
 bash hack/build.sh
-stage done
-echo "== times: ${stage_times%; } (total $SECONDS s)" >&2
