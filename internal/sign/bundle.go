@@ -270,7 +270,7 @@ func (s *cosignSigner) fetchBundle(ctx context.Context, repo name.Repository, d 
 		}
 	}
 	var b sgbundle.Bundle
-	if err := b.UnmarshalJSON(layer); err != nil || !b.MinVersion("v0.3") {
+	if err := unpanicked(func() error { return b.UnmarshalJSON(layer) }); err != nil || !b.MinVersion("v0.3") {
 		return nil, notBundle{errors.New("not a Sigstore bundle v0.3")}
 	}
 	return &b, nil
@@ -288,7 +288,12 @@ func (s *cosignSigner) verifyBundle(ctx context.Context, b *sgbundle.Bundle, ref
 	if err != nil || !strings.HasPrefix(ref.DigestStr(), "sha256:") {
 		return foundBundle{}, fmt.Errorf("unsupported digest %q", ref.DigestStr())
 	}
-	res, err := cosign.VerifyNewBundle(ctx, s.bundleCheck, verify.WithArtifactDigest("sha256", digest), b)
+	var res *verify.VerificationResult
+	err = unpanicked(func() error {
+		var err error
+		res, err = cosign.VerifyNewBundle(ctx, s.bundleCheck, verify.WithArtifactDigest("sha256", digest), b)
+		return err
+	})
 	if err != nil {
 		return foundBundle{}, explainBundle(err)
 	}

@@ -728,7 +728,7 @@ func (s *cosignSigner) verifyHeld(ctx context.Context, sig oci.Signature, ref na
 	co := *s.check
 	co.Offline = true
 	co.RekorClient = nil
-	if _, err := cosign.VerifyImageSignature(ctx, sig, h, &co); err != nil {
+	if err := unpanicked(func() error { _, err := cosign.VerifyImageSignature(ctx, sig, h, &co); return err }); err != nil {
 		return fmt.Errorf("%w: %w%s", ErrVerify, err, s.expectation())
 	}
 	return nil

@@ -88,7 +88,9 @@ func (s *cosignSigner) logged(ctx context.Context, e *models.LogEntryAnon, sig [
 	if !bytes.Equal(recorded, sig) {
 		return fmt.Errorf("%w: entry %d (logged %s) is not the one uploaded; a log, or a proxy in front of it, that answers with an existing entry cannot record signatures: check rekor-url", ErrForeignEntry, *e.LogIndex, time.Unix(*e.IntegratedTime, 0).UTC().Format(time.RFC3339))
 	}
-	if err := cosign.VerifyTLogEntryOffline(ctx, e, s.check.RekorPubKeys, s.check.TrustedMaterial); err != nil {
+	if err := unpanicked(func() error {
+		return cosign.VerifyTLogEntryOffline(ctx, e, s.check.RekorPubKeys, s.check.TrustedMaterial)
+	}); err != nil {
 		return fmt.Errorf("the log's entry %d does not verify against the trusted log key (rekor-public-key or trusted-root): %w", *e.LogIndex, err)
 	}
 	return nil
@@ -109,13 +111,31 @@ func recordedSignature(e *models.LogEntryAnon) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the log's entry ID: %w", err)
 	}
-	entry, err := tlog.NewEntry(raw, *e.IntegratedTime, *e.LogIndex, logID, nil, nil)
-	if err == nil {
+	var entry *tlog.Entry
+	err = unpanicked(func() error {
+		var err error
+		if entry, err = tlog.NewEntry(raw, *e.IntegratedTime, *e.LogIndex, logID, nil, nil); err != nil {
+			return err
+		}
 		// Validated before its fields are read: an entry without a signature is refused.
-		err = tlog.ValidateEntry(entry)
-	}
+		return tlog.ValidateEntry(entry)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("reading the log's entry: %w", err)
 	}
 	return entry.Signature(), nil
+}
+
+// unpanicked runs f, which hands hostile bytes (a log's answer, what a registry holds) to
+// Sigstore's parsers and verifiers. Some of those dereference what they never checked (rekor's
+// entry types do for an entry without apiVersion, as FuzzRecordedSignature found): a panic there
+// becomes an error, and the run goes on to report it, instead of ending with a stack trace. It
+// must run in the goroutine that calls the parser.
+func unpanicked(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("malformed: Sigstore's parser failed on it (%v)", r)
+		}
+	}()
+	return f()
 }
