@@ -239,7 +239,7 @@ func (s *cosignSigner) Verification(ctx context.Context, ref name.Digest) (Verif
 func (s *cosignSigner) verify(ctx context.Context, ref name.Digest, explain bool) ([]oci.Signature, error) {
 	co := *s.check
 	co.RegistryClientOpts = s.remote(ctx)
-	sigs, _, err := cosign.VerifyImageSignatures(ctx, ref, &co)
+	sigs, err := verifyLegacy(ctx, ref, &co)
 	if explain && unsigned(err) && s.missing(ctx, ref) {
 		// cosign does not look up a reference that is already a digest: say what is wrong.
 		return nil, fmt.Errorf("verifying %q: %w: the digest is not in the registry", ref, ErrVerify)
@@ -252,6 +252,81 @@ func (s *cosignSigner) verify(ctx context.Context, ref name.Digest, explain bool
 	}
 	return sigs, nil
 }
+
+// verifyLegacy is cosign's VerifyImageSignatures for a digest: the same reads (the .sig tag,
+// then the layers of its signatures) and each signature judged by cosign's VerifyImageSignature,
+// any one that verifies being enough. Only the goroutines are this package's: cosign's own cannot
+// recover when its parsers panic on what a .sig manifest holds (a bundle annotation whose log
+// entry has no apiVersion dereferences nil in rekor's entry types), which would end the run;
+// here that signature fails to verify, as a malformed one should.
+func verifyLegacy(ctx context.Context, ref name.Digest, co *cosign.CheckOpts) ([]oci.Signature, error) {
+	h, err := v1.NewHash(ref.DigestStr())
+	if err != nil {
+		return nil, err
+	}
+	tag, err := ociremote.SignatureTag(ref, co.RegistryClientOpts...)
+	if err != nil {
+		return nil, err
+	}
+	sigs, err := ociremote.Signatures(tag, co.RegistryClientOpts...)
+	if err != nil {
+		return nil, err
+	}
+	all, err := sigs.Get()
+	if err != nil {
+		return nil, err
+	}
+	if len(all) == 0 {
+		return nil, errNoSignatures
+	}
+	verified := make([]oci.Signature, len(all))
+	errs := make([]error, len(all))
+	var g errgroup.Group
+	g.SetLimit(legacyVerifiers)
+	for i, sig := range all {
+		g.Go(func() error {
+			errs[i] = unpanicked(func() error {
+				sig, err := static.Copy(sig)
+				if err != nil {
+					return err
+				}
+				if _, err := cosign.VerifyImageSignature(ctx, sig, h, co); err != nil {
+					return err
+				}
+				verified[i] = sig
+				return nil
+			})
+			return nil
+		})
+	}
+	_ = g.Wait() // each goroutine keeps its error
+	var out []oci.Signature
+	var msgs []string
+	for i, sig := range verified {
+		if sig != nil {
+			out = append(out, sig)
+		} else {
+			msgs = append(msgs, errs[i].Error())
+		}
+	}
+	if len(out) == 0 {
+		return nil, noMatchingSignatures{fmt.Errorf("no matching signatures: %s", strings.Join(msgs, "\n "))}
+	}
+	return out, nil
+}
+
+// legacyVerifiers is how many of a digest's legacy signatures are verified at once (cosign's
+// default is 10; a digest has one or two).
+const legacyVerifiers = 4
+
+// errNoSignatures and noMatchingSignatures are verifyLegacy's answers for a digest with no
+// signature and with none that verifies, as cosign's ErrNoSignaturesFound and
+// ErrNoMatchingSignatures say them.
+var errNoSignatures = errors.New("no signatures found")
+
+type noMatchingSignatures struct{ error }
+
+func (e noMatchingSignatures) Unwrap() error { return e.error }
 
 // missing reports whether the registry answers that ref does not exist.
 func (s *cosignSigner) missing(ctx context.Context, ref name.Digest) bool {
@@ -756,7 +831,8 @@ func attachedSummary(r Result) string {
 func unsigned(err error) bool {
 	var none *cosign.ErrNoSignaturesFound
 	var nomatch *cosign.ErrNoMatchingSignatures
-	return errors.As(err, &none) || errors.As(err, &nomatch)
+	var ours noMatchingSignatures
+	return errors.Is(err, errNoSignatures) || errors.As(err, &ours) || errors.As(err, &none) || errors.As(err, &nomatch)
 }
 
 func existingResult(sig oci.Signature) Result {

@@ -12,12 +12,20 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	stdlog "log"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	cbundle "github.com/sigstore/cosign/v2/pkg/cosign/bundle"
+	"github.com/sigstore/cosign/v2/pkg/oci/mutate"
+	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
 	"github.com/sigstore/cosign/v2/pkg/oci/static"
 	"github.com/sigstore/rekor/pkg/generated/models"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
@@ -162,6 +170,55 @@ func TestLogAnswerChecks(t *testing.T) {
 			}
 		})
 	}
+
+	// An entry without apiVersion makes rekor's entry types dereference nil (found by
+	// FuzzRecordedSignature): the log's answer is refused, not a crash.
+	noVersion := log.entry(t, sig, pl, s.cred.pubPEM)
+	noVersion.Body = base64.StdEncoding.EncodeToString([]byte(`{"kind":"dsse"}`))
+	if err := s.logged(ctx, noVersion, sig); err == nil || !strings.Contains(err.Error(), "reading the log's entry") {
+		t.Errorf("logged(an entry without apiVersion) = %v, want it refused", err)
+	}
+
+	// The same entry in a legacy signature stored in a registry: cosign's VerifyImageSignatures
+	// would end the run in a goroutine of its own; it fails to verify instead.
+	t.Run("a stored legacy signature whose entry has no apiVersion", func(t *testing.T) {
+		srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(stdlog.New(io.Discard, "", 0))))
+		t.Cleanup(srv.Close)
+		img, err := random.Image(64, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tag, err := name.NewTag(strings.TrimPrefix(srv.URL, "http://") + "/acme/malformed:tmp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(tag, img); err != nil {
+			t.Fatal(err)
+		}
+		h, _ := img.Digest()
+		d := tag.Context().Digest(h.String())
+		dpl, dsig := signed(d)
+		bad := log.entry(t, dsig, dpl, s.cred.pubPEM)
+		bad.Body = noVersion.Body
+		stored, err := static.NewSignature(dpl, base64.StdEncoding.EncodeToString(dsig), static.WithBundle(cbundle.EntryToBundle(bad)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		se, err := ociremote.SignedEntity(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		withSig, err := mutate.AttachSignatureToEntity(se, stored)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ociremote.WriteSignatures(d.Repository, withSig); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Verify(ctx, d); !errors.Is(err, ErrVerify) || !strings.Contains(err.Error(), "malformed") {
+			t.Errorf("Verify() = %v, want ErrVerify naming the malformed entry", err)
+		}
+	})
 
 	// What cosign verifies of a legacy signature that carries an entry: its own passes, another
 	// signature's does not.
