@@ -829,10 +829,8 @@ func attachedSummary(r Result) string {
 // unsigned tells a verification that found no acceptable signature from one that could not
 // look (registry down, digest missing).
 func unsigned(err error) bool {
-	var none *cosign.ErrNoSignaturesFound
-	var nomatch *cosign.ErrNoMatchingSignatures
-	var ours noMatchingSignatures
-	return errors.Is(err, errNoSignatures) || errors.As(err, &ours) || errors.As(err, &none) || errors.As(err, &nomatch)
+	var nomatch noMatchingSignatures
+	return errors.Is(err, errNoSignatures) || errors.As(err, &nomatch)
 }
 
 func existingResult(sig oci.Signature) Result {
