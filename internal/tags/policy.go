@@ -83,7 +83,7 @@ func (p Policy) Validate() error {
 // [A-Za-z0-9_][A-Za-z0-9._-]{0,127}. (Checked by hand: the regular expression's
 // counted repetition compiles to 140 kB and a millisecond of every start.)
 func ValidTag(tag string) bool {
-	if tag == "" || len(tag) > 128 || tag[0] == '.' || tag[0] == '-' {
+	if tag == "" || len(tag) > MaxTagLength || tag[0] == '.' || tag[0] == '-' {
 		return false
 	}
 	for i := 0; i < len(tag); i++ {
